@@ -1,0 +1,102 @@
+"""Thumbnails: geometry lands where the camera says, fast, shared framing, grid layout."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from video2mesh.cli import main
+from video2mesh.render import Framing, grid_image, render_views, scene_framing, view_basis
+
+
+def _transforms(path: Path, up: tuple[float, float, float] = (0, 0, 1)) -> Path:
+    # Cameras on a ring whose OpenGL up column is ``up``.
+    c2w = np.eye(4)
+    c2w[:3, 1] = up
+    data = {
+        "sphere_center": [0, 0, 0],
+        "sphere_radius": 1.5,
+        "frames": [{"file_path": "images/000000.jpg", "transform_matrix": c2w.tolist()}],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_sphere_is_a_centred_disc_of_the_right_size() -> None:
+    framing = Framing((0.0, 0.0, 0.0), 2.0, (0.0, 0.0, 1.0))
+    sheet = np.asarray(render_views(trimesh.creation.icosphere(4), framing, 128, (0.0,)))
+    covered = (sheet < 250).any(axis=2)
+    # Disc of radius 1 in a view of half-width 2: π/16 of the tile.
+    assert covered.mean() == pytest.approx(math.pi / 16, rel=0.05)
+    ys, xs = np.nonzero(covered)
+    assert xs.mean() == pytest.approx(63.5, abs=1) and ys.mean() == pytest.approx(63.5, abs=1)
+    assert (sheet[0, 0] == 255).all()
+
+
+def test_view_basis_is_orthonormal_and_looks_down_at_elevation() -> None:
+    b = view_basis(Framing((0, 0, 0), 1, (0, 0, 1)), azimuth=77, elevation=25)
+    assert np.allclose(b @ b.T, np.eye(3), atol=1e-12)
+    assert b[2, 2] == pytest.approx(-math.sin(math.radians(25)))  # forward points down
+
+
+def test_framing_from_transforms_and_reference(tmp_path: Path) -> None:
+    t = _transforms(tmp_path / "transforms.json", up=(0, 1, 0))
+    f = scene_framing(t)
+    assert f.extent == pytest.approx(1.5 * 1.02) and np.allclose(f.up, (0, 1, 0))
+    box = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    box.apply_translation((0.1, 0, 0))
+    box.export(tmp_path / "reference.ply")
+    f = scene_framing(t, tmp_path / "reference.ply")
+    assert f.center == pytest.approx((0.1, 0, 0))
+    assert f.extent == pytest.approx(0.2 * math.sqrt(3) * 1.02)
+    assert f.crop_radius == 1.5
+
+
+def test_background_outside_sphere_is_not_drawn(tmp_path: Path) -> None:
+    framing = scene_framing(_transforms(tmp_path / "transforms.json"))
+    wall = trimesh.creation.box(extents=(10, 10, 0.1)).subdivide_to_size(0.5)
+    wall.apply_translation((0, 0, -1.7))  # under the object, fills the view if drawn
+    ball = trimesh.creation.icosphere(3, radius=0.5)
+    both = trimesh.util.concatenate([ball, wall])
+    alone = np.asarray(render_views(ball, framing, 64, (0.0,))) < 250
+    sheet = np.asarray(render_views(both, framing, 64, (0.0,))) < 250
+    assert sheet.mean() == pytest.approx(alone.mean(), abs=0.01)
+
+
+def test_200k_faces_render_in_a_few_seconds() -> None:
+    mesh = trimesh.creation.icosphere(subdivisions=7)  # 327,680 faces
+    start = time.perf_counter()
+    sheet = render_views(mesh, Framing((0, 0, 0), 1.2, (0, 0, 1)), 256)
+    assert time.perf_counter() - start < 8.0  # ~1.3 s alone on one core
+    assert sheet.size == (4 * 256, 256)
+
+
+def test_cli_render_and_grid(tmp_path: Path) -> None:
+    t = _transforms(tmp_path / "transforms.json")
+    sheets = []
+    for it in (100, 200):
+        for res in (32, 64, 128):
+            mesh = tmp_path / f"it{it}_res{res}.ply"
+            trimesh.creation.icosphere(2, radius=0.5 + it / 1000).export(mesh)
+            out = tmp_path / "eval" / f"it{it}_res{res}.png"
+            args = ["render", "--mesh", str(mesh), "--transforms", str(t), "--output", str(out)]
+            assert main([*args, "--size", "64", "--views", "2"]) == 0
+            assert Image.open(out).size == (128, 64)
+            sheets.append(out)
+    grid = tmp_path / "grid.png"
+    assert main(["render-grid", "--images", *map(str, sheets), "--output", str(grid)]) == 0
+    img = grid_image(sheets, title="sample / builtin", tile=50)
+    assert img.size == (110 + 3 * 50, 56 + 2 * 50)
+    assert Image.open(grid).size == (110 + 3 * 200, 30 + 2 * 200)
+
+
+def test_empty_mesh_still_gives_an_image() -> None:
+    sheet = render_views(trimesh.Trimesh(), Framing((0, 0, 0), 1, (0, 0, 1)), 32, (0.0, 90.0))
+    assert sheet.size == (64, 32)
