@@ -1,0 +1,275 @@
+"""Frames: pick sharp, evenly spread frames from a video (or photos), resized, archived.
+
+Video: ffmpeg decodes and downscales in one pass (memory stays bounded by one frame per
+time bin, whatever the source resolution); the video is cut into ``count`` equal bins and
+the sharpest frame of each bin is kept. Sharpness is local: the variance of the Laplacian
+in tiles, taking a high percentile over tiles, so a sharp object in front of a plain wall
+is not called blurry. A kept frame far below the median sharpness of the kept set is
+rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank.
+
+Photos: every photo is oriented by its EXIF tag and resized; photos whose size differs
+from the majority are rejected (COLMAP then shares one camera), and so are blurry ones.
+
+Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
+0-based index in the video, a photo keeps its stem) and ``frames.json`` (every decoded
+frame or photo with time, sharpness, kept, and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from video2mesh.atomic import atomic_path, write_json
+from video2mesh.errors import UserError
+
+log = logging.getLogger(__name__)
+
+BLUR_RATIO = 0.35  # a kept frame below this fraction of the median sharpness is blurry
+BLANK_STD = 3.0  # grey-level standard deviation under which a frame has no content
+MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
+JPEG_QUALITY = 95
+
+
+def sharpness(rgb: np.ndarray, tiles: int = 4) -> float:
+    """Local sharpness: 90th percentile over tiles of the Laplacian variance (grey, 0–255)."""
+    from scipy.ndimage import laplace
+
+    grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lap = laplace(grey)
+    h, w = lap.shape
+    th, tw = max(h // tiles, 1), max(w // tiles, 1)
+    variances = [
+        float(lap[i : i + th, j : j + tw].var())
+        for i in range(0, h - th + 1, th)
+        for j in range(0, w - tw + 1, tw)
+    ]
+    return float(np.percentile(variances, 90))
+
+
+def fit_size(width: int, height: int, max_size: int) -> tuple[int, int]:
+    """Size with the long side at most ``max_size``, aspect kept, both even."""
+    scale = min(1.0, max_size / max(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+@dataclass
+class FrameRecord:
+    name: str
+    source: str
+    time: float | None
+    sharpness: float
+    kept: bool = False
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        out = {
+            "name": self.name,
+            "file_path": f"images/{self.name}.jpg" if self.kept else None,
+            "source": self.source,
+            "time": None if self.time is None else round(self.time, 4),
+            "sharpness": round(self.sharpness, 3),
+            "kept": self.kept,
+            "reason": self.reason,
+        }
+        out.update(self.extra)
+        return out
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+def _reject_blurry_and_blank(records: list[FrameRecord], std: dict[str, float]) -> None:
+    kept = [r for r in records if r.kept]
+    for r in kept:
+        if std[r.name] < BLANK_STD:
+            r.kept, r.reason = False, f"blank: grey-level std {std[r.name]:.1f} < {BLANK_STD}"
+    kept = [r for r in records if r.kept]
+    if not kept:
+        return
+    median = float(np.median([r.sharpness for r in kept]))
+    for r in kept:
+        if r.sharpness < BLUR_RATIO * median:
+            r.kept = False
+            r.reason = f"blurry: sharpness {r.sharpness:.1f} < {BLUR_RATIO} × median {median:.1f}"
+
+
+def select_video_frames(
+    video: Path, count: int, max_size: int
+) -> tuple[list[FrameRecord], dict[str, bytes], dict]:
+    """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info."""
+    import imageio_ffmpeg
+
+    from video2mesh.ingest import probe_video
+
+    meta = probe_video(video)
+    src_w, src_h = meta["source_size"]
+    if meta.get("rotate") in (90, 270, -90):
+        src_w, src_h = src_h, src_w
+    out_w, out_h = fit_size(src_w, src_h, max_size)
+    n_est, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
+    if n_est < 1:
+        raise UserError(f"video {video} has no frames", "check that the video plays")
+    n_bins = max(1, min(count, n_est))
+    fps = float(meta.get("fps") or 0.0) or 1.0
+
+    gen = imageio_ffmpeg.read_frames(
+        str(video), output_params=["-vf", f"scale={out_w}:{out_h}:flags=area"]
+    )
+    header = next(gen)
+    w, h = header["size"]
+    records: list[FrameRecord] = []
+    std: dict[str, float] = {}
+    best: dict[int, tuple[float, str, np.ndarray]] = {}
+    index = 0
+    for raw in gen:
+        rgb = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        name = f"{index:06d}"
+        s = sharpness(rgb)
+        std[name] = float(rgb.std())
+        b = min(index * n_bins // n_est, n_bins - 1)
+        records.append(FrameRecord(name, video.name, index / fps, s, extra={"index": index}))
+        if b not in best or s > best[b][0]:
+            best[b] = (s, name, rgb.copy())
+        index += 1
+    if index == 0:
+        raise UserError(f"video {video} decoded to zero frames", "check that the video plays")
+    by_name = {r.name: r for r in records}
+    jpegs: dict[str, bytes] = {}
+    for b, (_s, name, rgb) in sorted(best.items()):
+        by_name[name].kept = True
+        by_name[name].reason = f"sharpest of time bin {b}"
+        jpegs[name] = _jpeg(rgb)
+    bin_best = {b: name for b, (_s, name, _) in best.items()}
+    for r in records:
+        if not r.kept:
+            b = min(r.extra["index"] * n_bins // n_est, n_bins - 1)
+            r.reason = f"not the sharpest of time bin {b} (kept {bin_best[b]})"
+    _reject_blurry_and_blank(records, std)
+    info = {
+        "kind": "video",
+        "fps": fps,
+        "source_size": [src_w, src_h],
+        "size": [w, h],
+        "decoded_frames": index,
+    }
+    return records, {n: j for n, j in jpegs.items() if by_name[n].kept}, info
+
+
+def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict[str, bytes], dict]:
+    """Orient, resize and filter the photos of an ingested photo archive."""
+    records: list[FrameRecord] = []
+    images: dict[str, np.ndarray] = {}
+    std: dict[str, float] = {}
+    with tarfile.open(archive) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            data = tar.extractfile(member)
+            if data is None:
+                continue
+            name = Path(member.name).stem
+            try:
+                img = ImageOps.exif_transpose(Image.open(io.BytesIO(data.read())))
+                img = img.convert("RGB")
+            except OSError as exc:
+                records.append(
+                    FrameRecord(name, member.name, None, 0.0, reason=f"unreadable: {exc}")
+                )
+                continue
+            img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+            rgb = np.asarray(img)
+            images[name] = rgb
+            std[name] = float(rgb.std())
+            rec = FrameRecord(name, member.name, None, sharpness(rgb), kept=True, reason="photo")
+            rec.extra["size"] = [rgb.shape[1], rgb.shape[0]]
+            records.append(rec)
+    sizes = [tuple(r.extra["size"]) for r in records if r.kept]
+    if sizes:
+        majority = max(set(sizes), key=sizes.count)
+        for r in records:
+            if r.kept and tuple(r.extra["size"]) != majority:
+                r.kept = False
+                r.reason = (
+                    f"size {r.extra['size'][0]}x{r.extra['size'][1]} differs from the majority "
+                    f"{majority[0]}x{majority[1]} (one shared camera needs one size)"
+                )
+    _reject_blurry_and_blank(records, std)
+    jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
+    size = list(majority) if sizes else None
+    return records, jpegs, {"kind": "images", "size": size, "photos": len(records)}
+
+
+def write_frames(
+    source: Path, out_tar: Path, out_json: Path, count: int, max_size: int, scene: str
+) -> dict:
+    started = time.perf_counter()
+    if source.suffix.lower() == ".tar":
+        records, jpegs, info = select_photos(source, max_size)
+    else:
+        records, jpegs, info = select_video_frames(source, count, max_size)
+    kept = [r for r in records if r.kept]
+    if len(kept) < MIN_FRAMES:
+        reasons = sorted({r.reason.split(":")[0] for r in records if not r.kept})
+        raise UserError(
+            f"only {len(kept)} usable frames out of {len(records)} (need at least {MIN_FRAMES}; "
+            f"rejected as: {', '.join(reasons) or 'none'})",
+            "use a longer or sharper video (move slowly, good light), or more photos",
+            scene,
+        )
+    with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:
+        for r in kept:
+            data = jpegs[r.name]
+            ti = tarfile.TarInfo(f"images/{r.name}.jpg")
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    summary = {
+        "scene": scene,
+        "source": source.name,
+        **info,
+        "count_target": count,
+        "max_size": max_size,
+        "kept": len(kept),
+        "rejected_blurry": sum(r.reason.startswith("blurry") for r in records),
+        "rejected_blank": sum(r.reason.startswith("blank") for r in records),
+        "seconds": round(time.perf_counter() - started, 2),
+        "frames": [r.as_json() for r in records],
+    }
+    write_json(out_json, summary)
+    log.info("%s: kept %d of %d frames", scene, len(kept), len(records))
+    return summary
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    try:
+        write_frames(
+            Path(args.input),
+            Path(args.out_tar),
+            Path(args.out_json),
+            args.count,
+            args.max_size,
+            args.scene,
+        )
+    except UserError as err:
+        raise err.for_scene(args.scene) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("frames", help="select sharp, spread-out frames and resize them")
+    p.add_argument("--scene", required=True)
+    p.add_argument("--input", required=True, help="results/{scene}/input.<video ext> or input.tar")
+    p.add_argument("--count", type=int, default=100, help="target number of frames (video)")
+    p.add_argument("--max-size", type=int, default=960, help="maximum long side in pixels")
+    p.add_argument("--out-tar", required=True)
+    p.add_argument("--out-json", required=True)
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,106 @@
+"""Ingest: bring a scene's source (a video or a folder of photos) into results/, checked.
+
+A video is copied as ``input.<ext>`` after ffmpeg has confirmed it holds a video stream
+with frames; a photo folder becomes ``input.tar`` (uncompressed, one member per photo,
+original bytes, so EXIF orientation survives for the frames stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tarfile
+from pathlib import Path
+
+from video2mesh.atomic import atomic_path
+from video2mesh.errors import UserError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def probe_video(path: Path) -> dict:
+    """ffmpeg's view of a video: size, fps, duration. Raises UserError when unusable."""
+    import imageio_ffmpeg
+
+    if not path.is_file():
+        raise UserError(
+            f"video {path} does not exist", "check the path under scenes: in the config"
+        )
+    if path.stat().st_size == 0:
+        raise UserError(f"video {path} is empty (0 bytes)", "copy the video again")
+    try:
+        gen = imageio_ffmpeg.read_frames(str(path))
+        meta = next(gen)
+        first = next(gen, None)
+        gen.close()
+    except (OSError, RuntimeError, StopIteration) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"ffmpeg cannot read a video stream from {path} ({reason[:200]})",
+            "check that the file is a complete video (mp4/mov/mkv/webm) and not truncated or "
+            "audio-only; re-export it from the camera or phone",
+        ) from exc
+    if first is None:
+        raise UserError(
+            f"video {path} has no decodable frame",
+            "the file is truncated or corrupt: copy or export it again",
+        )
+    return meta
+
+
+def list_photos(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise UserError(f"photo folder {folder} does not exist", "check images: in the config")
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
+    if not photos:
+        raise UserError(
+            f"photo folder {folder} holds no .jpg/.jpeg/.png file",
+            "put the photos directly in that folder (sub-folders are not searched)",
+        )
+    stems = [p.stem for p in photos]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if dupes:
+        raise UserError(
+            f"photos share a name with different extensions: {', '.join(dupes[:5])}",
+            "frames keep the photo's stem, so rename the duplicates",
+        )
+    return photos
+
+
+def ingest_video(src: Path, out: Path) -> None:
+    if src.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise UserError(
+            f"{src.name} does not have a video extension ({', '.join(VIDEO_EXTENSIONS)})",
+            "give a video file under video:, or a folder of photos under images:",
+        )
+    probe_video(src)
+    with atomic_path(out) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def ingest_photos(folder: Path, out: Path) -> None:
+    photos = list_photos(folder)
+    with atomic_path(out) as tmp, tarfile.open(tmp, "w") as tar:
+        for photo in photos:
+            tar.add(photo, arcname=photo.name)
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    try:
+        if args.video:
+            ingest_video(Path(args.video), Path(args.out))
+        else:
+            ingest_photos(Path(args.images), Path(args.out))
+    except UserError as err:
+        raise err.for_scene(args.scene) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="check a scene's video or photo folder and copy it in")
+    p.add_argument("--scene", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", help="a video file")
+    src.add_argument("--images", help="a folder of jpg/png photos")
+    p.add_argument("--out", required=True, help="results/{scene}/input.<ext> or input.tar")
+    p.set_defaults(func=_cmd)

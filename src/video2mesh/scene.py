@@ -1,0 +1,343 @@
+"""Scene: transforms.json in Neuralangelo's exact format, the sphere preview, the reference.
+
+``transforms.json`` keeps the keys of Neuralangelo's convert_data_to_json.py so the
+official code can consume it unchanged: PINHOLE intrinsics of the undistorted model,
+frames with OpenGL camera-to-world matrices in the COLMAP world frame, and the adjusted
+bounding sphere written in (never left to ``readjust``). Frames are in name order, which
+for a video is time order.
+
+When the scene has a reference mesh with known cameras (the sample always has), the
+reference is moved into the SfM world frame by the similarity that best maps the true
+camera centres onto the recovered ones, and written as ``reference.ply``; the alignment
+errors go to ``alignment.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from video2mesh.atomic import atomic_path, write_json
+from video2mesh.errors import UserError
+from video2mesh.sphere import Sphere, apply_overrides, object_sphere, scene_sphere
+
+log = logging.getLogger(__name__)
+
+CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])  # flips the camera's y and z axes
+
+
+def load_model(sparse_dir: Path):  # -> pycolmap.Reconstruction
+    import pycolmap
+
+    return pycolmap.Reconstruction(sparse_dir)
+
+
+def camera_poses(model) -> dict[str, np.ndarray]:
+    """OpenCV camera-to-world 4×4 per image name."""
+    out = {}
+    for img in model.images.values():
+        w2c = np.eye(4)
+        w2c[:3, :4] = img.cam_from_world().matrix()
+        out[img.name] = np.linalg.inv(w2c)
+    return dict(sorted(out.items()))
+
+
+def clean_points(model, max_error: float = 2.0, min_track: int = 3) -> np.ndarray:
+    pts = [
+        p.xyz
+        for p in model.points3D.values()
+        if p.error <= max_error and p.track.length() >= min_track
+    ]
+    if len(pts) < 20:  # small models: fall back to every point
+        pts = [p.xyz for p in model.points3D.values()]
+    return np.asarray(pts, float).reshape(-1, 3)
+
+
+def compute_sphere(model, scene_type: str, overrides: dict) -> tuple[Sphere, np.ndarray]:
+    poses = camera_poses(model)
+    c2w = np.stack(list(poses.values()))
+    points = clean_points(model)
+    if scene_type == "object":
+        sphere = object_sphere(points, c2w[:, :3, 3], c2w[:, :3, 2])
+    else:
+        sphere = scene_sphere(points)
+    return apply_overrides(sphere, overrides, points), points
+
+
+def transforms_dict(model, sphere: Sphere) -> dict:
+    cams = list(model.cameras.values())
+    if len(cams) != 1 or cams[0].model.name != "PINHOLE":
+        raise UserError(
+            f"the undistorted model has {len(cams)} camera(s) of model "
+            f"{cams[0].model.name if cams else 'none'}; one PINHOLE camera is expected",
+            "re-run the sfm stage (it undistorts to one shared PINHOLE camera)",
+        )
+    cam = cams[0]
+    fl_x, fl_y, cx, cy = map(float, cam.params)
+    w, h = int(cam.width), int(cam.height)
+    center, radius = sphere.center, float(sphere.radius)
+    frames = [
+        {"file_path": f"images/{name}", "transform_matrix": (c2w @ CV_TO_GL).tolist()}
+        for name, c2w in camera_poses(model).items()
+    ]
+    return {
+        "camera_angle_x": 2 * math.atan(w / (2 * fl_x)),
+        "camera_angle_y": 2 * math.atan(h / (2 * fl_y)),
+        "fl_x": fl_x,
+        "fl_y": fl_y,
+        "sk_x": 0.0,
+        "sk_y": 0.0,
+        "k1": 0.0,
+        "k2": 0.0,
+        "k3": 0.0,
+        "k4": 0.0,
+        "p1": 0.0,
+        "p2": 0.0,
+        "is_fisheye": False,
+        "cx": cx,
+        "cy": cy,
+        "w": w,
+        "h": h,
+        "aabb_scale": 2.0 ** round(math.log2(radius)),
+        "aabb_range": [[float(c - radius), float(c + radius)] for c in center],
+        "sphere_center": [float(c) for c in center],
+        "sphere_radius": radius,
+        "frames": frames,
+    }
+
+
+# --- reference alignment -------------------------------------------------------------
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Similarity (s, R, t) minimising ‖s R src + t − dst‖² (Umeyama 1991)."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    xs, xd = src - mu_s, dst - mu_d
+    cov = xd.T @ xs / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.eye(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[2, 2] = -1
+    rot = u @ sign @ vt
+    scale = float(np.trace(np.diag(d) @ sign) / xs.var(0).sum())
+    return scale, rot, mu_d - scale * rot @ mu_s
+
+
+def load_true_cameras(path: Path) -> dict[str, np.ndarray]:
+    """Cameras file (the sample's format): OpenCV c2w per frame index or name."""
+    data = json.loads(path.read_text())
+    out = {}
+    for f in data["frames"]:
+        key = f"{f['index']:06d}" if "index" in f else Path(f["name"]).stem
+        out[key] = np.asarray(f["c2w"], float)
+    return out
+
+
+def align_to_truth(model, true_cams: dict[str, np.ndarray]) -> dict:
+    """Similarity mapping the true frame into the SfM frame, plus its camera errors."""
+    rec = {Path(n).stem: c2w for n, c2w in camera_poses(model).items()}
+    names = sorted(set(rec) & set(true_cams))
+    if len(names) < 3:
+        raise UserError(
+            f"only {len(names)} registered frames have a reference camera",
+            "reference_cameras must name frames as the frames stage does (video frame index)",
+        )
+    src = np.stack([true_cams[n][:3, 3] for n in names])
+    dst = np.stack([rec[n][:3, 3] for n in names])
+    s, rot, t = umeyama(src, dst)
+    mapped = (s * (rot @ src.T)).T + t
+    center_err = np.linalg.norm(mapped - dst, axis=1)
+    orbit = float(np.median(np.linalg.norm(dst - dst.mean(0), axis=1)))
+    rot_err = []
+    for n in names:
+        r_true = rot @ true_cams[n][:3, :3]
+        cos = (np.trace(r_true.T @ rec[n][:3, :3]) - 1) / 2
+        rot_err.append(math.degrees(math.acos(np.clip(cos, -1, 1))))
+    return {
+        "frames": len(names),
+        "scale": s,
+        "rotation": rot.tolist(),
+        "translation": t.tolist(),
+        "orbit_radius": orbit,
+        "median_center_error": float(np.median(center_err)),
+        "median_center_error_rel": float(np.median(center_err) / orbit),
+        "median_rotation_error_deg": float(np.median(rot_err)),
+        "max_rotation_error_deg": float(np.max(rot_err)),
+    }
+
+
+def write_reference(mesh_path: Path, alignment: dict | None, out: Path) -> dict:
+    import trimesh
+
+    if not mesh_path.is_file():
+        raise UserError(f"reference mesh {mesh_path} does not exist", "fix reference: in config")
+    mesh = trimesh.load(mesh_path, force="mesh", process=False)
+    if alignment is not None:
+        m = np.eye(4)
+        m[:3, :3] = alignment["scale"] * np.asarray(alignment["rotation"])
+        m[:3, 3] = alignment["translation"]
+        mesh.apply_transform(m)
+    with atomic_path(out) as tmp:
+        mesh.export(tmp)
+    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
+
+
+# --- preview ---------------------------------------------------------------------------
+
+
+def plot_sphere(
+    points: np.ndarray,
+    poses: dict[str, np.ndarray],
+    sphere: Sphere,
+    out: Path,
+    title: str,
+    reference: np.ndarray | None = None,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c2w = np.stack(list(poses.values()))
+    centers = c2w[:, :3, 3]
+    span = np.linalg.norm(centers - sphere.center, axis=1).max() * 1.1
+    frustum = 0.08 * span
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+    for ax, (i, j), label in zip(
+        axes, [(0, 1), (0, 2), (1, 2)], ["x–y", "x–z", "y–z"], strict=True
+    ):
+        inside = np.linalg.norm(points - sphere.center, axis=1) < sphere.radius
+        ax.scatter(points[~inside, i], points[~inside, j], s=1, c="0.7", label="points outside")
+        ax.scatter(points[inside, i], points[inside, j], s=1, c="tab:blue", label="points inside")
+        if reference is not None:
+            ax.scatter(
+                reference[:, i], reference[:, j], s=0.3, c="tab:green", alpha=0.3, label="reference"
+            )
+        for m in c2w:
+            tip = m[:3, 3] + frustum * m[:3, 2]
+            ax.plot([m[i, 3], tip[i]], [m[j, 3], tip[j]], c="tab:red", lw=0.6)
+        ax.scatter(centers[:, i], centers[:, j], s=6, c="tab:red", label="cameras")
+        ax.add_patch(
+            plt.Circle(
+                (sphere.center[i], sphere.center[j]),
+                sphere.radius,
+                fill=False,
+                ec="k",
+                lw=1.5,
+                label="bounding sphere",
+            )
+        )
+        ax.set_xlim(sphere.center[i] - span, sphere.center[i] + span)
+        ax.set_ylim(sphere.center[j] - span, sphere.center[j] + span)
+        ax.set_aspect("equal")
+        ax.set_title(label)
+    axes[0].legend(loc="lower left", fontsize=7, markerscale=4)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+
+
+# --- stage ---------------------------------------------------------------------------------
+
+
+def build_scene(
+    sparse_dir: Path,
+    out_transforms: Path,
+    out_png: Path,
+    *,
+    scene: str,
+    scene_type: str = "object",
+    overrides: dict | None = None,
+    reference: Path | None = None,
+    reference_cameras: Path | None = None,
+    out_reference: Path | None = None,
+    out_alignment: Path | None = None,
+) -> dict:
+    model = load_model(sparse_dir)
+    sphere, points = compute_sphere(model, scene_type, overrides or {})
+    for note in sphere.notes:
+        log.warning("%s: sphere: %s", scene, note)
+    transforms = transforms_dict(model, sphere)
+
+    ref_points = None
+    if reference is not None and out_reference is not None:
+        alignment = None
+        if reference_cameras is not None:
+            alignment = align_to_truth(model, load_true_cameras(reference_cameras))
+            log.info(
+                "%s: reference aligned on %d cameras, median centre error %.2f%% of the orbit, "
+                "rotation %.2f°",
+                scene,
+                alignment["frames"],
+                100 * alignment["median_center_error_rel"],
+                alignment["median_rotation_error_deg"],
+            )
+        write_reference(reference, alignment, out_reference)
+        import trimesh
+
+        ref = trimesh.load(out_reference, force="mesh")
+        ref_points = np.asarray(ref.sample(4000, seed=0)) if len(ref.faces) else None
+        if out_alignment is not None:
+            info = alignment or {"note": "reference taken as already in the SfM frame"}
+            if ref_points is not None:
+                d = np.linalg.norm(np.asarray(ref.vertices) - sphere.center, axis=1)
+                info["reference_inside_sphere"] = float((d < sphere.radius).mean())
+                info["reference_bounding_radius"] = float(
+                    np.linalg.norm(
+                        ref.bounding_sphere.primitive.center - ref.vertices, axis=1
+                    ).max()
+                )
+            info["sphere"] = sphere.as_json()
+            write_json(out_alignment, info)
+
+    write_json(out_transforms, transforms)
+    plot_sphere(
+        points,
+        camera_poses(model),
+        sphere,
+        out_png,
+        f"{scene}: {len(transforms['frames'])} cameras, {len(points)} points, "
+        f"sphere r={sphere.radius:.3g} ({sphere.method})",
+        ref_points,
+    )
+    return transforms
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    try:
+        build_scene(
+            Path(args.sparse),
+            Path(args.out_transforms),
+            Path(args.out_png),
+            scene=args.scene,
+            scene_type=args.type,
+            overrides=json.loads(args.sphere) if args.sphere else {},
+            reference=Path(args.reference) if args.reference else None,
+            reference_cameras=Path(args.reference_cameras) if args.reference_cameras else None,
+            out_reference=Path(args.out_reference) if args.out_reference else None,
+            out_alignment=Path(args.out_alignment) if args.out_alignment else None,
+        )
+    except UserError as err:
+        raise err.for_scene(args.scene) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scene", help="transforms.json with the bounding sphere, preview, reference")
+    p.add_argument("--scene", required=True)
+    p.add_argument("--sparse", required=True, help="folder of the undistorted model (sfm/sparse)")
+    p.add_argument("--type", choices=["object", "scene"], default="object")
+    p.add_argument("--sphere", help="JSON overrides: {center: [dx,dy,dz], radius: r, scale: s}")
+    p.add_argument("--reference", help="reference mesh")
+    p.add_argument("--reference-cameras", help="cameras of the reference's frame (sample format)")
+    p.add_argument("--out-transforms", required=True)
+    p.add_argument("--out-png", required=True)
+    p.add_argument("--out-reference")
+    p.add_argument("--out-alignment")
+    p.set_defaults(func=_cmd)
