@@ -214,10 +214,6 @@ def plot_sphere(
         inside = np.linalg.norm(points - sphere.center, axis=1) < sphere.radius
         ax.scatter(points[~inside, i], points[~inside, j], s=1, c="0.7", label="points outside")
         ax.scatter(points[inside, i], points[inside, j], s=1, c="tab:blue", label="points inside")
-        if reference is not None:
-            ax.scatter(
-                reference[:, i], reference[:, j], s=0.3, c="tab:green", alpha=0.3, label="reference"
-            )
         for m in c2w:
             tip = m[:3, 3] + frustum * m[:3, 2]
             ax.plot([m[i, 3], tip[i]], [m[j, 3], tip[j]], c="tab:red", lw=0.6)
@@ -255,48 +251,14 @@ def build_scene(
     scene: str,
     scene_type: str = "object",
     overrides: dict | None = None,
-    reference: Path | None = None,
-    reference_cameras: Path | None = None,
-    out_reference: Path | None = None,
-    out_alignment: Path | None = None,
 ) -> dict:
+    """transforms.json with the sphere written in, and its preview."""
     model = load_model(sparse_dir)
     sphere, points = compute_sphere(model, scene_type, overrides or {})
     for note in sphere.notes:
         log.warning("%s: sphere: %s", scene, note)
     transforms = transforms_dict(model, sphere)
-
-    ref_points = None
-    if reference is not None and out_reference is not None:
-        alignment = None
-        if reference_cameras is not None:
-            alignment = align_to_truth(model, load_true_cameras(reference_cameras))
-            log.info(
-                "%s: reference aligned on %d cameras, median centre error %.2f%% of the orbit, "
-                "rotation %.2f°",
-                scene,
-                alignment["frames"],
-                100 * alignment["median_center_error_rel"],
-                alignment["median_rotation_error_deg"],
-            )
-        write_reference(reference, alignment, out_reference)
-        import trimesh
-
-        ref = trimesh.load(out_reference, force="mesh")
-        ref_points = np.asarray(ref.sample(4000, seed=0)) if len(ref.faces) else None
-        if out_alignment is not None:
-            info = alignment or {"note": "reference taken as already in the SfM frame"}
-            if ref_points is not None:
-                d = np.linalg.norm(np.asarray(ref.vertices) - sphere.center, axis=1)
-                info["reference_inside_sphere"] = float((d < sphere.radius).mean())
-                info["reference_bounding_radius"] = float(
-                    np.linalg.norm(
-                        ref.bounding_sphere.primitive.center - ref.vertices, axis=1
-                    ).max()
-                )
-            info["sphere"] = sphere.as_json()
-            write_json(out_alignment, info)
-
+    transforms["sphere_notes"] = sphere.notes  # ignored by Neuralangelo; shown in the report
     write_json(out_transforms, transforms)
     plot_sphere(
         points,
@@ -305,12 +267,52 @@ def build_scene(
         out_png,
         f"{scene}: {len(transforms['frames'])} cameras, {len(points)} points, "
         f"sphere r={sphere.radius:.3g} ({sphere.method})",
-        ref_points,
     )
     return transforms
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def build_reference(
+    sparse_dir: Path,
+    transforms: Path,
+    reference: Path,
+    out_reference: Path,
+    out_alignment: Path,
+    *,
+    scene: str,
+    reference_cameras: Path | None = None,
+) -> dict:
+    """reference.ply in the frame of transforms.json, and how well it was aligned."""
+    import trimesh
+
+    model = load_model(sparse_dir)
+    alignment = None
+    if reference_cameras is not None:
+        alignment = align_to_truth(model, load_true_cameras(reference_cameras))
+        log.info(
+            "%s: reference aligned on %d cameras, median centre error %.2f%% of the orbit, "
+            "rotation %.2f°",
+            scene,
+            alignment["frames"],
+            100 * alignment["median_center_error_rel"],
+            alignment["median_rotation_error_deg"],
+        )
+    write_reference(reference, alignment, out_reference)
+    ref = trimesh.load(out_reference, force="mesh")
+    meta = json.loads(transforms.read_text())
+    center, radius = np.asarray(meta["sphere_center"]), float(meta["sphere_radius"])
+    info = alignment or {"note": "reference taken as already in the frame of transforms.json"}
+    d = np.linalg.norm(np.asarray(ref.vertices) - center, axis=1)
+    info["reference_inside_sphere"] = float((d < radius).mean())
+    bound_center = ref.bounding_sphere.primitive.center
+    info["reference_bounding_radius"] = float(
+        np.linalg.norm(np.asarray(ref.vertices) - bound_center, axis=1).max()
+    )
+    info["sphere_radius"] = radius
+    write_json(out_alignment, info)
+    return info
+
+
+def _scene_cmd(args: argparse.Namespace) -> None:
     try:
         build_scene(
             Path(args.sparse),
@@ -319,25 +321,42 @@ def _cmd(args: argparse.Namespace) -> None:
             scene=args.scene,
             scene_type=args.type,
             overrides=json.loads(args.sphere) if args.sphere else {},
-            reference=Path(args.reference) if args.reference else None,
+        )
+    except UserError as err:
+        raise err.for_scene(args.scene) from None
+
+
+def _reference_cmd(args: argparse.Namespace) -> None:
+    try:
+        build_reference(
+            Path(args.sparse),
+            Path(args.transforms),
+            Path(args.reference),
+            Path(args.out),
+            Path(args.out_alignment),
+            scene=args.scene,
             reference_cameras=Path(args.reference_cameras) if args.reference_cameras else None,
-            out_reference=Path(args.out_reference) if args.out_reference else None,
-            out_alignment=Path(args.out_alignment) if args.out_alignment else None,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scene", help="transforms.json with the bounding sphere, preview, reference")
+    p = sub.add_parser("scene", help="transforms.json with the bounding sphere, and its preview")
     p.add_argument("--scene", required=True)
     p.add_argument("--sparse", required=True, help="folder of the undistorted model (sfm/sparse)")
     p.add_argument("--type", choices=["object", "scene"], default="object")
     p.add_argument("--sphere", help="JSON overrides: {center: [dx,dy,dz], radius: r, scale: s}")
-    p.add_argument("--reference", help="reference mesh")
-    p.add_argument("--reference-cameras", help="cameras of the reference's frame (sample format)")
     p.add_argument("--out-transforms", required=True)
     p.add_argument("--out-png", required=True)
-    p.add_argument("--out-reference")
-    p.add_argument("--out-alignment")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_scene_cmd)
+
+    r = sub.add_parser("reference", help="the reference mesh in the frame of transforms.json")
+    r.add_argument("--scene", required=True)
+    r.add_argument("--sparse", required=True)
+    r.add_argument("--transforms", required=True)
+    r.add_argument("--reference", required=True, help="reference mesh")
+    r.add_argument("--reference-cameras", help="cameras in the reference's frame (sample format)")
+    r.add_argument("--out", required=True, help="results/{scene}/reference.ply")
+    r.add_argument("--out-alignment", required=True, help="results/{scene}/alignment.json")
+    r.set_defaults(func=_reference_cmd)
