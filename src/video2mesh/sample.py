@@ -157,7 +157,7 @@ class _Noise:
         i0 = i0.astype(np.int64)
         n, mask = self.size, self.size - 1  # size is a power of two
         flat = self.table.reshape(-1, 3)
-        out = np.zeros(p.shape[:-1] + (3,), np.float32)
+        out = np.zeros((*p.shape[:-1], 3), np.float32)
         for dx in (0, 1):
             ix = ((i0[..., 0] + dx) & mask) * n * n
             wx = f[..., 0] if dx else 1 - f[..., 0]

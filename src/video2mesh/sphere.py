@@ -93,7 +93,8 @@ def object_sphere(points: np.ndarray, centers: np.ndarray, dirs: np.ndarray) -> 
     nearest_cam = float(np.linalg.norm(centers - center, axis=1).min())
     if radius > 0.9 * nearest_cam:
         notes.append(
-            f"radius {radius:.3f} reached the nearest camera ({nearest_cam:.3f}); shrunk to 0.9× that"
+            f"radius {radius:.3f} reached the nearest camera ({nearest_cam:.3f}); "
+            "shrunk to 0.9× that distance"
         )
         radius = 0.9 * nearest_cam
     if np.linalg.norm(look - center) > radius:

@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` (the embedded default, video to report) and
+# `make test` (the suite). Both create the project virtualenv (.venv) when needed.
+VENV ?= .venv
+PYTHON ?= python3
+# The CPU build on machines without CUDA is whatever `pip install torch==2.13.0` resolves to
+# there; override e.g. TORCH="torch==2.13.0 --index-url <cuda index>" for a GPU build.
+TORCH ?= torch==2.13.0
+PLUGIN := plugins/snakemake-executor-plugin-ovh
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test lint format browser clean
+
+$(VENV)/.installed: pyproject.toml $(wildcard $(PLUGIN)/pyproject.toml)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "video2mesh needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip show -q torch >/dev/null 2>&1 || $(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev]" $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
+	touch $@
+
+run: $(VENV)/.installed
+	snakemake --cores all
+
+test: $(VENV)/.installed browser
+	pytest
+
+# Headless Chromium for the report test (Debian's package; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed
+	ruff check .
+	ruff format --check src tests
+	snakefmt --check Snakefile rules
+	snakemake --lint
+
+format: $(VENV)/.installed
+	ruff format src tests
+	snakefmt Snakefile rules
+
+clean:
+	rm -rf results .snakemake

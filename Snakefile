@@ -1,0 +1,27 @@
+# video2mesh: video → frames → COLMAP → transforms.json → checkpoints → meshes → report.
+# The stages live in rules/*.smk; every computation is a `video2mesh <command>` call.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/ingest.smk"
+include: "rules/frames.smk"
+include: "rules/sfm.smk"
+include: "rules/scene.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),
