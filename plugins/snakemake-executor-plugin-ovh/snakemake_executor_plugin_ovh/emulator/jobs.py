@@ -1,0 +1,434 @@
+"""Emulated AI Training jobs: documented Job JSON, state machine, subprocess runner, faults.
+
+Each job runs its ``command`` as a subprocess in a fresh empty directory (also its ``$HOME``),
+with only its ``envVars`` on top of a minimal "image" environment whose PATH starts with the
+emulator's own Python. Volumes are validated but not synchronised (the Snakemake plugin moves
+files through S3 itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# id -> (type, gpu model, cpu/unit, memory GiB/unit, max units); see ovh-ai-training-api.md §6
+FLAVORS: dict[str, tuple[str, str | None, int, int, int]] = {
+    "ai1-1-gpu": ("gpu", "Tesla-V100S", 13, 40, 4),
+    "ai1-le-1-gpu": ("gpu", "Tesla-V100S", 13, 40, 4),
+    "a100-1-gpu": ("gpu", "Ampere-A100", 13, 160, 2),
+    "h100-1-gpu": ("gpu", "H100", 28, 350, 4),
+    "l40s-1-gpu": ("gpu", "L40s", 13, 80, 4),
+    "l4-1-gpu": ("gpu", "L4", 20, 80, 4),
+    "a10-1-gpu": ("gpu", "A10", 28, 80, 4),
+    "ai1-1-cpu": ("cpu", None, 1, 4, 12),
+}
+DEFAULT_GPU_FLAVOR = "ai1-1-gpu"
+GIB = 1024**3
+TERMINAL = frozenset({"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"})
+OUTCOMES = frozenset({"FAILED", "ERROR", "SYNC_FAILED", "STUCK_QUEUED"})
+_DIRECTORY_ARG = re.compile(r"--directory(?:=|\s+)(?:'[^']*'|\"[^\"]*\"|\S+)")
+
+
+class SpecError(ValueError):
+    """Invalid JobSpec: answered with HTTP 400."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def rewrite_directory(arg: str) -> str:
+    """Point an injected ``--directory <submitter path>`` at the job's own working directory."""
+    return _DIRECTORY_ARG.sub('--directory "$PWD"', arg)
+
+
+@dataclass
+class Faults:
+    """Fault injection. Queues of HTTP statuses are consumed one per matching request."""
+
+    submit_errors: deque[int] = field(default_factory=deque)
+    list_errors: deque[int] = field(default_factory=deque)
+    # {"match": {label: value}, "outcome": FAILED|ERROR|SYNC_FAILED|STUCK_QUEUED, "count": n}
+    job_faults: list[dict[str, Any]] = field(default_factory=list)
+    delay: float = 0.0
+
+    def update(self, body: dict[str, Any]) -> None:
+        if body.get("reset"):
+            self.submit_errors.clear()
+            self.list_errors.clear()
+            self.job_faults.clear()
+            self.delay = 0.0
+        self.submit_errors.extend(int(s) for s in body.get("submit_errors", []))
+        self.list_errors.extend(int(s) for s in body.get("list_errors", []))
+        for fault in body.get("job_faults", []):
+            if fault.get("outcome") not in OUTCOMES:
+                raise SpecError(f"unknown fault outcome {fault.get('outcome')!r}")
+            self.job_faults.append(dict(fault))
+        if "delay" in body:
+            self.delay = float(body["delay"])
+
+    def take_job_fault(self, labels: dict[str, str]) -> str | None:
+        for fault in self.job_faults:
+            match = fault.get("match") or {}
+            if all(labels.get(k) == v for k, v in match.items()):
+                count = fault.get("count")
+                if count is not None:
+                    if count <= 0:
+                        continue
+                    fault["count"] = count - 1
+                return str(fault["outcome"])
+        return None
+
+
+@dataclass
+class Timing:
+    """Seconds spent in the non-running phases (small by default: tests run fast)."""
+
+    queued: float = 0.1
+    initializing: float = 0.1
+    pending: float = 0.1
+    finalizing: float = 0.1
+    kill_grace: float = 5.0
+
+
+def resolve_resources(resources: dict[str, Any] | None) -> dict[str, Any]:
+    resources = dict(resources or {})
+    gpu = int(resources.get("gpu") or 0)
+    flavor = resources.get("flavor")
+    if not flavor:
+        flavor = DEFAULT_GPU_FLAVOR if gpu or "cpu" not in resources else "ai1-1-cpu"
+    if flavor not in FLAVORS:
+        raise SpecError(f"unknown flavor {flavor!r}")
+    kind, model, cpu_unit, mem_unit, max_units = FLAVORS[flavor]
+    units = max(gpu, 1) if kind == "gpu" else max(int(resources.get("cpu") or 1), 1)
+    if units > max_units:
+        raise SpecError(f"flavor {flavor} allows at most {max_units} per job, asked {units}")
+    out: dict[str, Any] = {
+        "flavor": flavor,
+        "gpu": units if kind == "gpu" else 0,
+        "cpu": cpu_unit * units,
+        "memory": mem_unit * units * GIB,
+        "ephemeralStorage": 100 * units * GIB,
+        "publicNetwork": 1_500_000_000,
+        "privateNetwork": 0,
+    }
+    if model:
+        out.update(gpuModel=model, gpuBrand="NVIDIA", gpuMemory=32 * GIB)
+    return out
+
+
+def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        raise SpecError("body must be a JSON object")
+    if not spec.get("image") or not isinstance(spec["image"], str):
+        raise SpecError("image is required")
+    command = spec.get("command")
+    if command is not None and (
+        not isinstance(command, list) or not all(isinstance(c, str) for c in command)
+    ):
+        raise SpecError("command must be a list of strings")
+    env = spec.get("envVars") or spec.get("env") or []
+    for item in env:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise SpecError("envVars items must be {name, value}")
+    labels = spec.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise SpecError("labels must map strings to strings")
+    for volume in spec.get("volumes") or []:
+        if not str(volume.get("mountPath", "")).startswith("/"):
+            raise SpecError("volume mountPath must start with /")
+        if str(volume.get("permission", "")).upper() not in ("RO", "RW", "RWD"):
+            raise SpecError("volume permission must be RO, RW or RWD")
+    timeout = spec.get("timeout", 604800)
+    if not isinstance(timeout, int) or timeout < 0:
+        raise SpecError("timeout must be a non-negative integer (seconds)")
+    return {
+        "image": spec["image"],
+        "command": command,
+        "envVars": [{"name": e["name"], "value": str(e.get("value", ""))} for e in env],
+        "name": spec.get("name") or f"emulated-{uuid.uuid4().hex[:6]}",
+        "labels": {k: v for k, v in labels.items() if not k.startswith("ovh/")},
+        "resources": resolve_resources(spec.get("resources")),
+        "volumes": spec.get("volumes") or [],
+        "sshPublicKeys": spec.get("sshPublicKeys"),
+        "timeout": timeout,
+        "timeoutAutoRestart": bool(spec.get("timeoutAutoRestart", False)),
+        "unsecureHttp": bool(spec.get("unsecureHttp", False)),
+        "defaultHttpPort": int(spec.get("defaultHttpPort", 8080)),
+        "grpcPort": int(spec.get("grpcPort", 0)),
+        "shutdown": None,
+    }
+
+
+class EmulatedJob:
+    def __init__(self, spec: dict[str, Any], root: Path, fault: str | None) -> None:
+        self.id = str(uuid.uuid4())
+        self.spec = spec
+        self.spec["labels"].update({"ovh/id": self.id, "ovh/type": "job"})
+        self.fault = fault
+        self.workdir = root / self.id
+        self.log_path = root / f"{self.id}.log"
+        self.created_at = now_iso()
+        self.updated_at = self.created_at
+        self.kill_requested = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_monotonic: float | None = None
+        self.status: dict[str, Any] = {
+            "state": None,
+            "history": [],
+            "info": {},
+            "exitCode": None,
+            "duration": 0,
+            "queuedAt": None,
+            "initializingAt": None,
+            "startedAt": None,
+            "stoppedAt": None,
+            "finalizedAt": None,
+            "timeoutAt": None,
+            "lastTransitionDate": None,
+            "ip": "127.0.0.1",
+            "externalIp": "127.0.0.1",
+            "url": f"http://{self.id}.job.emulator.invalid",
+            "grpcAddress": f"{self.id}.job-grpc.emulator.invalid:443",
+            "infoUrl": f"http://ui.emulator.invalid/job/{self.id}",
+            "monitoringUrl": "",
+            "sshUrl": "",
+            "dataSync": [],
+            "volumes": [],
+        }
+        self.transition("QUEUED")
+
+    @property
+    def state(self) -> str:
+        return str(self.status["state"])
+
+    def transition(self, state: str, message: str | None = None) -> None:
+        date = now_iso()
+        self.status["state"] = state
+        self.status["history"].append({"state": state, "date": date})
+        self.status["lastTransitionDate"] = date
+        code = f"JOB_{state}"
+        if state == "FAILED" and message is None:
+            message = f"Job failed with code {self.status['exitCode']}"
+        self.status["info"] = {"code": code, "message": message or f"Job is {state.lower()}"}
+        stamp = {
+            "QUEUED": "queuedAt",
+            "INITIALIZING": "initializingAt",
+            "RUNNING": "startedAt",
+            "FINALIZING": "stoppedAt",
+        }.get(state)
+        if stamp and not self.status[stamp]:
+            self.status[stamp] = date
+        if state in TERMINAL:
+            self.status["finalizedAt"] = date
+            if not self.status["stoppedAt"]:
+                self.status["stoppedAt"] = date
+        if self.started_monotonic is not None and self.proc is not None:
+            self.status["duration"] = int(time.monotonic() - self.started_monotonic)
+        self.updated_at = date
+
+    def to_json(self) -> dict[str, Any]:
+        spec = dict(self.spec)
+        # like the real API, the spec (envVars included) is readable by any token of the project
+        return {
+            "id": self.id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "user": "emulator",
+            "spec": spec,
+            "status": dict(self.status),
+        }
+
+
+class JobStore:
+    def __init__(self, root: Path, python_bin: str, timing: Timing | None = None) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.python_bin = python_bin
+        self.timing = timing or Timing()
+        self.faults = Faults()
+        self.jobs: dict[str, EmulatedJob] = {}
+        self.lock = threading.Lock()
+
+    # -- API operations -----------------------------------------------------------------------
+
+    def submit(self, body: dict[str, Any]) -> EmulatedJob:
+        spec = validate_spec(body)
+        with self.lock:
+            fault = self.faults.take_job_fault(spec["labels"])
+            job = EmulatedJob(spec, self.root, fault)
+            self.jobs[job.id] = job
+        threading.Thread(target=self._lifecycle, args=(job,), daemon=True).start()
+        return job
+
+    def get(self, job_id: str) -> EmulatedJob | None:
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def list(self, selector: dict[str, str], states: set[str]) -> list[EmulatedJob]:
+        with self.lock:
+            jobs = list(self.jobs.values())
+        return [
+            j
+            for j in jobs
+            if all(j.spec["labels"].get(k) == v for k, v in selector.items())
+            and (not states or j.state in states)
+        ]
+
+    def kill(self, job: EmulatedJob) -> None:
+        job.kill_requested.set()
+        proc = job.proc
+        if proc is not None and proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+
+    def delete(self, job: EmulatedJob, force: bool) -> bool:
+        if job.state not in TERMINAL:
+            if not force:
+                return False
+            self.kill(job)
+        with self.lock:
+            self.jobs.pop(job.id, None)
+        return True
+
+    def log(self, job: EmulatedJob, tail: int | None) -> str:
+        try:
+            text = job.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        if tail:
+            text = "".join(text.splitlines(keepends=True)[-tail:])
+        return text
+
+    def shutdown(self) -> None:
+        with self.lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            if job.state not in TERMINAL:
+                self.kill(job)
+
+    # -- state machine ------------------------------------------------------------------------
+
+    def _wait(self, job: EmulatedJob, seconds: float) -> bool:
+        """Sleep in a phase; True if a kill arrived meanwhile."""
+        return job.kill_requested.wait(seconds)
+
+    def _interrupt(self, job: EmulatedJob) -> None:
+        job.transition("INTERRUPTING")
+        job.transition("FINALIZING")
+        time.sleep(self.timing.finalizing)
+        job.transition("INTERRUPTED", "Job was interrupted")
+
+    def _lifecycle(self, job: EmulatedJob) -> None:
+        try:
+            self._run_lifecycle(job)
+        except Exception as e:  # never leave a job hanging in a non-terminal state
+            job.transition("ERROR", f"emulator error: {type(e).__name__}: {e}")
+
+    def _run_lifecycle(self, job: EmulatedJob) -> None:
+        if job.fault == "STUCK_QUEUED":
+            job.kill_requested.wait()
+            self._interrupt(job)
+            return
+        for phase, seconds in (
+            ("QUEUED", self.timing.queued),
+            ("INITIALIZING", self.timing.initializing),
+            ("PENDING", self.timing.pending),
+        ):
+            if phase != "QUEUED":
+                job.transition(phase)
+            if self._wait(job, seconds):
+                self._interrupt(job)
+                return
+        if job.fault == "ERROR":
+            job.transition("ERROR", "Emulated platform error, please contact support")
+            return
+        job.transition("RUNNING")
+        exit_code, reason = self._run_command(job)
+        job.status["exitCode"] = exit_code
+        # INTERRUPTING / TIMEOUT were recorded while the process was being stopped
+        job.transition("FINALIZING")
+        time.sleep(self.timing.finalizing)
+        if reason in ("killed", "timeout"):
+            job.transition(
+                "INTERRUPTED", "Job was interrupted" if reason == "killed" else "Job timed out"
+            )
+        elif job.fault == "SYNC_FAILED":
+            job.transition("SYNC_FAILED", "Emulated data synchronization failure")
+        elif exit_code == 0:
+            job.transition("DONE", "Job is done")
+        else:
+            job.transition("FAILED")
+
+    def _environment(self, job: EmulatedJob) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(job.workdir),
+            "LANG": "C.UTF-8",
+            "JOB_ID": job.id,
+        }
+        env.update({e["name"]: e["value"] for e in job.spec["envVars"]})
+        return env
+
+    def _run_command(self, job: EmulatedJob) -> tuple[int, str]:
+        job.workdir.mkdir(parents=True, exist_ok=False)
+        command = [rewrite_directory(c) for c in (job.spec["command"] or ["/bin/true"])]
+        if job.fault == "FAILED":
+            command = ["/bin/sh", "-c", "echo 'emulated failure' >&2; exit 3"]
+        deadline = time.monotonic() + job.spec["timeout"] if job.spec["timeout"] else None
+        with open(job.log_path, "ab") as log:
+            job.proc = subprocess.Popen(
+                command,
+                cwd=job.workdir,
+                env=self._environment(job),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: kill takes its children too
+            )
+            job.started_monotonic = time.monotonic()
+            reason = "exited"
+            while True:
+                try:
+                    code = job.proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if job.kill_requested.is_set() and reason == "exited":
+                    reason = "killed"
+                    job.transition("INTERRUPTING")
+                    self._terminate(job.proc)
+                elif deadline is not None and time.monotonic() > deadline and reason == "exited":
+                    reason = "timeout"
+                    job.transition("TIMEOUT")
+                    self._terminate(job.proc)
+        return code, reason
+
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=self.timing.kill_grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def default_python_bin() -> str:
+    return str(Path(sys.executable).parent)

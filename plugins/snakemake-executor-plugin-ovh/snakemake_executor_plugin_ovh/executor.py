@@ -1,0 +1,343 @@
+"""The Snakemake executor: submit, poll (one list call per round), logs, cancel."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
+
+from .api import (
+    FAILURE_STATES,
+    SUCCESS_STATES,
+    TERMINAL_STATES,
+    ApiError,
+    OvhAiClient,
+    job_info_message,
+    job_state,
+)
+from .bootstrap import installed_version, job_script
+from .spec import (
+    RUN_LABEL,
+    SpecOptions,
+    build_job_spec,
+    job_labels,
+    parse_mapping,
+    sanitize_label,
+)
+
+TOKEN_ENV = "SNAKEMAKE_OVH_TOKEN"
+# A job missing from this many consecutive list answers is looked up directly.
+MISSING_ROUNDS_BEFORE_GET = 3
+LOG_TAIL_LINES = 20000
+
+
+class Executor(RemoteExecutor):
+    def __post_init__(self) -> None:
+        settings = self.executor_settings
+        token = getattr(settings, "token", None) or os.environ.get(TOKEN_ENV)
+        if not token:
+            raise WorkflowError(f"no OVHcloud AI token: set the environment variable {TOKEN_ENV}")
+        self._token = token
+        try:
+            base_url = settings.base_url()
+        except ValueError as e:
+            raise WorkflowError(str(e)) from e
+        self._check_storage_prefix()
+        self.client = OvhAiClient(
+            base_url,
+            token,
+            timeout=float(settings.request_timeout or 60.0),
+            retries=int(settings.request_retries if settings.request_retries is not None else 8),
+        )
+        self.run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.options = SpecOptions(
+            image=settings.image or "",
+            flavor=settings.flavor or "ai1-1-gpu",
+            cpu_flavor=settings.cpu_flavor or "ai1-1-cpu",
+            gpu_flavors=parse_mapping(settings.gpu_flavors, "--ovh-gpu-flavors"),
+            default_timeout=int(settings.default_timeout or 86400),
+            timeout_margin=int(settings.timeout_margin or 0),
+            labels=parse_mapping(settings.labels, "--ovh-labels"),
+        )
+        self.log_dir = Path(self.workflow.persistence.aux_path) / "ovh-logs"
+        self._versions = (installed_version("snakemake"), self._s3_plugin_version())
+        # OVH id -> last known state; read by the exit/SIGTERM handlers
+        self._jobs: dict[str, str] = {}
+        self._missing: dict[str, int] = {}
+        self._jobs_lock = threading.Lock()
+        self._closed = False
+        atexit.register(self._kill_unfinished)
+        self._previous_sigterm: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.logger.info(f"OVHcloud AI Training: run {self.run_id} at {base_url}")
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _check_storage_prefix(self) -> None:
+        storage = getattr(self.workflow, "storage_settings", None)
+        prefix = getattr(storage, "default_storage_prefix", None)
+        if not prefix:
+            return
+        prefix = str(prefix)
+        if "$" in prefix:
+            raise WorkflowError(
+                f"default storage prefix {prefix!r} contains an unset variable "
+                "(export OVH_S3_BUCKET, or pass --default-storage-prefix s3://BUCKET/PREFIX)"
+            )
+        scheme, _, rest = prefix.partition("://")
+        if scheme == "s3" and "/" not in rest.strip("/"):
+            raise WorkflowError(
+                f"default storage prefix {prefix!r} is a bucket root; use s3://BUCKET/PREFIX "
+                "(Snakemake deletes a bucket that its cleanup leaves empty)"
+            )
+
+    @staticmethod
+    def _s3_plugin_version() -> str:
+        try:
+            return installed_version("snakemake-storage-plugin-s3")
+        except Exception:  # not installed: the bootstrap pins whatever snakemake pulls
+            return "0.3.6"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _envvars(self) -> dict[str, str]:
+        env = {k: v for k, v in self.envvars().items() if v is not None}
+        env.pop(TOKEN_ENV, None)  # never forward the API token to jobs
+        return env
+
+    def _image(self, job: JobExecutorInterface) -> str:
+        image = job.resources.get("ovh_image", None) or self.options.image
+        if not image:
+            raise WorkflowError("no job image: set --ovh-image or the rule resource ovh_image")
+        return str(image)
+
+    def _log_path(self, job: JobExecutorInterface, ovh_id: str) -> Path:
+        wildcards = getattr(job, "wildcards_dict", None) or {}
+        slug = (
+            sanitize_label("_".join(f"{k}-{v}" for k, v in wildcards.items()), 80)
+            if wildcards
+            else ""
+        )
+        parts = [sanitize_label(job.name), slug, str(job.jobid), f"a{job.attempt}", ovh_id[:8]]
+        return self.log_dir / ("_".join(p for p in parts if p) + ".log")
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def run_job(self, job: JobExecutorInterface) -> None:
+        exec_command = self.format_job_exec(job)
+        precommand = self.workflow.spawned_job_args_factory.precommand(
+            executor_common_settings=self.common_settings
+        )
+        script = job_script(
+            exec_command,
+            precommand=precommand,
+            bootstrap=bool(self.executor_settings.bootstrap),
+            job_workdir=self.executor_settings.job_workdir,
+            snakemake_version=self._versions[0],
+            s3_plugin_version=self._versions[1],
+        )
+        if self._token in script:
+            raise WorkflowError("refusing to submit: the job command would contain the API token")
+        labels = job_labels(self.run_id, job.name, job.jobid, job.attempt, self.options.labels)
+        spec = build_job_spec(
+            name=f"snakemake-{job.name}-{job.jobid}",
+            image=self._image(job),
+            command=script,
+            envvars=self._envvars(),
+            resources=job.resources,
+            labels=labels,
+            options=self.options,
+        )
+        try:
+            ovh_job = self._submit(spec, labels)
+        except ApiError as e:
+            raise WorkflowError(
+                f"OVHcloud AI Training: submission failed: {self._redact(str(e))}"
+            ) from e
+        ovh_id = str(ovh_job["id"])
+        with self._jobs_lock:
+            self._jobs[ovh_id] = job_state(ovh_job)
+        self.logger.info(f"Submitted job {job.jobid} as OVHcloud AI Training job {ovh_id}")
+        self.report_job_submission(
+            SubmittedJobInfo(
+                job, external_jobid=ovh_id, aux={"log": str(self._log_path(job, ovh_id))}
+            )
+        )
+
+    def _submit(self, spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+        """POST the job; a retried POST first checks whether the lost answer created it."""
+        attempts = int(self.client.retries) + 1
+        selector = ",".join(
+            f"{k}={labels[k]}" for k in (RUN_LABEL, "snakemake-jobid", "snakemake-attempt")
+        )
+        last: ApiError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                try:
+                    existing = self.client.list(label_selector=selector, retries=2)
+                except ApiError:
+                    existing = []
+                if existing:
+                    return existing[0]
+            try:
+                return self.client.submit(spec, retries=0)
+            except ApiError as e:
+                transient = e.status is None or e.status == 429 or e.status >= 500
+                if not transient:
+                    raise
+                last = e
+                if attempt + 1 < attempts:
+                    delay = self.client._delay(attempt, None)
+                    self.logger.warning(
+                        f"{self._redact(str(e))}; retrying submission in {delay:.1f} s"
+                    )
+                    time.sleep(delay)
+        assert last is not None
+        raise last
+
+    # -- status -------------------------------------------------------------------------------
+
+    async def check_active_jobs(
+        self, active_jobs: list[SubmittedJobInfo]
+    ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        if not active_jobs:
+            return
+        try:
+            async with self.status_rate_limiter:
+                listed = self.client.list(label_selector=f"{RUN_LABEL}={self.run_id}", retries=3)
+        except ApiError as e:
+            # transient or not, a failed status round never fails the run: try again next round
+            self.logger.warning(f"OVHcloud status query failed, will retry: {self._redact(str(e))}")
+            for job_info in active_jobs:
+                yield job_info
+            return
+        by_id = {str(j.get("id")): j for j in listed}
+        for job_info in active_jobs:
+            ovh_id = str(job_info.external_jobid)
+            ovh_job = by_id.get(ovh_id)
+            if ovh_job is None:
+                ovh_job = self._lookup_missing(ovh_id)
+                if ovh_job is None:
+                    yield job_info
+                    continue
+            state = job_state(ovh_job)
+            with self._jobs_lock:
+                self._jobs[ovh_id] = state
+            if state in SUCCESS_STATES:
+                self._save_log(job_info)
+                self._forget(ovh_id)
+                self.report_job_success(job_info)
+            elif state in FAILURE_STATES:
+                log_path = self._save_log(job_info)
+                info = job_info_message(ovh_job)
+                exit_code = (ovh_job.get("status") or {}).get("exitCode")
+                msg = f"OVHcloud AI Training job {ovh_id} ended {state}"
+                if exit_code is not None:
+                    msg += f" (exit code {exit_code})"
+                if info:
+                    msg += f": {info}"
+                msg = self._redact(msg) + ". "
+                self._forget(ovh_id)
+                self.report_job_error(
+                    job_info, msg=msg, aux_logs=[str(log_path)] if log_path else []
+                )
+            else:
+                yield job_info  # pending, running, stopping or a state unknown to us
+
+    def _lookup_missing(self, ovh_id: str) -> dict[str, Any] | None:
+        """A job absent from the list answer: tolerate a few rounds, then GET it."""
+        self._missing[ovh_id] = self._missing.get(ovh_id, 0) + 1
+        if self._missing[ovh_id] < MISSING_ROUNDS_BEFORE_GET:
+            return None
+        try:
+            job = self.client.get(ovh_id)
+        except ApiError as e:
+            if e.status == 404:
+                return {
+                    "id": ovh_id,
+                    "status": {"state": "ERROR", "info": {"message": "job vanished (404)"}},
+                }
+            return None
+        self._missing.pop(ovh_id, None)
+        return job
+
+    def _forget(self, ovh_id: str) -> None:
+        self._missing.pop(ovh_id, None)
+        if not self.executor_settings.keep_jobs:
+            try:
+                self.client.delete(ovh_id, retries=1)
+            except ApiError as e:
+                self.logger.debug(f"could not delete finished job {ovh_id}: {self._redact(str(e))}")
+
+    def _save_log(self, job_info: SubmittedJobInfo) -> Path | None:
+        ovh_id = str(job_info.external_jobid)
+        path = Path((job_info.aux or {}).get("log") or self._log_path(job_info.job, ovh_id))
+        try:
+            text = self.client.log(ovh_id, tail=LOG_TAIL_LINES, retries=2)
+        except ApiError as e:
+            text = f"(log unavailable: {e})\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self._redact(text))
+        except OSError as e:
+            self.logger.warning(f"could not save the log of OVH job {ovh_id}: {e}")
+            return None
+        return path
+
+    # -- cancellation ---------------------------------------------------------------------------
+
+    def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
+        ids = [str(j.external_jobid) for j in active_jobs if j.external_jobid]
+        self._kill(ids)
+
+    def _kill(self, ids: list[str]) -> None:
+        for ovh_id in ids:
+            try:
+                self.client.kill(ovh_id, retries=2)
+                self.logger.info(f"Killed OVHcloud AI Training job {ovh_id}")
+            except ApiError as e:
+                self.logger.warning(f"could not kill OVH job {ovh_id}: {self._redact(str(e))}")
+            with self._jobs_lock:
+                self._jobs[ovh_id] = "INTERRUPTED"
+
+    def _kill_unfinished(self) -> None:
+        if self._closed:
+            return
+        with self._jobs_lock:
+            ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES]
+        if ids:
+            self._kill(ids)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self._kill_unfinished()
+        previous = self._previous_sigterm
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise SystemExit(128 + signum)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._kill_unfinished()
+        self._closed = True
+        if (
+            self._previous_sigterm is not None
+            and threading.current_thread() is threading.main_thread()
+        ):
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+        self.client.close()
