@@ -1,0 +1,120 @@
+# Evaluate and render every mesh of the sweep (local, CPU): metrics against the scene's
+# reference (or the run's finest mesh when the scene has none), thumbnails, grid per run.
+# Reads only `config`; helpers are prefixed `eval_` so that they cannot clash with common.smk.
+
+
+def eval_has_reference(scene):
+    """A scene has results/{scene}/reference.ply when it is the sample or names a reference."""
+    spec = config["scenes"][scene] or {}
+    return spec.get("source") == "sample" or "reference" in spec
+
+
+def eval_finest_mesh(wildcards):
+    its = max(config["sweep"]["iterations"])
+    res = max(config["sweep"]["resolutions"])
+    return f"results/{wildcards.scene}/{wildcards.run}/mesh/it{its}_res{res}.ply"
+
+
+def eval_reference(wildcards):
+    if eval_has_reference(wildcards.scene):
+        return f"results/{wildcards.scene}/reference.ply"
+    return eval_finest_mesh(wildcards)
+
+
+def eval_reference_kind(wildcards):
+    return "ground-truth" if eval_has_reference(wildcards.scene) else "finest-mesh"
+
+
+def eval_framing_reference(wildcards):
+    """Thumbnails are framed on the reference's bounds when there is one, else on the sphere."""
+    if eval_has_reference(wildcards.scene):
+        return [f"results/{wildcards.scene}/reference.ply"]
+    return []
+
+
+def eval_labels(wildcards):
+    return {
+        "scene": wildcards.scene,
+        "run": wildcards.run,
+        "iterations": wildcards.iterations,
+        "resolution": wildcards.resolution,
+    }
+
+
+rule evaluate:
+    input:
+        mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+        reference=eval_reference,
+        transforms="results/{scene}/transforms.json",
+    output:
+        "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
+    log:
+        "results/{scene}/{run}/logs/evaluate_it{iterations}_res{resolution}.log",
+    wildcard_constraints:
+        iterations=r"\d+",
+        resolution=r"\d+",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    params:
+        kind=eval_reference_kind,
+        samples=config.get("evaluate", {}).get("samples", 100000),
+    shell:
+        "python -m video2mesh evaluate --mesh {input.mesh} --reference {input.reference}"
+        " --reference-kind {params.kind} --transforms {input.transforms}"
+        " --samples {params.samples} --output {output} > {log} 2>&1"
+
+
+rule render:
+    input:
+        mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+        transforms="results/{scene}/transforms.json",
+        reference=eval_framing_reference,
+    output:
+        report(
+            "results/{scene}/{run}/eval/it{iterations}_res{resolution}.png",
+            caption="../report/render.rst",
+            category="6. Meshes",
+            subcategory="{scene}",
+            labels=eval_labels,
+        ),
+    log:
+        "results/{scene}/{run}/logs/render_it{iterations}_res{resolution}.log",
+    wildcard_constraints:
+        iterations=r"\d+",
+        resolution=r"\d+",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    params:
+        reference=lambda wildcards, input: (
+            f"--reference {input.reference}" if input.reference else ""
+        ),
+    shell:
+        "python -m video2mesh render --mesh {input.mesh} --transforms {input.transforms}"
+        " {params.reference} --output {output} > {log} 2>&1"
+
+
+rule render_grid:
+    input:
+        expand(
+            "results/{{scene}}/{{run}}/eval/it{iterations}_res{resolution}.png",
+            iterations=config["sweep"]["iterations"],
+            resolution=config["sweep"]["resolutions"],
+        ),
+    output:
+        report(
+            "results/{scene}/{run}/eval/grid.png",
+            caption="../report/grid.rst",
+            category="7. Sweep grids",
+            subcategory="{scene}",
+            labels={"scene": "{scene}", "run": "{run}"},
+        ),
+    log:
+        "results/{scene}/{run}/logs/render_grid.log",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    shell:
+        "python -m video2mesh render-grid --images {input} --title '{wildcards.scene} / {wildcards.run}'"
+        " --output {output} > {log} 2>&1"

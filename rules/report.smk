@@ -1,0 +1,164 @@
+# The comparison report: summary table, curves and the 3D viewer per scene. Reads only
+# `config`; helpers are prefixed `report_`. `report_targets()` lists what rule all needs.
+import shlex
+
+
+def report_sweep(pattern, **fixed):
+    """Expand ``pattern`` over scenes × runs × iterations × resolutions (minus ``fixed``)."""
+    values = {
+        "scene": list(config["scenes"]),
+        "run": list(config["runs"]),
+        "iterations": config["sweep"]["iterations"],
+        "resolution": config["sweep"]["resolutions"],
+    }
+    values.update({k: [v] for k, v in fixed.items()})
+    return expand(pattern, **values)
+
+
+def report_summary_options():
+    """--backend/--flavor/--price from config (`runs:` and `report: {prices:, flavor:}`)."""
+    opts = []
+    for run, spec in config["runs"].items():
+        spec = spec or {}
+        opts += ["--backend", f"{run}={spec.get('backend', run)}"]
+        if spec.get("flavor"):
+            opts += ["--flavor", f"{run}={spec['flavor']}"]
+    settings = config.get("report", {}) or {}
+    if settings.get("flavor"):
+        opts += ["--flavor", f"*={settings['flavor']}"]
+    for flavor, eur in (settings.get("prices", {}) or {}).items():
+        opts += ["--price", f"{flavor}={eur}"]
+    return " ".join(shlex.quote(o) for o in opts)
+
+
+def report_targets():
+    """Everything the report shows that these rules make (for rule all)."""
+    scenes = list(config["scenes"])
+    return [
+        "results/summary.csv",
+        "results/summary.html",
+        *expand(
+            "results/{scene}/{run}/eval/grid.png",
+            scene=scenes,
+            run=list(config["runs"]),
+        ),
+        *expand(
+            "results/{scene}/curves/{kind}.png",
+            scene=scenes,
+            kind=["training", "quality", "time"],
+        ),
+        *expand("results/{scene}/viewer.html", scene=scenes),
+    ]
+
+
+rule summary:
+    input:
+        stats=report_sweep(
+            "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.json"
+        ),
+        evals=report_sweep(
+            "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json"
+        ),
+        train=report_sweep(
+            "results/{scene}/{run}/ckpt/it{iterations}.csv", resolution=0
+        ),
+    output:
+        csv=report(
+            "results/summary.csv",
+            caption="../report/summary_csv.rst",
+            category="0. Summary",
+            labels={"table": "summary.csv (download)"},
+        ),
+        html=report(
+            "results/summary.html",
+            caption="../report/summary.rst",
+            category="0. Summary",
+            labels={"table": "all meshes"},
+        ),
+    log:
+        "results/logs/summary.log",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    params:
+        options=report_summary_options(),
+    shell:
+        "python -m video2mesh summary --stats {input.stats} --evals {input.evals}"
+        " --train-csvs {input.train} {params.options}"
+        " --output {output.csv} --html {output.html} > {log} 2>&1"
+
+
+rule curves:
+    input:
+        summary="results/summary.csv",
+        train=lambda wildcards: report_sweep(
+            "results/{scene}/{run}/ckpt/it{iterations}.csv",
+            scene=wildcards.scene,
+            resolution=0,
+        ),
+    output:
+        training=report(
+            "results/{scene}/curves/training.png",
+            caption="../report/training.rst",
+            category="8. Curves",
+            subcategory="{scene}",
+            labels={"scene": "{scene}", "curve": "training"},
+        ),
+        quality=report(
+            "results/{scene}/curves/quality.png",
+            caption="../report/quality.rst",
+            category="8. Curves",
+            subcategory="{scene}",
+            labels={"scene": "{scene}", "curve": "quality"},
+        ),
+        time=report(
+            "results/{scene}/curves/time.png",
+            caption="../report/time.rst",
+            category="8. Curves",
+            subcategory="{scene}",
+            labels={"scene": "{scene}", "curve": "time"},
+        ),
+    log:
+        "results/{scene}/logs/curves.log",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    shell:
+        "python -m video2mesh curves --scene {wildcards.scene} --summary {input.summary}"
+        " --train-csvs {input.train} --training {output.training}"
+        " --quality {output.quality} --time {output.time} > {log} 2>&1"
+
+
+rule viewer:
+    input:
+        meshes=lambda wildcards: report_sweep(
+            "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+            scene=wildcards.scene,
+        ),
+        evals=lambda wildcards: report_sweep(
+            "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
+            scene=wildcards.scene,
+        ),
+        transforms="results/{scene}/transforms.json",
+        reference=eval_framing_reference,
+    output:
+        report(
+            "results/{scene}/viewer.html",
+            caption="../report/viewer.rst",
+            category="9. 3D viewer",
+            labels={"scene": "{scene}"},
+        ),
+    log:
+        "results/{scene}/logs/viewer.log",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    params:
+        reference=lambda wildcards, input: (
+            f"--reference {input.reference}" if input.reference else ""
+        ),
+        max_faces=config.get("report", {}).get("viewer_max_faces", 30000),
+    shell:
+        "python -m video2mesh viewer --scene {wildcards.scene} --meshes {input.meshes}"
+        " --evals {input.evals} --transforms {input.transforms} {params.reference}"
+        " --max-faces {params.max_faces} --output {output} > {log} 2>&1"

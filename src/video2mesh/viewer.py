@@ -1,0 +1,206 @@
+"""A self-contained interactive 3D viewer (one HTML file per scene) for the Snakemake report.
+
+The meshes of every sweep point of the scene are inlined: cropped to the bounding sphere, decimated
+by vertex clustering to at most ``max_faces`` faces, positions quantised to uint16 in the scene's
+framing cube, indices uint16/uint32, gzip'd and base64'd. The viewer (assets/viewer.js) is our own
+small WebGL 1 program with no dependency and no network access: orbit, pan, zoom, a switch per
+sweep dimension (run, iterations, resolution) and an optional reference overlay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+from video2mesh.atomic import write_text
+from video2mesh.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import trimesh
+
+DEFAULT_MAX_FACES = 30_000
+
+
+def cluster_decimate(
+    vertices: np.ndarray, faces: np.ndarray, max_faces: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex clustering on a grid coarse enough to leave at most ``max_faces`` faces.
+
+    Crude next to quadric decimation, but dependency-free, O(faces) per try, and good enough for
+    a preview of a marching-cubes surface (whose triangles are all about the same size).
+    """
+    import numpy as np
+
+    if len(faces) <= max_faces:
+        return vertices, faces
+    lo = vertices.min(axis=0)
+    diag = float(np.linalg.norm(vertices.max(axis=0) - lo)) or 1.0
+
+    def attempt(cell: float) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.floor((vertices - lo) / cell).astype(np.int64)
+        _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        merged = np.zeros((len(counts), 3))
+        np.add.at(merged, inverse, vertices)
+        merged /= counts[:, None]
+        f = inverse[faces]
+        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+        f = np.unique(f, axis=0)  # duplicate faces (same order) after merging
+        return merged, f
+
+    # Faces scale roughly with 1/cell²: start from that guess, coarsen until under budget.
+    cell = diag * np.sqrt(1.0 / max_faces)
+    for _ in range(12):
+        v, f = attempt(cell)
+        if len(f) <= max_faces:
+            return v, f
+        cell *= max(1.1, float(np.sqrt(len(f) / max_faces)))
+    return v, f
+
+
+def encode_mesh(
+    mesh: trimesh.Trimesh, center: np.ndarray, extent: float, max_faces: int
+) -> dict[str, Any]:
+    """The viewer's record for one mesh (see assets/viewer.js: decode)."""
+    import numpy as np
+
+    v, f = cluster_decimate(
+        np.asarray(mesh.vertices, float), np.asarray(mesh.faces, np.int64), max_faces
+    )
+    if len(f):
+        used = np.unique(f)  # drop unreferenced vertices
+        remap = np.full(len(v), -1, np.int64)
+        remap[used] = np.arange(len(used))
+        v, f = v[used], remap[f]
+    q = np.clip(np.round(((v - center) / extent * 0.5 + 0.5) * 65535), 0, 65535).astype("<u2")
+    index32 = len(v) > 65535
+    raw = q.tobytes()
+    if len(raw) % 4:
+        raw += b"\0\0"  # align the indices for a Uint32Array view
+    raw += f.astype("<u4" if index32 else "<u2").tobytes()
+    return {
+        "vertices": len(v),
+        "faces": len(f),
+        "index32": index32,
+        "data": base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii"),
+    }
+
+
+def viewer_html(
+    title: str,
+    meshes: list[dict[str, Any]],
+    framing: dict[str, Any],
+    reference: dict[str, Any] | None = None,
+) -> str:
+    """The page: template + data + script, nothing fetched at run time."""
+    assets = resources.files("video2mesh") / "assets"
+    page = Template((assets / "viewer.html").read_text())
+    data = {"framing": framing, "meshes": meshes, "reference": reference}
+    blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return page.substitute(
+        title=title, data=blob, script=(assets / "viewer.js").read_text().replace("</", "<\\/")
+    )
+
+
+def build_viewer(
+    scene: str,
+    mesh_paths: list[str | Path],
+    output: str | Path,
+    transforms: str | Path | None = None,
+    reference: str | Path | None = None,
+    evals: list[str | Path] = (),  # type: ignore[assignment]
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> None:
+    import numpy as np
+
+    from video2mesh.evaluate import Sphere, crop_to_sphere, load_mesh
+    from video2mesh.render import scene_framing
+
+    if not mesh_paths:
+        raise UserError("no meshes for the viewer", "pass --meshes", scene=scene)
+    framing = scene_framing(transforms, reference)
+    # Quantisation cube: the sphere when known (covers every cropped mesh), else the framing.
+    if framing.crop_radius is not None:
+        center, extent = np.asarray(framing.crop_center), framing.crop_radius
+    else:
+        center, extent = np.asarray(framing.center), framing.extent * 1.5
+    sphere = Sphere(framing.crop_center, framing.crop_radius) if framing.crop_radius else None  # type: ignore[arg-type]
+    from video2mesh.report import parse_mesh_json_path
+
+    metrics = {}
+    for path in evals:
+        key, _ = parse_mesh_json_path(path)
+        metrics[key] = json.loads(Path(path).read_text())
+    records = []
+    for i, path in enumerate(mesh_paths):
+        key, _ = parse_mesh_json_path(Path(path).with_suffix(".json"))
+        _, run, its, res = key
+        mesh = load_mesh(path)
+        faces_total = len(mesh.faces)
+        mesh = crop_to_sphere(mesh, sphere)
+        rec = encode_mesh(mesh, center, extent, max_faces)
+        ev = metrics.get(key, {})
+        rec.update(
+            id=f"m{i}",
+            run=run,
+            iterations=its,
+            resolution=res,
+            stats={
+                "faces": faces_total,
+                "chamfer_l1": ev.get("chamfer_l1"),
+                "fscore_1pct": ev.get("fscore_1pct"),
+                "reference_kind": ev.get("reference_kind"),
+            },
+        )
+        records.append(rec)
+    ref_rec = None
+    if reference:
+        ref_rec = encode_mesh(
+            crop_to_sphere(load_mesh(reference), sphere), center, extent, max_faces
+        )
+        ref_rec["id"] = "reference"
+    # The orbit pivots on the framing (the object); quantisation uses the (larger) sphere.
+    framing_json = {
+        "center": list(framing.center),
+        "extent": framing.extent,
+        "up": list(framing.up),
+        "quant_center": [float(x) for x in center],
+        "quant_extent": float(extent),
+    }
+    write_text(output, viewer_html(scene, records, framing_json, ref_rec))
+
+
+def _run(args: argparse.Namespace) -> None:
+    build_viewer(
+        args.scene,
+        args.meshes,
+        args.output,
+        args.transforms,
+        args.reference,
+        args.evals or [],
+        args.max_faces,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "viewer",
+        help="self-contained interactive 3D viewer (HTML) of a scene's meshes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--scene", required=True, help="title")
+    p.add_argument("--meshes", nargs="+", required=True, help="{run}/mesh/it{N}_res{R}.ply files")
+    p.add_argument("--evals", nargs="*", help="matching eval JSONs (metrics in the info line)")
+    p.add_argument("--transforms", help="transforms.json: sphere (crop) and up axis")
+    p.add_argument("--reference", help="reference mesh: framing and an overlay")
+    p.add_argument("--max-faces", type=int, default=DEFAULT_MAX_FACES, help="per mesh, for display")
+    p.add_argument("--output", required=True, help="viewer HTML")
+    p.set_defaults(func=_run)
