@@ -1,0 +1,164 @@
+"""Training rays from a Neuralangelo transforms.json and an uncompressed tar of its images.
+
+Reference §1.5 and §1.7: one PINHOLE camera (fl_x, fl_y, cx, cy, w, h); OpenGL camera-to-world
+matrices, flipped to OpenCV; the bounding sphere (sphere_center, sphere_radius, world units)
+becomes the unit sphere: t ← (t − center) / radius. Pixel centres are at +0.5.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from video2mesh.errors import UserError
+
+
+@dataclass
+class Dataset:
+    images: torch.Tensor  # (N, H, W, 3) uint8
+    c2w: torch.Tensor  # (N, 3, 4) float32, OpenCV, normalised frame
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    center: list[float]
+    radius: float
+    names: list[str]
+
+    @property
+    def n_images(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.images.shape[2])
+
+    def to(self, device: torch.device) -> Dataset:
+        self.images = self.images.to(device)
+        self.c2w = self.c2w.to(device)
+        return self
+
+    def rays(
+        self, img: torch.Tensor, px: torch.Tensor, py: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Origins and unit directions of pixels (px, py may be fractional pixel centres)."""
+        dirs = torch.stack(
+            [(px - self.cx) / self.fx, (py - self.cy) / self.fy, torch.ones_like(px)], -1
+        )
+        rot = self.c2w[img, :, :3]
+        d = (rot @ dirs[..., None])[..., 0]
+        d = d / d.norm(dim=-1, keepdim=True)
+        return self.c2w[img, :, 3], d
+
+    def sample(
+        self, n: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """n random training rays: origins, directions, colours (0..1), image indices."""
+        dev = self.images.device
+        img = torch.randint(0, self.n_images, (n,), generator=gen, device=dev)
+        x = torch.randint(0, self.width, (n,), generator=gen, device=dev)
+        y = torch.randint(0, self.height, (n,), generator=gen, device=dev)
+        o, d = self.rays(img, x.float() + 0.5, y.float() + 0.5)
+        rgb = self.images[img, y, x].float() / 255.0
+        return o, d, rgb, img
+
+
+def _decode(data: bytes, scale: float) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("RGB")
+        if scale != 1.0:
+            size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+            im = im.resize(size, Image.Resampling.LANCZOS)
+        return np.asarray(im, dtype=np.uint8).copy()
+
+
+def read_transforms(path: str | Path) -> dict:
+    try:
+        meta = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise UserError(f"{path} does not exist", "run the scene stage first") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc})", "regenerate it") from exc
+    missing = [
+        k
+        for k in ("fl_x", "fl_y", "cx", "cy", "w", "h", "sphere_center", "sphere_radius", "frames")
+        if k not in meta
+    ]
+    if missing:
+        raise UserError(
+            f"{path} lacks {missing}", "write it in Neuralangelo's format (reference §1.5)"
+        )
+    if not meta["frames"]:
+        raise UserError(f"{path} has no frames", "check the SfM stage registered images")
+    if float(meta["sphere_radius"]) <= 0:
+        raise UserError(f"{path}: sphere_radius must be positive", "fix the sphere in config")
+    return meta
+
+
+def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) -> Dataset:
+    """Read the cameras and images; downscale so the long side is at most ``max_side``."""
+    meta = read_transforms(transforms)
+    w, h = int(meta["w"]), int(meta["h"])
+    scale = 1.0
+    if max_side and max(w, h) > max_side:
+        scale = max_side / max(w, h)
+    center = np.asarray(meta["sphere_center"], dtype=np.float64)
+    radius = float(meta["sphere_radius"])
+    try:
+        tar = tarfile.open(images, "r:")  # noqa: SIM115 (closed by the with below)
+    except FileNotFoundError as exc:
+        raise UserError(f"{images} does not exist", "run the SfM stage first") from exc
+    except tarfile.TarError as exc:
+        raise UserError(f"{images} is not an uncompressed tar ({exc})", "rebuild it") from exc
+    with tar:
+        members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        imgs, mats, names = [], [], []
+        for frame in meta["frames"]:
+            name = frame["file_path"].removeprefix("./")
+            if name not in members:
+                raise UserError(
+                    f"{images} has no member '{name}' listed in {transforms}",
+                    "rebuild the images archive from the same SfM run",
+                )
+            f = tar.extractfile(members[name])
+            assert f is not None
+            im = _decode(f.read(), scale)
+            if imgs and im.shape != imgs[0].shape:
+                raise UserError(f"image {name} has size {im.shape[:2]}", "all images must match")
+            imgs.append(im)
+            m = np.asarray(frame["transform_matrix"], dtype=np.float64)[:3, :4].copy()
+            m[:, 1:3] *= -1.0  # OpenGL → OpenCV camera axes
+            m[:, 3] = (m[:, 3] - center) / radius
+            mats.append(m)
+            names.append(name)
+    arr = np.stack(imgs)
+    sx, sy = arr.shape[2] / w, arr.shape[1] / h
+    return Dataset(
+        images=torch.from_numpy(arr),
+        c2w=torch.from_numpy(np.stack(mats)).float(),
+        fx=float(meta["fl_x"]) * sx,
+        fy=float(meta["fl_y"]) * sy,
+        cx=float(meta["cx"]) * sx,
+        cy=float(meta["cy"]) * sy,
+        center=center.tolist(),
+        radius=radius,
+        names=names,
+    )
+
+
+def camera_outside_fraction(ds: Dataset) -> float:
+    """Fraction of cameras outside the unit sphere (objects expect all of them outside)."""
+    dist = ds.c2w[:, :, 3].norm(dim=-1)
+    return float((dist > 1.0).float().mean())

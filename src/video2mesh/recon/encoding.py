@@ -1,0 +1,165 @@
+"""Multi-resolution hash encoding (Müller et al. 2022) in plain PyTorch, with coarse-to-fine.
+
+Each level l has ``res_l = floor(base · b^l)`` cells per axis over ``[-range, range]^3``. Its
+``(res_l+1)^3`` vertices index a table densely while they fit in ``2^T`` entries, else through the
+spatial hash ``(x · 1) xor (y · 2654435761) xor (z · 805459861) mod 2^T`` (the primes of the
+paper). Features are trilinearly interpolated from the 8 cell corners.
+
+Coarse-to-fine: only the first ``active`` levels are computed; the others are zeros, exactly what
+multiplying them by a 0/1 mask gives, forward and backward, without paying for them.
+
+The autograd function saves only the input points and recomputes indices and weights in the
+backward pass: the gathered features are never kept, so memory stays O(points) instead of
+O(points × levels × 8 × features). No gradient flows to the points: the SDF's spatial gradient is
+numerical (see fields.py), so d(features)/dx is never needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+PRIMES = (1, 2654435761, 805459861)
+
+
+def _level_index_weight(
+    u: torch.Tensor, res: int, dense: bool, size: int, offset: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows (8, N) and trilinear weights (8, N) of points ``u`` (3, N) in [0, 1] at a level.
+
+    Corner c has offset bit k along axis k. Points are the last (contiguous) dimension and the
+    corners are built per axis and broadcast, which keeps every elementwise op long and dense.
+    """
+    n = u.shape[1]
+    pos = u * res
+    i0f = pos.floor().clamp_(0, res - 1)
+    frac = pos - i0f
+    i0 = i0f.long()
+    one = torch.tensor([[0], [1]], device=u.device)
+    ax, ay, az = i0[0] + one, i0[1] + one, i0[2] + one  # (2, N) each
+    if dense:
+        side = res + 1
+        rows = (az * (side * side))[:, None, None] + (ay * side)[None, :, None] + ax[None, None, :]
+    else:
+        rows = (az * PRIMES[2])[:, None, None] ^ (ay * PRIMES[1])[None, :, None] ^ ax[None, None, :]
+        rows = rows & (size - 1)
+    fx, fy, fz = frac[0], frac[1], frac[2]
+    wx = torch.stack([1 - fx, fx])
+    wy = torch.stack([1 - fy, fy])
+    wz = torch.stack([1 - fz, fz])
+    w = (wz[:, None, None] * wy[None, :, None]) * wx[None, None, :]
+    return rows.reshape(8, n) + offset, w.reshape(8, n)
+
+
+class _HashGridFn(torch.autograd.Function):
+    """Features (N, levels × F) of points u (3, N); recomputes indices in the backward pass.
+
+    On CPU the table is gathered feature-major (F, T), which vectorises better there; on GPU
+    row-major (T, F), where one point's F features share a memory sector.
+    """
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, table: torch.Tensor, levels: tuple, active: int):  # type: ignore[override]
+        ctx.save_for_backward(u)
+        ctx.table_shape = table.shape
+        ctx.levels = levels
+        ctx.active = active
+        n, nf = u.shape[1], table.shape[1]
+        if not u.is_cuda:
+            tab_t = table.t().contiguous()
+            outs = []
+            for res, dense, size, offset in levels[:active]:
+                rows, w = _level_index_weight(u, res, dense, size, offset)
+                feats = tab_t.index_select(1, rows.reshape(-1)).view(nf, 8, n)
+                outs.append((feats * w).sum(1))
+            outs += [u.new_zeros(nf, n)] * (len(levels) - active)
+            return torch.stack(outs).permute(2, 0, 1).reshape(n, -1)
+        out = u.new_zeros(n, len(levels), nf)
+        for lvl, (res, dense, size, offset) in enumerate(levels[:active]):
+            rows, w = _level_index_weight(u, res, dense, size, offset)
+            feats = table.index_select(0, rows.reshape(-1)).view(8, n, nf)
+            out[:, lvl] = (feats * w[..., None]).sum(0)
+        return out.view(n, -1)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        (u,) = ctx.saved_tensors
+        t_rows, nf = ctx.table_shape
+        n = u.shape[1]
+        g = grad_out.view(n, len(ctx.levels), nf)
+        if not u.is_cuda:
+            g = g.permute(1, 2, 0).contiguous()  # (levels, F, N)
+        if u.is_cuda:
+            grad_table = grad_out.new_zeros(t_rows, nf)
+        else:
+            grad_t = grad_out.new_zeros(nf, t_rows)
+        for lvl, (res, dense, size, offset) in enumerate(ctx.levels[: ctx.active]):
+            rows, w = _level_index_weight(u, res, dense, size, offset)
+            if u.is_cuda:
+                contrib = (w[..., None] * g[None, :, lvl]).reshape(-1, nf)
+                grad_table.index_add_(0, rows.reshape(-1), contrib)
+            else:
+                contrib = (w[None] * g[lvl][:, None]).reshape(nf, -1)
+                grad_t.index_add_(1, rows.reshape(-1), contrib)
+        if not u.is_cuda:
+            grad_table = grad_t.t()
+        return None, grad_table, None, None
+
+
+class HashGrid(nn.Module):
+    def __init__(
+        self,
+        levels: int = 16,
+        features: int = 8,
+        log2_size: int = 22,
+        base_res: int = 32,
+        max_res: int = 2048,
+        bound: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.n_levels = levels
+        self.features = features
+        self.bound = bound
+        growth = (
+            1.0
+            if levels == 1
+            else math.exp((math.log(max_res) - math.log(base_res)) / (levels - 1))
+        )
+        cap = 2**log2_size
+        specs = []
+        offset = 0
+        for lvl in range(levels):
+            res = math.floor(base_res * growth**lvl + 1e-6)
+            verts = (res + 1) ** 3
+            dense = verts <= cap
+            size = verts if dense else cap
+            specs.append((res, dense, size, offset))
+            offset += math.ceil(size / 8) * 8
+        self.levels = tuple(specs)
+        self.table = nn.Parameter(torch.empty(offset, features).uniform_(-1e-4, 1e-4))
+        self.active = levels
+
+    @property
+    def out_dim(self) -> int:
+        return self.n_levels * self.features
+
+    def forward(self, x: torch.Tensor, active: int | None = None) -> torch.Tensor:
+        """Features (N, levels × features) of points x (N, 3) in scene units."""
+        active = self.active if active is None else active
+        u = ((x.detach().t() + self.bound) / (2 * self.bound)).clamp(0.0, 1.0).contiguous()
+        return _HashGridFn.apply(u, self.table, self.levels, int(active))
+
+
+def hash_grid_reference(grid: HashGrid, x: torch.Tensor, active: int) -> torch.Tensor:
+    """Straightforward autograd version (materialises everything), for tests."""
+    u = ((x.t() + grid.bound) / (2 * grid.bound)).clamp(0.0, 1.0)
+    outs = []
+    for lvl, (res, dense, size, offset) in enumerate(grid.levels):
+        if lvl >= active:
+            outs.append(x.new_zeros(x.shape[0], grid.features))
+            continue
+        rows, w = _level_index_weight(u, res, dense, size, offset)
+        outs.append((grid.table[rows] * w[..., None]).sum(0))
+    return torch.cat(outs, 1)

@@ -1,0 +1,249 @@
+"""The networks: SDF (hash grid + MLP), colour (IDR mode), background, and the model holding them.
+
+Written from the paper and reference §5.2, §5.9, §5.10: SDF MLP with softplus(β=100), weight
+norm and the IDR geometric initialisation (an SDF ≈ |x| − 0.5 at start), colour MLP fed with
+position, SH view encoding, normal and the SDF feature (+ optional appearance embedding),
+NeRF++ inverted-sphere background for unbounded scenes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from video2mesh.recon.encoding import HashGrid
+from video2mesh.recon.presets import TrainConfig
+
+# Tetrahedron taps (reference §5.5): Σ k kᵀ = 4 I, so Σ k f(x + k e) / (4e) = ∇f for linear f.
+TAPS = ((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0))
+
+
+class WNLinear(nn.Module):
+    """Linear layer with weight normalisation: W = g · V / ‖V‖ (row-wise)."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.v = nn.Parameter(torch.empty(n_out, n_in))
+        self.g = nn.Parameter(torch.ones(n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+        nn.init.kaiming_uniform_(self.v, a=math.sqrt(5))
+        self.reset_g()
+
+    def reset_g(self) -> None:
+        with torch.no_grad():
+            self.g.copy_(self.v.norm(dim=1))
+
+    def weight(self) -> torch.Tensor:
+        return self.v * (self.g / self.v.norm(dim=1).clamp_min(1e-12))[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight()
+        return F.linear(x, w.to(x.dtype), self.bias.to(x.dtype))
+
+
+def spherical_harmonics(d: torch.Tensor, degree: int) -> torch.Tensor:
+    """Real SH basis up to ``degree`` (0..3) of unit directions d (N, 3): (degree+1)^2 values."""
+    x, y, z = d.unbind(-1)
+    out = [torch.full_like(x, 0.28209479177387814)]
+    if degree >= 1:
+        out += [-0.4886025119029199 * y, 0.4886025119029199 * z, -0.4886025119029199 * x]
+    if degree >= 2:
+        xx, yy, zz = x * x, y * y, z * z
+        out += [
+            1.0925484305920792 * x * y,
+            -1.0925484305920792 * y * z,
+            0.31539156525252005 * (2 * zz - xx - yy),
+            -1.0925484305920792 * x * z,
+            0.5462742152960396 * (xx - yy),
+        ]
+    if degree >= 3:
+        out += [
+            -0.5900435899266435 * y * (3 * xx - yy),
+            2.890611442640554 * x * y * z,
+            -0.4570457994644658 * y * (4 * zz - xx - yy),
+            0.3731763325901154 * z * (2 * zz - 3 * xx - 3 * yy),
+            -0.4570457994644658 * x * (4 * zz - xx - yy),
+            1.445305721320277 * z * (xx - yy),
+            -0.5900435899266435 * x * (xx - 3 * yy),
+        ]
+    return torch.stack(out, -1)
+
+
+class SDFNet(nn.Module):
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.encoding = HashGrid(
+            cfg.hash_levels,
+            cfg.hash_features,
+            cfg.hash_log2_size,
+            cfg.hash_base_res,
+            cfg.hash_max_res,
+            cfg.hash_range,
+        )
+        n_in = 3 + self.encoding.out_dim
+        dims = [n_in] + [cfg.sdf_hidden] * cfg.sdf_layers
+        self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in itertools.pairwise(dims))
+        self.sdf_head = nn.Linear(cfg.sdf_hidden, 1)
+        self.feat_head = WNLinear(cfg.sdf_hidden, cfg.sdf_feature_dim)
+        self._geometric_init(cfg)
+
+    def _geometric_init(self, cfg: TrainConfig) -> None:
+        """IDR init: the network starts as the SDF of a sphere of radius ``init_radius``."""
+        with torch.no_grad():
+            for i, layer in enumerate(self.hidden):
+                n_out = layer.v.shape[0]
+                layer.v.normal_(0.0, math.sqrt(2.0) / math.sqrt(n_out))
+                if i == 0:
+                    layer.v[:, 3:] = 0.0  # only xyz drives the initial shape
+                layer.bias.zero_()
+                layer.reset_g()
+            n_in = self.sdf_head.in_features
+            self.sdf_head.weight.normal_(math.sqrt(math.pi) / math.sqrt(n_in), 1e-4)
+            self.sdf_head.bias.fill_(-cfg.init_radius)
+            if cfg.inside_out:  # scenes seen from inside: SDF positive inside the sphere
+                self.sdf_head.weight.neg_()
+                self.sdf_head.bias.neg_()
+            n_out = self.feat_head.v.shape[0]
+            self.feat_head.v.normal_(0.0, math.sqrt(2.0) / math.sqrt(n_out))
+            self.feat_head.bias.zero_()
+            self.feat_head.reset_g()
+
+    def hidden_state(self, x: torch.Tensor, active: int) -> torch.Tensor:
+        h = torch.cat([x, self.encoding(x, active)], -1)
+        for layer in self.hidden:
+            h = F.softplus(layer(h), beta=100.0)
+        return h
+
+    def sdf(self, x: torch.Tensor, active: int) -> torch.Tensor:
+        return self.sdf_head(self.hidden_state(x, active))[..., 0]
+
+    def sdf_feature(self, x: torch.Tensor, active: int) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.hidden_state(x, active)
+        return self.sdf_head(h)[..., 0], F.softplus(self.feat_head(h), beta=100.0)
+
+    def with_gradient(
+        self, x: torch.Tensor, active: int, eps: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """SDF, feature, numerical gradient and Laplacian at x (N, 3), in one batched pass.
+
+        4-tap tetrahedron with |k e| = eps (reference §5.5): ∇f = Σ k f(x + k e) / (4e) and
+        tr(∇²f) ≈ (Σ f(x + k e) / 2 − 2 f(x)) / e².
+        """
+        n = x.shape[0]
+        e = eps / math.sqrt(3.0)
+        taps = torch.tensor(TAPS, dtype=x.dtype, device=x.device) * e  # (4, 3)
+        pts = torch.cat([x, (x[None] + taps[:, None]).reshape(-1, 3)], 0)
+        h = self.hidden_state(pts, active)
+        f_all = self.sdf_head(h)[..., 0]
+        f0, ft = f_all[:n], f_all[n:].view(4, n)
+        feat = F.softplus(self.feat_head(h[:n]), beta=100.0)
+        grad = (ft[..., None] * taps[:, None] / e).sum(0) / (4.0 * e)
+        lap = (ft.sum(0) / 2.0 - 2.0 * f0) / (e * e)
+        return f0, feat, grad, lap
+
+
+class ColorNet(nn.Module):
+    """IDR-mode radiance: [x, SH(view), normal, SDF feature (, appearance)] → RGB."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.sh_degree = cfg.sh_degree
+        n_in = 3 + (cfg.sh_degree + 1) ** 2 + 3 + cfg.sdf_feature_dim + cfg.appearance_dim
+        dims = [n_in] + [cfg.color_hidden] * cfg.color_layers
+        self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in itertools.pairwise(dims))
+        self.out = WNLinear(dims[-1], 3)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        view: torch.Tensor,
+        normal: torch.Tensor,
+        feat: torch.Tensor,
+        app: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        parts = [x, spherical_harmonics(view, self.sh_degree), normal, feat]
+        if app is not None:
+            parts.append(app)
+        h = torch.cat(parts, -1)
+        for layer in self.hidden:
+            h = F.relu(layer(h))
+        return torch.sigmoid(self.out(h).float())
+
+
+class NerfBackground(nn.Module):
+    """NeRF++ inverted-sphere background: [x/|x|, 1/|x|] with Fourier features → σ, RGB."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.levels = cfg.bg_fourier_levels
+        self.sh_degree = cfg.sh_degree
+        n_in = 4 + 8 * self.levels
+        w = cfg.bg_hidden
+        self.skip = cfg.bg_layers // 2
+        layers = []
+        for i in range(cfg.bg_layers):
+            a = n_in if i == 0 else w
+            if i == self.skip and i > 0:
+                a += n_in
+            layers.append(nn.Linear(a, w))
+        self.layers = nn.ModuleList(layers)
+        self.density = nn.Linear(w, 1)
+        n_rgb = w + (cfg.sh_degree + 1) ** 2 + cfg.appearance_dim
+        self.rgb1 = nn.Linear(n_rgb, max(w // 2, 16))
+        self.rgb2 = nn.Linear(max(w // 2, 16), 3)
+
+    def forward(
+        self, x: torch.Tensor, view: torch.Tensor, app: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r = x.norm(dim=-1, keepdim=True).clamp_min(1.0)
+        p = torch.cat([x / r, 1.0 / r], -1)
+        freq = (2.0 ** torch.arange(self.levels, device=x.device, dtype=x.dtype)) * math.pi
+        ang = (p[..., None] * freq).flatten(-2)
+        enc = torch.cat([p, torch.sin(ang), torch.cos(ang)], -1)
+        h = enc
+        for i, layer in enumerate(self.layers):
+            if i == self.skip and i > 0:
+                h = torch.cat([h, enc], -1)
+            h = F.relu(layer(h))
+        sigma = F.softplus(self.density(h).float())[..., 0]
+        parts = [h, spherical_harmonics(view, self.sh_degree).to(h.dtype)]
+        if app is not None:
+            parts.append(app.to(h.dtype))
+        rgb = torch.sigmoid(self.rgb2(F.relu(self.rgb1(torch.cat(parts, -1)))).float())
+        return sigma, rgb
+
+
+class Model(nn.Module):
+    def __init__(self, cfg: TrainConfig, n_images: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.sdf = SDFNet(cfg)
+        self.color = ColorNet(cfg)
+        self.s_var = nn.Parameter(torch.tensor(float(cfg.s_init)))
+        self.appearance = nn.Embedding(n_images, cfg.appearance_dim) if cfg.appearance_dim else None
+        self.background = NerfBackground(cfg) if cfg.background == "nerf" else None
+        self.bg_appearance = (
+            nn.Embedding(n_images, cfg.appearance_dim)
+            if cfg.appearance_dim and cfg.background == "nerf"
+            else None
+        )
+        # "color": one learned colour behind the object (logit; starts grey)
+        self.bg_color = nn.Parameter(torch.zeros(3)) if cfg.background == "color" else None
+
+    def inv_s(self) -> torch.Tensor:
+        return torch.exp(self.s_var).clamp(max=1e6)
+
+    def parameter_groups(self, cfg: TrainConfig) -> list[dict]:
+        enc = [self.sdf.encoding.table]
+        svar = [self.s_var]
+        ids = {id(p) for p in enc + svar}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [
+            {"params": rest, "lr": cfg.lr, "name": "mlp"},
+            {"params": enc, "lr": cfg.lr_encoding or cfg.lr, "name": "encoding"},
+            {"params": svar, "lr": cfg.lr_s_var or cfg.lr, "name": "s_var"},
+        ]

@@ -1,0 +1,339 @@
+"""Training as a chain of segments, with atomic checkpoints and a metrics CSV per segment.
+
+A segment trains from the previous sweep point's checkpoint (or from scratch) up to ``until``
+under the schedule of the run's ``final`` iteration count, so that a chain of segments equals one
+uninterrupted run with the same seed and device: the schedule is a pure function of
+(iteration, final), the learning rates are set from it every step (no scheduler state), and the
+one random generator (rays and sample jitter) is saved in every checkpoint.
+
+In-segment saves go to ``partial`` (atomic); a restarted segment continues from there when it is
+newer than the resume checkpoint, and the file is removed once the segment's output is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from video2mesh.atomic import atomic_path
+from video2mesh.errors import UserError
+from video2mesh.recon import schedule
+from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
+from video2mesh.recon.fields import Model
+from video2mesh.recon.presets import TrainConfig
+from video2mesh.recon.renderer import render_rays
+
+log = logging.getLogger(__name__)
+FORMAT = "video2mesh-builtin-1"
+METRIC_COLUMNS = [
+    "iteration",
+    "loss",
+    "rgb_l1",
+    "eikonal",
+    "curvature",
+    "psnr",
+    "inv_s",
+    "active_levels",
+    "eps",
+    "lr",
+    "curvature_weight",
+    "its_per_s",
+    "elapsed_s",
+]
+
+
+@dataclass
+class Segment:
+    """One `train` invocation."""
+
+    transforms: Path
+    images: Path
+    cfg: TrainConfig
+    preset: str
+    scene_type: str
+    until: int
+    final: int
+    out: Path
+    metrics: Path
+    resume: Path | None = None
+    partial: Path | None = None
+    device: str = "auto"
+    save_every_s: float = 300.0
+    save_every_iters: int = 0
+    threads: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(
+            "--device cuda was asked for but torch sees no CUDA GPU", "use --device cpu"
+        )
+    return torch.device(name)
+
+
+def make_optimizer(model: Model, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    kw: dict[str, Any] = {"betas": (0.9, 0.999), "eps": 1e-15}
+    if device.type == "cuda":
+        kw["fused"] = True
+    return torch.optim.AdamW(model.parameter_groups(cfg), weight_decay=cfg.weight_decay, **kw)
+
+
+def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float) -> None:
+    base = {"mlp": cfg.lr, "encoding": cfg.lr_encoding or cfg.lr, "s_var": cfg.lr_s_var or cfg.lr}
+    for g in opt.param_groups:
+        g["lr"] = base[g["name"]] * factor
+
+
+def save_checkpoint(
+    path: Path,
+    model: Model,
+    opt: torch.optim.Optimizer | None,
+    gen: torch.Generator,
+    iteration: int,
+    seg: Segment,
+    ds: Dataset,
+    elapsed: float,
+    rows: list[dict[str, Any]] | None = None,
+) -> None:
+    state = {
+        "format": FORMAT,
+        "iteration": iteration,
+        "final": seg.final,
+        "config": seg.cfg.to_dict(),
+        "preset": seg.preset,
+        "scene_type": seg.scene_type,
+        "n_images": ds.n_images,
+        "normalisation": {"sphere_center": ds.center, "sphere_radius": ds.radius},
+        "image_size": [ds.width, ds.height],
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict() if opt is not None else None,
+        "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
+        "device": str(next(model.parameters()).device),
+        "train_seconds": elapsed,
+        "torch": torch.__version__,
+        "segment_rows": rows or [],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"checkpoint {path} does not exist", "train the earlier segment first"
+        ) from exc
+    except Exception as exc:  # a truncated or foreign file
+        raise UserError(
+            f"{path} is not a readable checkpoint ({exc})", "delete it and retrain"
+        ) from exc
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise UserError(f"{path} is not a video2mesh builtin checkpoint", "retrain this run")
+    return ck
+
+
+def model_from_checkpoint(ck: dict[str, Any], device: torch.device) -> Model:
+    cfg = TrainConfig(**ck["config"])
+    model = Model(cfg, ck["n_images"]).to(device)
+    model.load_state_dict(ck["model"])
+    return model
+
+
+def _check_compatible(ck: dict[str, Any], seg: Segment, path: Path) -> None:
+    if ck["config"] != seg.cfg.to_dict():
+        diff = sorted(k for k in ck["config"] if ck["config"][k] != seg.cfg.to_dict().get(k))
+        raise UserError(
+            f"{path} was trained with other settings (differs in {diff})",
+            "resume only within the same run, or delete the run's checkpoints",
+        )
+    if ck["final"] != seg.final:
+        raise UserError(
+            f"{path} follows a schedule ending at {ck['final']}, this segment at {seg.final}",
+            "changing the last sweep iteration needs a fresh training chain",
+        )
+
+
+class _Step:
+    """The per-iteration computation (optionally torch.compile'd on CUDA)."""
+
+    def __init__(self, model: Model, cfg: TrainConfig) -> None:
+        self.model = model
+        self.cfg = cfg
+
+    def __call__(
+        self,
+        o: torch.Tensor,
+        d: torch.Tensor,
+        rgb_gt: torch.Tensor,
+        img: torch.Tensor,
+        st: schedule.State,
+        gen: torch.Generator,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.cfg
+        out = render_rays(
+            self.model, o, d, st, gen, img if self.model.appearance is not None else None
+        )
+        l1 = (out.rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
+        hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
+        n_hit = hitw.sum().clamp_min(1.0)
+        gnorm = out.grad.norm(dim=-1)
+        eik = (torch.nan_to_num((gnorm - 1.0) ** 2) * hitw).sum() / n_hit
+        curv = (torch.nan_to_num(out.lap.abs()) * hitw).sum() / n_hit
+        loss = cfg.rgb_weight * l1 + cfg.eikonal_weight * eik + st.curvature_weight * curv
+        mse = ((out.rgb.detach() - rgb_gt) ** 2).mean()
+        return loss, {
+            "rgb_l1": l1.detach(),
+            "eikonal": eik.detach(),
+            "curvature": curv.detach(),
+            "mse": mse,
+        }
+
+
+def run_segment(seg: Segment) -> dict[str, Any]:
+    """Train one segment; returns a summary (also what the CLI logs)."""
+    if seg.until > seg.final:
+        raise UserError(f"--until {seg.until} is past --final {seg.final}", "until ≤ final")
+    if seg.until <= 0:
+        raise UserError("--until must be positive", "pass the sweep iteration count")
+    if seg.threads:
+        torch.set_num_threads(seg.threads)
+    device = pick_device(seg.device)
+    cfg = seg.cfg
+    ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
+    outside = camera_outside_fraction(ds)
+    if seg.scene_type == "object" and outside < 0.5:
+        log.warning(
+            "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
+            100 * outside,
+        )
+    ds.to(device)
+
+    start_ck: dict[str, Any] | None = None
+    source = None
+    if seg.partial is not None and seg.partial.exists():
+        try:
+            ck = load_checkpoint(seg.partial, device)
+            _check_compatible(ck, seg, seg.partial)
+            if ck["iteration"] <= seg.until:
+                start_ck, source = ck, seg.partial
+        except UserError as err:
+            log.warning("ignoring the partial save: %s", err)
+    if seg.resume is not None:
+        ck = load_checkpoint(seg.resume, device)
+        _check_compatible(ck, seg, seg.resume)
+        if ck["iteration"] > seg.until:
+            raise UserError(
+                f"{seg.resume} is at iteration {ck['iteration']}, past --until {seg.until}",
+                "resume from an earlier sweep point",
+            )
+        if start_ck is None or start_ck["iteration"] < ck["iteration"]:
+            start_ck, source = ck, seg.resume
+
+    torch.manual_seed(cfg.seed)
+    model = Model(cfg, ds.n_images).to(device)
+    opt = make_optimizer(model, cfg, device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    it0, elapsed0 = 0, 0.0
+    if start_ck is not None:
+        model.load_state_dict(start_ck["model"])
+        opt.load_state_dict(start_ck["optimizer"])
+        gen.set_state(start_ck["rng"]["generator"].cpu())
+        torch.set_rng_state(start_ck["rng"]["torch"].cpu())
+        it0, elapsed0 = int(start_ck["iteration"]), float(start_ck.get("train_seconds", 0.0))
+        log.info("resuming from %s at iteration %d", source, it0)
+    # rows of this segment written before a kill (a partial save carries them)
+    rows: list[dict[str, Any]] = (
+        list(start_ck.get("segment_rows", [])) if source == seg.partial and start_ck else []
+    )
+    del start_ck
+
+    fn = _Step(model, cfg)
+
+    t_start = time.perf_counter()
+    t_save = t_start
+    t_log, it_log = t_start, it0
+    acc: dict[str, float] = {}
+    n_acc = 0
+    it = it0
+    while it < seg.until:
+        st = schedule.state(cfg, it, seg.final)
+        _set_lr(opt, cfg, st.lr_factor)
+        o, d, rgb, img = ds.sample(cfg.rays, gen)
+        loss, parts = fn(o, d, rgb, img, st, gen)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"training loss became {loss.item()} at iteration {it}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        it += 1
+        vals = {"loss": loss.detach(), **parts}
+        for k, v in vals.items():
+            acc[k] = acc.get(k, 0.0) + float(v)
+        n_acc += 1
+        if it % cfg.log_every == 0 or it == seg.until:
+            now = time.perf_counter()
+            mean = {k: v / n_acc for k, v in acc.items()}
+            rows.append(
+                {
+                    "iteration": it,
+                    "loss": mean["loss"],
+                    "rgb_l1": mean["rgb_l1"],
+                    "eikonal": mean["eikonal"],
+                    "curvature": mean["curvature"],
+                    "psnr": -10.0 * math.log10(max(mean["mse"], 1e-12)),
+                    "inv_s": float(model.inv_s()),
+                    "active_levels": st.active_levels,
+                    "eps": st.eps,
+                    "lr": st.lr_factor * cfg.lr,
+                    "curvature_weight": st.curvature_weight,
+                    "its_per_s": (it - it_log) / max(now - t_log, 1e-9),
+                    "elapsed_s": elapsed0 + now - t_start,
+                }
+            )
+            acc, n_acc = {}, 0
+            t_log, it_log = now, it
+        if seg.partial is not None and it < seg.until:
+            now = time.perf_counter()
+            due = seg.save_every_iters and it % seg.save_every_iters == 0
+            if due or (seg.save_every_s and now - t_save >= seg.save_every_s):
+                save_checkpoint(
+                    seg.partial, model, opt, gen, it, seg, ds, elapsed0 + now - t_start, rows
+                )
+                t_save = now
+    elapsed = elapsed0 + time.perf_counter() - t_start
+    save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed)
+    _write_metrics(seg.metrics, rows)
+    if seg.partial is not None and seg.partial.exists():
+        seg.partial.unlink()
+    seconds = time.perf_counter() - t_start
+    summary = {
+        "iteration": it,
+        "start": it0,
+        "seconds": seconds,
+        "its_per_s": (it - it0) / max(seconds, 1e-9),
+        "device": str(device),
+        "last": rows[-1] if rows else None,
+    }
+    if device.type == "cuda":
+        summary["peak_gpu_bytes"] = torch.cuda.max_memory_allocated(device)
+    return summary
+
+
+def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=METRIC_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in r.items()})

@@ -1,0 +1,144 @@
+"""Unit tests of the builtin backend's pieces: hash grid, schedule, presets, gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from video2mesh.errors import UserError
+from video2mesh.recon import schedule
+from video2mesh.recon.encoding import PRIMES, HashGrid, hash_grid_reference
+from video2mesh.recon.fields import Model, SDFNet
+from video2mesh.recon.presets import TrainConfig, build_config, config_keys
+
+
+def _brute_force(grid: HashGrid, x: torch.Tensor, active: int) -> torch.Tensor:
+    """Point-by-point trilinear lookup written independently of the vectorised code."""
+    out = torch.zeros(x.shape[0], grid.n_levels * grid.features, dtype=torch.float64)
+    table = grid.table.detach().double()
+    for p in range(x.shape[0]):
+        u = [min(max((float(x[p, k]) + grid.bound) / (2 * grid.bound), 0.0), 1.0) for k in range(3)]
+        for lvl, (res, dense, size, offset) in enumerate(grid.levels[:active]):
+            pos = [c * res for c in u]
+            base = [min(max(math.floor(c), 0), res - 1) for c in pos]
+            acc = torch.zeros(grid.features, dtype=torch.float64)
+            for c in range(8):
+                corner = [base[k] + ((c >> k) & 1) for k in range(3)]
+                w = 1.0
+                for k in range(3):
+                    f = pos[k] - base[k]
+                    w *= f if (c >> k) & 1 else 1 - f
+                if dense:
+                    row = corner[0] + (res + 1) * (corner[1] + (res + 1) * corner[2])
+                else:
+                    row = (
+                        (corner[0] * PRIMES[0]) ^ (corner[1] * PRIMES[1]) ^ (corner[2] * PRIMES[2])
+                    )
+                    row %= size
+                acc += w * table[offset + row]
+            out[p, lvl * grid.features : (lvl + 1) * grid.features] = acc
+    return out
+
+
+def test_hash_grid_matches_brute_force_and_masks_levels() -> None:
+    torch.manual_seed(0)
+    grid = HashGrid(levels=6, features=2, log2_size=10, base_res=4, max_res=64, bound=2.0)
+    assert [lv[1] for lv in grid.levels] == [True, True, False, False, False, False]
+    with torch.no_grad():
+        grid.table.normal_()
+    x = torch.rand(40, 3) * 4.4 - 2.2  # a few points outside the grid range are clamped
+    for active in (2, 6):
+        got = grid(x, active).double()
+        want = _brute_force(grid, x, active)
+        assert torch.allclose(got, want, atol=1e-5)
+        assert torch.all(got[:, active * 2 :] == 0)
+
+
+def test_hash_grid_gradient_matches_autograd_reference() -> None:
+    torch.manual_seed(1)
+    grid = HashGrid(levels=5, features=2, log2_size=9, base_res=4, max_res=40)
+    x = torch.rand(300, 3) * 4 - 2
+    weights = torch.randn(300, 10)
+    g1 = torch.autograd.grad((grid(x, 4) * weights).sum(), grid.table)[0]
+    g2 = torch.autograd.grad((hash_grid_reference(grid, x, 4) * weights).sum(), grid.table)[0]
+    assert torch.allclose(g1, g2, atol=1e-5)
+
+
+def test_geometric_init_is_a_sphere_and_numerical_gradient() -> None:
+    torch.manual_seed(0)
+    cfg = TrainConfig(hash_levels=4, hash_max_res=64, hash_log2_size=12, sdf_hidden=256)
+    net = SDFNet(cfg)
+    x = torch.nn.functional.normalize(torch.randn(200, 3), dim=-1) * (
+        0.4 + 0.5 * torch.rand(200, 1)
+    )
+    f, _feat, grad, lap = net.with_gradient(x, 4, 1e-3)
+    # ≈ |x| − 0.5 up to the random spread of 256 units (~9%) and softplus's offset at 0
+    assert float((f - (x.norm(dim=-1) - 0.5)).abs().mean()) < 0.1
+    assert float(net.sdf(torch.zeros(1, 3), 4)) < 0
+    unit = torch.nn.functional.normalize(x, dim=-1)
+    assert (torch.nn.functional.cosine_similarity(grad, unit) > 0.9).float().mean() > 0.9
+    assert lap.shape == f.shape
+
+
+def test_numerical_gradient_and_laplacian_of_a_quadratic() -> None:
+    """The 4-tap stencil is exact for a quadratic: grad and trace of the Hessian."""
+    from video2mesh.recon.fields import TAPS
+
+    x = torch.randn(10, 3, dtype=torch.float64)
+    a = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    hdiag = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+
+    def f(p: torch.Tensor) -> torch.Tensor:
+        return (p * a).sum(-1) + 0.5 * (hdiag * p * p).sum(-1)
+
+    e = 0.01
+    taps = torch.tensor(TAPS, dtype=torch.float64) * e
+    ft = torch.stack([f(x + t) for t in taps])
+    grad = (ft[..., None] * taps[:, None] / e).sum(0) / (4 * e)
+    lap = (ft.sum(0) / 2 - 2 * f(x)) / e**2
+    assert torch.allclose(grad, a + hdiag * x, atol=1e-9)
+    assert torch.allclose(lap, hdiag.sum().expand(10), atol=1e-6)
+
+
+def test_schedule_is_relative_to_the_final_iteration() -> None:
+    cfg = TrainConfig(hash_levels=16, init_active_level=4)
+    # official at 500k: 4 levels until 30k, 5 at 30k, all 16 at 85k; eps 1/33 → 1/2049
+    assert schedule.state(cfg, 29_999, 500_000).active_levels == 4
+    assert schedule.state(cfg, 30_000, 500_000).active_levels == 5
+    assert schedule.state(cfg, 85_000, 500_000).active_levels == 16
+    assert schedule.state(cfg, 0, 500_000).eps == pytest.approx(1 / 33)
+    assert schedule.state(cfg, 85_000, 500_000).eps == pytest.approx(1 / 2049)
+    assert schedule.state(cfg, 2_500, 500_000).lr_factor == pytest.approx(0.5)
+    assert schedule.state(cfg, 300_000, 500_000).lr_factor == pytest.approx(0.1)
+    assert schedule.state(cfg, 400_000, 500_000).lr_factor == pytest.approx(0.01)
+    assert schedule.state(cfg, 85_000, 500_000).curvature_weight == pytest.approx(
+        5e-4 / 64, rel=1e-3
+    )
+    # the same shape at 1/100 of the length
+    for it in (0, 299, 300, 850, 3000, 4000):
+        a, b = schedule.state(cfg, it, 5000), schedule.state(cfg, it * 100, 500_000)
+        assert (a.active_levels, a.lr_factor) == (b.active_levels, pytest.approx(b.lr_factor))
+
+
+def test_presets_and_overrides() -> None:
+    cfg, preset = build_config(
+        {"backend": "builtin", "preset": "cpu", "train": {"rays": 128}}, "object"
+    )
+    assert preset == "cpu" and cfg.rays == 128 and cfg.init_active_level == 4
+    cfg, _ = build_config('{"preset": "gpu"}', "scene")
+    assert cfg.background == "nerf" and cfg.init_active_level == 8
+    with pytest.raises(UserError, match="nosuchkey"):
+        build_config({"train": {"nosuchkey": 1}}, "object")
+    with pytest.raises(UserError, match="integer"):
+        build_config({"preset": "cpu", "train": {"rays": "many"}}, "object")
+    assert "rays" in config_keys() and "background" in config_keys()
+
+
+def test_model_builds_with_background_and_appearance() -> None:
+    cfg, _ = build_config(
+        {"preset": "cpu", "train": {"appearance_dim": 4, "background": "nerf"}}, "object"
+    )
+    model = Model(cfg, n_images=3)
+    assert model.background is not None and model.appearance is not None
