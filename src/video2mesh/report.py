@@ -251,7 +251,7 @@ _HTML = """<!DOCTYPE html>
 <style>
 body {{ font: 13px/1.4 system-ui, sans-serif; margin: 12px; color: #222; }}
 table {{ border-collapse: collapse; }}
-th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; }}
+th, td {{ padding: 3px 6px; border-bottom: 1px solid #ddd; text-align: right; }}
 th, td {{ white-space: nowrap; }}
 th {{ background: #f3f5f8; cursor: pointer; position: sticky; top: 0; }}
 td.t {{ text-align: left; }} tr.best td {{ background: #e9f7ec; font-weight: 600; }}
@@ -277,6 +277,17 @@ document.querySelectorAll("#summary th").forEach((th, i) => th.addEventListener(
 """
 
 
+def _short(key: str, value: Any) -> str:
+    """Table cells: 4 significant digits for metrics, fixed decimals for times and money."""
+    if not isinstance(value, float):
+        return _cell(value)
+    if key.endswith("seconds"):
+        return f"{value:.1f}"
+    if key in ("gpu_minutes", "cost_eur"):
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
 def to_html(rows: list[dict[str, Any]]) -> str:
     best: dict[str, float] = {}
     for r in rows:
@@ -289,7 +300,7 @@ def to_html(rows: list[dict[str, Any]]) -> str:
         cls = ' class="best"' if r.get("chamfer_l1") == best.get(r["scene"]) else ""
         cells = "".join(
             ("<td class=t>" if isinstance(r.get(k), str) else "<td>")
-            + html.escape(_cell(r.get(k)))
+            + html.escape(_short(k, r.get(k)))
             + "</td>"
             for k in HTML_COLUMNS
         )

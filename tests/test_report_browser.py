@@ -1,0 +1,175 @@
+"""The Snakemake report of a tiny sweep, opened in headless Chromium.
+
+Builds tests/workflow_report (fake scene/train/extract stages + the real rules/evaluate.smk and
+rules/report.smk) in a temporary directory, writes `--report report.html`, and drives Debian's
+chromium through chromedriver (selenium). Needs `apt-get install chromium chromium-driver` and
+`pip install selenium`; skipped without them (it installs nothing itself).
+
+Set V2M_SCREENSHOTS=<dir> to keep screenshots of the report and of the viewer (docs/ has them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW = REPO / "tests" / "workflow_report" / "Snakefile"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# The flags that work on these machines; swiftshader gives WebGL without a GPU.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--window-size=1400,900",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _snakemake(workdir: Path, *extra: str) -> None:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW), "-d", str(workdir)]
+    proc = subprocess.run(
+        [*cmd, "--cores", "2", "--quiet", "all", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("report_workflow")
+    _snakemake(workdir)
+    _snakemake(workdir, "--report", str(workdir / "report.html"))
+    return workdir / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _wait(predicate, timeout: float = 15.0):  # -> the predicate's first truthy value
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(0.2)
+
+
+def _open_category(driver, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    home = driver.find_elements(By.LINK_TEXT, "Results")
+    if home:
+        home[0].click()
+    _wait(lambda: driver.find_elements(By.LINK_TEXT, name))[0].click()
+
+
+def _show(driver, row_text: str) -> None:
+    """Click the eye button of the result row whose first cells read ``row_text``."""
+    from selenium.webdriver.common.by import By
+
+    rows = _wait(
+        lambda: [r for r in driver.find_elements(By.TAG_NAME, "tr") if r.text.startswith(row_text)]
+    )
+    assert rows, f"no result row {row_text!r}"
+    rows[0].find_element(By.CSS_SELECTOR, "a[iconname=eye]").click()
+
+
+def _screenshot(driver, name: str) -> None:
+    target = os.environ.get("V2M_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(target) / name))
+
+
+def test_report_shows_table_render_and_viewer_without_js_errors(report: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(report.as_uri())
+    _wait(lambda: driver.find_elements(By.LINK_TEXT, "0. Summary"))
+
+    # The summary table: an HTML result shown in an iframe.
+    _open_category(driver, "0. Summary")
+    _show(driver, "all meshes")
+    frame = _wait(lambda: driver.find_elements(By.TAG_NAME, "iframe"))[0]
+    driver.switch_to.frame(frame)
+    rows = _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "table#summary tbody tr"))
+    assert len(rows) == 4  # 1 scene × 1 run × 2 iterations × 2 resolutions
+    assert "Chamfer-L1" in driver.find_element(By.CSS_SELECTOR, "table#summary thead").text
+    driver.switch_to.default_content()
+    _screenshot(driver, "report-summary.png")
+
+    # A thumbnail: an inline PNG chosen by its labels.
+    _open_category(driver, "6. Meshes")
+    _show(driver, "sample builtin 300 64")
+    img = _wait(
+        lambda: [
+            i
+            for i in driver.find_elements(By.TAG_NAME, "img")
+            if (i.get_attribute("src") or "").startswith("data:image/png")
+        ]
+    )
+    assert img, "no thumbnail image shown"
+    assert _wait(lambda: driver.execute_script("return arguments[0].naturalWidth", img[0]) > 0)
+    _screenshot(driver, "report-render.png")
+
+    # The viewer: a canvas that WebGL drew into, with the mesh's metrics in the info line.
+    _open_category(driver, "9. 3D viewer")
+    _show(driver, "sample")
+    frame = _wait(lambda: driver.find_elements(By.TAG_NAME, "iframe"))[0]
+    driver.switch_to.frame(frame)
+    canvas = _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "canvas#v2m-canvas"))
+    assert canvas and canvas[0].size["width"] > 100
+    info = _wait(lambda: "Chamfer" in driver.find_element(By.ID, "v2m-info").text)
+    assert info, driver.find_element(By.ID, "v2m-status").text
+    drawn = driver.execute_script(
+        """const c = document.getElementById('v2m-canvas');
+        const gl = c.getContext('webgl'); const w = c.width, h = c.height;
+        const px = new Uint8Array(4 * w * h);
+        gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+        let n = 0; for (let i = 0; i < px.length; i += 4) if (px[i] < 240) n++;
+        return n / (w * h);"""
+    )
+    assert drawn > 0.02, f"the viewer drew almost nothing ({drawn:.3f} of the canvas)"
+    driver.switch_to.default_content()
+    _screenshot(driver, "report-viewer.png")
+
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
