@@ -234,8 +234,6 @@ HTML_COLUMNS = {
     "components": "comp.",
     "watertight": "watertight",
     "chamfer_l1": "Chamfer-L1",
-    "accuracy": "accuracy",
-    "completeness": "completeness",
     "fscore_0.5pct": "F@0.5%",
     "fscore_1pct": "F@1%",
     "normal_consistency": "normal cons.",
@@ -249,7 +247,7 @@ HTML_COLUMNS = {
 _HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>video2mesh summary</title>
 <style>
-body {{ font: 13px/1.4 system-ui, sans-serif; margin: 12px; color: #222; }}
+body {{ font: 12px/1.4 system-ui, sans-serif; margin: 12px; color: #222; }}
 table {{ border-collapse: collapse; }}
 th, td {{ padding: 3px 6px; border-bottom: 1px solid #ddd; text-align: right; }}
 th, td {{ white-space: nowrap; }}
