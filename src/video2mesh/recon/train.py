@@ -293,7 +293,7 @@ def run_segment(seg: Segment) -> dict[str, Any]:
                     "eikonal": mean["eikonal"],
                     "curvature": mean["curvature"],
                     "psnr": -10.0 * math.log10(max(mean["mse"], 1e-12)),
-                    "inv_s": float(model.inv_s()),
+                    "inv_s": float(model.inv_s().detach()),
                     "active_levels": st.active_levels,
                     "eps": st.eps,
                     "lr": st.lr_factor * cfg.lr,
