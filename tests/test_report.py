@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 
 from video2mesh.cli import main
-from video2mesh.report import segment_seconds, summary_rows, to_html
+from video2mesh.report import chain_seconds, summary_rows, to_html
 from video2mesh.viewer import cluster_decimate, encode_mesh
 
 ITS, RESS = (100, 200), (16, 32)
@@ -34,7 +34,8 @@ def _tree(root: Path, prefix: str = "results", device: str = "cuda:0") -> Path:
             w = csv.writer(fh)
             w.writerow(["iteration", "elapsed_s", "loss", "psnr"])
             for j in range(1, 11):
-                w.writerow([k * 100 + 10 * j, 6.0 * j, 1.0 / (k * 100 + 10 * j), 10 + j + k])
+                # elapsed_s is cumulative over the chain: 60 s per segment
+                w.writerow([k * 100 + 10 * j, 60.0 * k + 6.0 * j, 1.0 / (k * 100 + 10 * j), 10 + j])
         for res in RESS:
             mesh = base / "r" / "mesh" / f"it{it}_res{res}.ply"
             mesh.parent.mkdir(exist_ok=True)
@@ -49,11 +50,11 @@ def _tree(root: Path, prefix: str = "results", device: str = "cuda:0") -> Path:
     return root / prefix
 
 
-def test_segment_seconds_handles_a_resumed_segment() -> None:
-    rows = [{"elapsed_s": str(t)} for t in (1, 2, 3, 0.5, 1.5)]  # clock restarted after 3 s
-    assert segment_seconds(rows) == pytest.approx(4.5)
-    assert segment_seconds([]) == 0.0
-    assert segment_seconds([{"loss": "1"}]) == 0.0
+def test_chain_seconds_is_the_last_cumulative_elapsed() -> None:
+    rows = [{"elapsed_s": str(t)} for t in (61, 62, 63.5)]  # this segment resumed at 60 s
+    assert chain_seconds(rows) == pytest.approx(63.5)
+    assert chain_seconds([]) is None
+    assert chain_seconds([{"loss": "1"}]) is None
 
 
 def test_summary_rows_times_gpu_minutes_and_cost(tmp_path: Path) -> None:

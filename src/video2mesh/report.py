@@ -8,9 +8,9 @@ local paths and Snakemake's storage paths (``.snakemake/storage/s3/<bucket>/<pre
 - ``{scene}/{run}/eval/it{N}_res{R}.json``: metrics from `video2mesh evaluate`;
 - ``{scene}/{run}/ckpt/it{N}.csv``: per-segment training metrics.
 
-Train seconds of a mesh at N = the wall time of all segments up to N (the chain of DESIGN.md).
-A segment's wall time is the largest ``elapsed_s`` of its CSV; a segment resumed after an
-interruption restarts its clock (elapsed drops), and each such run is added. GPU-minutes =
+Train seconds of a mesh at N = the training wall time of the whole chain up to N: the builtin
+backend writes ``elapsed_s`` cumulative over the chain (a resumed segment starts from the time
+stored in its checkpoint), so it is the largest ``elapsed_s`` in ``ckpt/it{N}.csv``. GPU-minutes =
 (train + extract seconds) / 60 when the extraction ran on a GPU (device "cuda..."; training is
 assumed to use the same kind of machine), else 0. Cost = GPU hours × the configured price of the
 flavor (config ``report: {prices: {flavor: EUR_per_hour}}``), empty when there is no price.
@@ -99,25 +99,16 @@ def _results_relative(path: str | Path) -> str:
     return p[i:] if i >= 0 else p
 
 
-def segment_seconds(rows: list[dict[str, str]]) -> float:
-    """Wall time of one segment from its metrics rows (see module docstring)."""
-    if not rows:
-        return 0.0
-    col = next((c for c in ELAPSED_COLUMNS if c in rows[0]), None)
-    if col is None:
-        return 0.0
-    total, run_max, prev = 0.0, 0.0, None
-    for row in rows:
+def chain_seconds(rows: list[dict[str, str]]) -> float | None:
+    """Training seconds of the chain up to the end of this segment (largest ``elapsed_s``)."""
+    col = next((c for c in ELAPSED_COLUMNS if rows and c in rows[0]), None)
+    values = []
+    for row in rows if col else []:
         try:
-            t = float(row[col])
+            values.append(float(row[col]))
         except (TypeError, ValueError):
             continue
-        if prev is not None and t < prev:  # the clock restarted: a resumed segment
-            total += run_max
-            run_max = 0.0
-        run_max = max(run_max, t)
-        prev = t
-    return total + run_max
+    return max(values) if values else None
 
 
 def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
@@ -127,14 +118,14 @@ def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
 
 def train_seconds_by_segment(
     train_csvs: list[str | Path],
-) -> dict[tuple[str, str], dict[int, float]]:
-    """{(scene, run): {segment end N: seconds of that segment}}."""
-    out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+) -> dict[tuple[str, str], dict[int, float | None]]:
+    """{(scene, run): {segment end N: training seconds of the chain up to N}}."""
+    out: dict[tuple[str, str], dict[int, float | None]] = defaultdict(dict)
     for path in train_csvs:
         m = TRAIN_CSV.search(_posix(path))
         if not m:
             raise UserError(f"unexpected path {path}", "pass {scene}/{run}/ckpt/it{N}.csv files")
-        out[m[1], m[2]][int(m[3])] = segment_seconds(read_csv_rows(path))
+        out[m[1], m[2]][int(m[3])] = chain_seconds(read_csv_rows(path))
     return out
 
 
@@ -170,7 +161,7 @@ def summary_rows(
         st = json.loads(Path(path).read_text())
         ev = evaluations.get(key, {})
         seg = segments.get((scene, run), {})
-        train_s = sum(s for n, s in seg.items() if n <= its) if seg else None
+        train_s = seg.get(its)
         extract_s = st.get("seconds")
         device = str(st.get("device", ""))
         flavor = st.get("flavor") or flavors.get(run) or flavors.get("*", "")

@@ -65,10 +65,12 @@ def mesh(ply: str, stats: str, iterations: int, resolution: int) -> None:
 def train(out: str, start: int, end: int) -> None:
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["iteration", "elapsed_s", "loss", "psnr", "inv_s", "active_levels", "it_per_s"])
-        for k, it in enumerate(range(start + 10, end + 1, 10)):
+        w.writerow(
+            ["iteration", "elapsed_s", "loss", "psnr", "inv_s", "active_levels", "its_per_s"]
+        )
+        for it in range(start + 10, end + 1, 10):
             loss = 0.3 * math.exp(-it / 80) + 0.02
-            w.writerow([it, 0.5 * (k + 1), loss, -10 * math.log10(loss), 20 + it / 10, 8, 20])
+            w.writerow([it, 0.05 * it, loss, -10 * math.log10(loss), 20 + it / 10, 8, 20])
 
 
 if __name__ == "__main__":
