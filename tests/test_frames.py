@@ -1,0 +1,104 @@
+import io
+import json
+import tarfile
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from video2mesh import frames
+from video2mesh.errors import UserError
+
+
+def _texture(rng, h=120, w=160):
+    img = rng.random((h // 8, w // 8, 3))
+    img = np.kron(img, np.ones((8, 8, 1)))
+    return (gaussian_filter(img, (1, 1, 0)) * 255).astype(np.uint8)
+
+
+def _write_video(path, imgs, fps=10):
+    h, w = imgs[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(
+        str(path), (w, h), fps=fps, macro_block_size=8, output_params=["-crf", "10"]
+    )
+    writer.send(None)
+    for im in imgs:
+        writer.send(np.ascontiguousarray(im))
+    writer.close()
+
+
+def test_sharpness_ranks_blur_below_detail():
+    img = _texture(np.random.default_rng(0))
+    blurred = gaussian_filter(img, (3, 3, 0))
+    assert frames.sharpness(img) > 5 * frames.sharpness(blurred)
+
+
+def test_sharpness_is_local_a_sharp_object_on_a_plain_wall_counts_as_sharp():
+    img = np.full((240, 320, 3), 128, np.uint8)
+    img[80:160, 120:200] = _texture(np.random.default_rng(1), 80, 80)
+    blurred = gaussian_filter(img, (3, 3, 0))
+    assert frames.sharpness(img) > 5 * frames.sharpness(blurred)
+
+
+def test_video_selection_spreads_frames_and_rejects_blur(tmp_path):
+    rng = np.random.default_rng(0)
+    base = _texture(rng, 240, 320)
+    imgs = [np.roll(base, 4 * i, axis=1) for i in range(60)]
+    blurry = {20, 21, 22, 23, 24, 25}  # one whole bin and more: blur must be caught
+    for i in blurry:
+        imgs[i] = gaussian_filter(imgs[i], (4, 4, 0))
+    video = tmp_path / "v.mp4"
+    _write_video(video, imgs)
+    out = frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "t")
+    kept = [f for f in out["frames"] if f["kept"]]
+    assert 12 <= len(kept) <= 20
+    assert not any(f["index"] in blurry for f in kept)
+    assert any(f["reason"].startswith("blurry") for f in out["frames"])
+    assert out["size"] == [160, 120]
+    with tarfile.open(tmp_path / "f.tar") as tar:
+        names = sorted(tar.getnames())
+        first = Image.open(io.BytesIO(tar.extractfile(names[0]).read()))
+    assert names == sorted(f["file_path"] for f in kept)
+    assert names[0] == f"images/{kept[0]['index']:06d}.jpg"  # named by frame index
+    assert first.size == (160, 120)
+    assert json.loads((tmp_path / "f.json").read_text())["kept"] == len(kept)
+
+
+def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
+    rng = np.random.default_rng(2)
+    archive = tmp_path / "input.tar"
+    with tarfile.open(archive, "w") as tar:
+        for i in range(10):
+            img = Image.fromarray(_texture(rng, 120, 160))  # landscape pixels
+            exif = Image.Exif()
+            if i == 3:
+                exif[0x0112] = 6  # "rotate 90° CW to display": a portrait photo
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", exif=exif)
+            if i == 7:  # a different camera: another size entirely
+                buf = io.BytesIO()
+                Image.fromarray(_texture(rng, 200, 200)).save(buf, format="PNG")
+            data = buf.getvalue()
+            ti = tarfile.TarInfo(f"IMG_{i:02d}.{'png' if i == 7 else 'jpg'}")
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    records, jpegs, info = frames.select_photos(archive, 960)
+    by = {r.name: r for r in records}
+    assert by["IMG_03"].extra["size"] == [120, 160]  # EXIF honoured: now portrait
+    assert not by["IMG_03"].kept and "differs from the majority" in by["IMG_03"].reason
+    assert not by["IMG_07"].kept
+    assert info["size"] == [160, 120]
+    assert sorted(jpegs) == sorted(n for n in by if n not in ("IMG_03", "IMG_07"))
+
+
+def test_too_few_usable_frames_is_a_clear_error_and_writes_nothing(tmp_path):
+    video = tmp_path / "dark.mp4"
+    _write_video(video, [np.zeros((120, 160, 3), np.uint8)] * 30)
+    with pytest.raises(UserError) as err:
+        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "dark")
+    msg = str(err.value)
+    assert "scene 'dark'" in msg and "usable frames" in msg and "blank" in msg
+    assert "What to do" in msg
+    assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from video2mesh.errors import UserError
+from video2mesh.scene import umeyama
+from video2mesh.sphere import apply_overrides, look_at_point, object_sphere, scene_sphere
+
+
+def _orbit(n=40, radius=4.0, target=(0.3, -0.2, 0.1)):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    centers = np.stack([radius * np.cos(t), radius * np.sin(t), 1.0 + 0.5 * np.sin(2 * t)], 1)
+    dirs = np.asarray(target) - centers
+    return centers, dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+
+def test_look_at_point_is_where_all_axes_meet():
+    centers, dirs = _orbit()
+    assert np.allclose(look_at_point(centers, dirs), [0.3, -0.2, 0.1], atol=1e-9)
+
+
+def test_object_sphere_holds_the_object_and_ignores_background_and_outliers():
+    rng = np.random.default_rng(0)
+    obj = rng.normal(0, 1, (3000, 3))
+    obj = 0.5 * obj / np.linalg.norm(obj, axis=1, keepdims=True) + [0.3, -0.2, 0.1]
+    floor = np.c_[rng.uniform(-8, 8, (4000, 2)), np.full(4000, -2.5)]  # far below
+    wall = rng.uniform(-10, 10, (2000, 3)) * [1, 1, 0.1] + [0, 12, 0]
+    outliers = rng.uniform(-1.5, 1.5, (15, 3))  # isolated noise near the object
+    centers, dirs = _orbit()
+    sphere = object_sphere(np.vstack([obj, floor, wall, outliers]), centers, dirs)
+    assert np.linalg.norm(sphere.center - [0.3, -0.2, 0.1]) < 0.05
+    # Contains the object (radius 0.5) with a margin, and is not inflated by the rest.
+    assert 0.5 < sphere.radius < 0.65
+    assert not sphere.notes
+
+
+def test_object_sphere_never_swallows_the_cameras():
+    rng = np.random.default_rng(1)
+    centers, dirs = _orbit(radius=1.2, target=(0, 0, 0))
+    blob = rng.normal(0, 0.6, (2000, 3))
+    sphere = object_sphere(blob, centers, dirs)
+    assert sphere.radius <= 0.9 * np.linalg.norm(centers - sphere.center, axis=1).min() + 1e-9
+
+
+def test_scene_sphere_is_robust_to_far_points():
+    rng = np.random.default_rng(2)
+    pts = np.vstack([rng.uniform(-1, 1, (5000, 3)), rng.uniform(-100, 100, (50, 3))])
+    sphere = scene_sphere(pts)
+    assert np.linalg.norm(sphere.center) < 0.1
+    assert 1.0 < sphere.radius < 2.0
+
+
+def test_overrides_offset_scale_and_reject_nonsense():
+    pts = np.random.default_rng(3).uniform(-1, 1, (500, 3))
+    centers, dirs = _orbit(target=(0, 0, 0))
+    base = object_sphere(pts, centers, dirs)
+    moved = apply_overrides(base, {"center": [0.1, 0, 0], "scale": 0.5}, pts)
+    assert np.allclose(moved.center, base.center + [0.1, 0, 0])
+    assert moved.radius == pytest.approx(base.radius * 0.5)
+    with pytest.raises(UserError, match="contains no SfM point"):
+        apply_overrides(base, {"center": [50, 0, 0]}, pts)
+    with pytest.raises(UserError, match="positive"):
+        apply_overrides(base, {"scale": -1}, pts)
+
+
+def test_umeyama_recovers_a_similarity():
+    rng = np.random.default_rng(4)
+    src = rng.normal(size=(30, 3))
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    rot = q * np.sign(np.linalg.det(q))
+    dst = 2.5 * src @ rot.T + [1, -2, 3]
+    s, r, t = umeyama(src, dst)
+    assert s == pytest.approx(2.5)
+    assert np.allclose(r, rot) and np.allclose(t, [1, -2, 3])

@@ -1,0 +1,92 @@
+"""The foundation stages through real Snakemake on the tiny sample (about a minute)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from conftest import ROOT, cli_env
+
+TINY = ROOT / "tests" / "data" / "tiny_config.yaml"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=cli_env())
+    proc.stderr = proc.stdout + proc.stderr  # snakemake prints errors on either
+    return proc
+
+
+@pytest.fixture(scope="module")
+def scene_run(tmp_path_factory) -> Path:
+    wd = tmp_path_factory.mktemp("wf")
+    targets = ["results/sample/transforms.json", "results/sample/reference.ply"]
+    proc = snakemake(wd, *targets, "--cores", "2", "--configfile", str(TINY))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return wd / "results" / "sample"
+
+
+@pytest.mark.slow
+def test_sample_registers_and_cameras_match_the_truth(scene_run):
+    sfm = json.loads((scene_run / "sfm" / "sfm.json").read_text())
+    assert sfm["registered_ratio"] >= 0.9
+    align = json.loads((scene_run / "alignment.json").read_text())
+    assert align["median_center_error_rel"] <= 0.02
+    assert align["median_rotation_error_deg"] <= 2.0
+
+
+@pytest.mark.slow
+def test_sphere_holds_the_true_mesh_and_is_tight(scene_run):
+    t = json.loads((scene_run / "transforms.json").read_text())
+    ref = trimesh.load(scene_run / "reference.ply")
+    d = np.linalg.norm(ref.vertices - np.asarray(t["sphere_center"]), axis=1)
+    assert d.max() < t["sphere_radius"]
+    bound = np.linalg.norm(ref.vertices - ref.bounding_sphere.primitive.center, axis=1).max()
+    assert t["sphere_radius"] <= 1.5 * bound
+
+
+@pytest.mark.slow
+def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
+    t = json.loads((scene_run / "transforms.json").read_text())
+    keys = {
+        "camera_angle_x",
+        "camera_angle_y",
+        "fl_x",
+        "fl_y",
+        "cx",
+        "cy",
+        "w",
+        "h",
+        "aabb_scale",
+        "aabb_range",
+        "sphere_center",
+        "sphere_radius",
+        "frames",
+    }
+    assert keys <= set(t)
+    manifest = json.loads((scene_run / "frames.json").read_text())
+    kept = {f["file_path"] for f in manifest["frames"] if f["kept"]}
+    for f in t["frames"]:
+        assert f["file_path"] in kept  # images/<frame index>.jpg
+        m = np.asarray(f["transform_matrix"])
+        assert m.shape == (4, 4) and np.allclose(m[3], [0, 0, 0, 1])
+
+
+def test_config_typo_names_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("sweep:", "swep:"))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0
+    assert "'swep' was unexpected" in proc.stderr
+
+
+def test_invalid_sphere_override_is_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text() + "sphere: {sample: {scale: -2}}\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0
+    assert "scale" in proc.stderr and "-2" in proc.stderr
