@@ -2,8 +2,8 @@ import subprocess
 
 import imageio_ffmpeg
 import pytest
-
 from conftest import run_cli
+
 from video2mesh import ingest
 from video2mesh.errors import UserError
 
@@ -35,7 +35,7 @@ def test_audio_only_and_empty_files_are_rejected(tmp_path):
         ],
         check=True,
     )
-    with pytest.raises(UserError, match="cannot read a video stream|no decodable frame"):
+    with pytest.raises(UserError, match=r"cannot read a video stream|no decodable frame"):
         ingest.probe_video(audio)
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
@@ -47,5 +47,5 @@ def test_wrong_extension_and_empty_photo_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(UserError, match="video extension"):
         ingest.ingest_video(tmp_path / "notes.txt", tmp_path / "out.mp4")
-    with pytest.raises(UserError, match="no .jpg"):
+    with pytest.raises(UserError, match=r"no \.jpg"):
         ingest.ingest_photos(tmp_path, tmp_path / "out.tar")

@@ -54,7 +54,7 @@ def test_overrides_offset_scale_and_reject_nonsense():
     centers, dirs = _orbit(target=(0, 0, 0))
     base = object_sphere(pts, centers, dirs)
     moved = apply_overrides(base, {"center": [0.1, 0, 0], "scale": 0.5}, pts)
-    assert np.allclose(moved.center, base.center + [0.1, 0, 0])
+    assert np.allclose(moved.center, base.center + np.array([0.1, 0, 0]))
     assert moved.radius == pytest.approx(base.radius * 0.5)
     with pytest.raises(UserError, match="contains no SfM point"):
         apply_overrides(base, {"center": [50, 0, 0]}, pts)
