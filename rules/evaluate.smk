@@ -1,44 +1,8 @@
 # Evaluate and render every mesh of the sweep (local, CPU): metrics against the scene's
 # reference (or the run's finest mesh when the scene has none), thumbnails, grid per run.
-# Reads only `config`; helpers are prefixed `eval_` so that they cannot clash with common.smk.
 
 
-def eval_has_reference(scene):
-    """A scene has results/{scene}/reference.ply when it is the sample or names a reference."""
-    spec = config["scenes"][scene] or {}
-    return spec.get("source") == "sample" or "reference" in spec
-
-
-def eval_finest_mesh(wildcards):
-    its = max(config["sweep"]["iterations"])
-    res = max(config["sweep"]["resolutions"])
-    return f"results/{wildcards.scene}/{wildcards.run}/mesh/it{its}_res{res}.ply"
-
-
-def eval_reference(wildcards):
-    if eval_has_reference(wildcards.scene):
-        return f"results/{wildcards.scene}/reference.ply"
-    return eval_finest_mesh(wildcards)
-
-
-def eval_reference_kind(wildcards):
-    return "ground-truth" if eval_has_reference(wildcards.scene) else "finest-mesh"
-
-
-def eval_framing_reference(wildcards):
-    """Thumbnails are framed on the reference's bounds when there is one, else on the sphere."""
-    if eval_has_reference(wildcards.scene):
-        return [f"results/{wildcards.scene}/reference.ply"]
-    return []
-
-
-def eval_labels(wildcards):
-    return {
-        "scene": wildcards.scene,
-        "run": wildcards.run,
-        "iterations": wildcards.iterations,
-        "resolution": wildcards.resolution,
-    }
+include: "report_helpers.smk"
 
 
 rule evaluate:

@@ -1,54 +1,5 @@
-# The comparison report: summary table, curves and the 3D viewer per scene. Reads only
-# `config`; helpers are prefixed `report_`. `report_targets()` lists what rule all needs.
-import shlex
-
-
-def report_sweep(pattern, **fixed):
-    """Expand ``pattern`` over scenes × runs × iterations × resolutions (minus ``fixed``)."""
-    values = {
-        "scene": list(config["scenes"]),
-        "run": list(config["runs"]),
-        "iterations": config["sweep"]["iterations"],
-        "resolution": config["sweep"]["resolutions"],
-    }
-    values.update({k: [v] for k, v in fixed.items()})
-    return expand(pattern, **values)
-
-
-def report_summary_options():
-    """--backend/--flavor/--price from config (`runs:` and `report: {prices:, flavor:}`)."""
-    opts = []
-    for run, spec in config["runs"].items():
-        spec = spec or {}
-        opts += ["--backend", f"{run}={spec.get('backend', run)}"]
-        if spec.get("flavor"):
-            opts += ["--flavor", f"{run}={spec['flavor']}"]
-    settings = config.get("report", {}) or {}
-    if settings.get("flavor"):
-        opts += ["--flavor", f"*={settings['flavor']}"]
-    for flavor, eur in (settings.get("prices", {}) or {}).items():
-        opts += ["--price", f"{flavor}={eur}"]
-    return " ".join(shlex.quote(o) for o in opts)
-
-
-def report_targets():
-    """Everything the report shows that these rules make (for rule all)."""
-    scenes = list(config["scenes"])
-    return [
-        "results/summary.csv",
-        "results/summary.html",
-        *expand(
-            "results/{scene}/{run}/eval/grid.png",
-            scene=scenes,
-            run=list(config["runs"]),
-        ),
-        *expand(
-            "results/{scene}/curves/{kind}.png",
-            scene=scenes,
-            kind=["training", "quality", "time"],
-        ),
-        *expand("results/{scene}/viewer.html", scene=scenes),
-    ]
+# The comparison report: summary table, curves and the 3D viewer per scene.
+# Needs rules/evaluate.smk (which includes the helpers) to be included first.
 
 
 rule summary:
