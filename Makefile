@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard $(PLUGIN)/pyproject.toml)
 
 run: $(VENV)/.installed
 	snakemake --cores all
+	snakemake --report results/report.html
 
 test: $(VENV)/.installed browser
 	pytest

@@ -19,6 +19,10 @@ include: "rules/ingest.smk"
 include: "rules/frames.smk"
 include: "rules/sfm.smk"
 include: "rules/scene.smk"
+include: "rules/train.smk"
+include: "rules/mesh.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: which scenes exist, their merged settings, sweep targets.
 import json
 import re
+import shlex
 
 # Rules run this repository's own code, whatever else is installed (also in remote jobs,
 # where the deployed sources sit at the same relative path).
@@ -102,4 +103,64 @@ def scene_targets(scene):
 
 
 def final_targets():
-    return [t for scene in SCENES for t in scene_targets(scene)]
+    """Everything `make run` ends with: scenes, meshes of the sweep, the report's inputs."""
+    scenes = [t for scene in SCENES for t in scene_targets(scene)]
+    return scenes + mesh_targets() + report_targets()
+
+
+# --- training chains and meshes ---------------------------------------------------------
+
+BUILTIN_RUNS = [r for r, c in RUNS.items() if c["backend"] == "builtin"]
+
+
+def run_config(wildcards):
+    """The run's config entry as a shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(RUNS[wildcards.run], sort_keys=True))
+
+
+def previous_iteration(wildcards):
+    """The sweep point before this one (0 when this segment starts the chain)."""
+    n = int(wildcards.iterations)
+    if n not in ITERATIONS:
+        raise ValueError(f"{n} is not in sweep.iterations {ITERATIONS}")
+    i = ITERATIONS.index(n)
+    return ITERATIONS[i - 1] if i else 0
+
+
+def train_inputs(wildcards):
+    scene, run = wildcards.scene, wildcards.run
+    out = {
+        "transforms": f"results/{scene}/transforms.json",
+        "images": f"results/{scene}/sfm/images.tar",
+    }
+    prev = previous_iteration(wildcards)
+    if prev:
+        out["resume"] = f"results/{scene}/{run}/ckpt/it{prev}.pt"
+    return out
+
+
+def resume_arg(wildcards, input):
+    return f"--resume {input.resume}" if "resume" in input.keys() else ""
+
+
+def extract_args(wildcards):
+    """Extraction options of the run (config `runs: {run: {extract: {...}}}`)."""
+    opts = RUNS[wildcards.run].get("extract", {})
+    args = []
+    if opts.get("keep_largest"):
+        args.append("--keep-largest")
+    if "block" in opts:
+        args += ["--block", str(int(opts["block"]))]
+    if opts.get("colors") is False:
+        args.append("--no-colors")
+    return " ".join(args)
+
+
+def mesh_targets():
+    return expand(
+        "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+        scene=list(SCENES),
+        run=list(RUNS),
+        iterations=ITERATIONS,
+        resolution=RESOLUTIONS,
+    )

@@ -1,0 +1,25 @@
+# Extraction: one mesh per (checkpoint, resolution), welded, in world units. A GPU rule.
+
+
+rule extract:
+    input:
+        "results/{scene}/{run}/ckpt/it{iterations}.pt",
+    output:
+        mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+        stats="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.json",
+    log:
+        "results/{scene}/{run}/logs/extract_it{iterations}_res{resolution}.log",
+    wildcard_constraints:
+        run=one_of(BUILTIN_RUNS),
+        iterations=r"\d+",
+        resolution=r"\d+",
+    conda:
+        "../envs/video2mesh.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    params:
+        options=extract_args,
+    shell:
+        "python -m video2mesh extract --ckpt {input} --resolution {wildcards.resolution}"
+        " {params.options} --out {output.mesh} --stats {output.stats} > {log} 2>&1"

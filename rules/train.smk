@@ -1,0 +1,31 @@
+# Training: one chain of segments per (scene, run); segment N resumes from the previous
+# sweep point and ends at N under the schedule of the last one. A GPU rule on clusters.
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        ckpt="results/{scene}/{run}/ckpt/it{iterations}.pt",
+        metrics="results/{scene}/{run}/ckpt/it{iterations}.csv",
+    log:
+        "results/{scene}/{run}/logs/train_it{iterations}.log",
+    wildcard_constraints:
+        run=one_of(BUILTIN_RUNS),
+        iterations=r"\d+",
+    conda:
+        "../envs/video2mesh.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    params:
+        run=run_config,
+        type=scene_type,
+        final=ITERATIONS[-1],
+        resume=resume_arg,
+    shell:
+        "python -m video2mesh train --transforms {input.transforms} --images {input.images}"
+        " --run-config {params.run} --scene-type {params.type}"
+        " --until {wildcards.iterations} --final {params.final} {params.resume}"
+        " --partial results/{wildcards.scene}/{wildcards.run}/ckpt/it{wildcards.iterations}.partial.pt"
+        " --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"
