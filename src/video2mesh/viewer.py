@@ -41,12 +41,13 @@ def cluster_decimate(
     if len(faces) <= max_faces:
         return vertices, faces
     lo = vertices.min(axis=0)
-    diag = float(np.linalg.norm(vertices.max(axis=0) - lo)) or 1.0
+    span = vertices.max(axis=0) - lo
 
     def attempt(cell: float) -> tuple[np.ndarray, np.ndarray]:
         keys = np.floor((vertices - lo) / cell).astype(np.int64)
-        _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
+        dims = keys.max(axis=0) + 1
+        flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]  # 1-D: fast unique
+        _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
         merged = np.zeros((len(counts), 3))
         np.add.at(merged, inverse, vertices)
         merged /= counts[:, None]
@@ -55,8 +56,11 @@ def cluster_decimate(
         f = np.unique(f, axis=0)  # duplicate faces (same order) after merging
         return merged, f
 
-    # Faces scale roughly with 1/cell²: start from that guess, coarsen until under budget.
-    cell = diag * np.sqrt(1.0 / max_faces)
+    # A surface of area A clustered with cell c keeps about 2·A/c² faces: start there.
+    e = vertices[faces[:, 1]] - vertices[faces[:, 0]]
+    g = vertices[faces[:, 2]] - vertices[faces[:, 0]]
+    area = 0.5 * float(np.linalg.norm(np.cross(e, g), axis=1).sum())
+    cell = max(float(np.sqrt(2.0 * area / max_faces)), float(span.max()) * 1e-6, 1e-12)
     for _ in range(12):
         v, f = attempt(cell)
         if len(f) <= max_faces:
