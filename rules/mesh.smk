@@ -15,7 +15,6 @@ rule extract:
         resolution=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
-    threads: workflow.cores
     resources:
         gpu=1,
     params:

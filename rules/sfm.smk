@@ -18,7 +18,6 @@ rule sfm:
         "results/{scene}/logs/sfm.log",
     conda:
         "../envs/video2mesh.yaml"
-    threads: workflow.cores
     resources:
         gpu=1,
     params:
