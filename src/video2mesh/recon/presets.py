@@ -179,9 +179,10 @@ def build_config(run: dict[str, Any] | str | None, scene_type: str) -> tuple[Tra
     preset = run.pop("preset", "auto")
     overrides = run.pop("train", {}) or {}
     run.pop("name", None)
+    run.pop("extract", None)  # extraction options: read by the extract rule, not by training
     if run:
         raise UserError(
-            f"unknown run key(s) {sorted(run)}", "a builtin run has backend, preset and train"
+            f"unknown run key(s) {sorted(run)}", "a builtin run has backend, preset, train and extract"
         )
     if preset == "auto":
         preset = default_preset()
