@@ -60,6 +60,9 @@ class Executor(RemoteExecutor):
             token,
             timeout=float(settings.request_timeout or 60.0),
             retries=int(settings.request_retries if settings.request_retries is not None else 8),
+            backoff=float(
+                settings.request_backoff if settings.request_backoff is not None else 1.0
+            ),
         )
         self.run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         self.options = SpecOptions(
@@ -80,8 +83,7 @@ class Executor(RemoteExecutor):
         self._closed = False
         atexit.register(self._kill_unfinished)
         self._previous_sigterm: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._install_sigterm()
         self.logger.info(f"OVHcloud AI Training: run {self.run_id} at {base_url}")
 
     # -- helpers -------------------------------------------------------------------------------
@@ -115,7 +117,9 @@ class Executor(RemoteExecutor):
         return text.replace(self._token, "***") if self._token else text
 
     def _envvars(self) -> dict[str, str]:
-        env = {k: v for k, v in self.envvars().items() if v is not None}
+        # unbuffered: a killed job still leaves its last lines in the AI Training log
+        env = {"PYTHONUNBUFFERED": "1"}
+        env.update({k: v for k, v in self.envvars().items() if v is not None})
         env.pop(TOKEN_ENV, None)  # never forward the API token to jobs
         return env
 
@@ -138,6 +142,9 @@ class Executor(RemoteExecutor):
     # -- submission ---------------------------------------------------------------------------
 
     def run_job(self, job: JobExecutorInterface) -> None:
+        # Snakemake's scheduler installs its own (graceful: wait for running jobs) SIGTERM
+        # handler after creating the executor; chain in front of it so SIGTERM kills our jobs.
+        self._install_sigterm()
         exec_command = self.format_job_exec(job)
         precommand = self.workflow.spawned_job_args_factory.precommand(
             executor_common_settings=self.common_settings
@@ -321,6 +328,14 @@ class Executor(RemoteExecutor):
             ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES]
         if ids:
             self._kill(ids)
+
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(signal.SIGTERM)
+        if current != self._on_sigterm:
+            self._previous_sigterm = current
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         self._kill_unfinished()

@@ -124,6 +124,10 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=8,
         metadata={"help": "Retries of one API request on 429, 5xx or network errors."},
     )
+    request_backoff: Optional[float] = field(
+        default=1.0,
+        metadata={"help": "First retry delay in seconds (doubles per retry, at most 60 s)."},
+    )
     request_timeout: Optional[float] = field(
         default=60.0,
         metadata={"help": "Seconds before one API request times out."},

@@ -13,6 +13,7 @@ Reusable by any test of the repository that wants to run Snakemake through ``--e
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -114,6 +115,7 @@ def emulator(_emulator_process: Emulator) -> Iterator[Emulator]:
 def s3_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -290,10 +290,8 @@ class JobStore:
         ]
 
     def kill(self, job: EmulatedJob) -> None:
+        # the lifecycle thread notices within 0.2 s and stops the process (INTERRUPTING)
         job.kill_requested.set()
-        proc = job.proc
-        if proc is not None and proc.poll() is None:
-            _signal_group(proc, signal.SIGTERM)
 
     def delete(self, job: EmulatedJob, force: bool) -> bool:
         if job.state not in TERMINAL:
@@ -316,9 +314,12 @@ class JobStore:
     def shutdown(self) -> None:
         with self.lock:
             jobs = list(self.jobs.values())
+        # the emulator is exiting (its threads are daemons): stop job processes right here
         for job in jobs:
             if job.state not in TERMINAL:
                 self.kill(job)
+                if job.proc is not None and job.proc.poll() is None:
+                    self._terminate(job.proc)
 
     # -- state machine ------------------------------------------------------------------------
 
