@@ -140,7 +140,7 @@ def time_chart(scene: str, summary: str | Path, output: str | Path) -> None:
     ax.set(title=f"{scene}: time per stage", xlabel="seconds")
     ax.grid(alpha=0.3, axis="x")
     if rows:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         _empty(ax, "no meshes")
     _save(fig, output)
