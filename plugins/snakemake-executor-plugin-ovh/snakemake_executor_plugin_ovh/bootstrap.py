@@ -18,10 +18,19 @@ The job command is ``<workdir> <bootstrap> <format_job_exec with project install
 
 from __future__ import annotations
 
+import re
 import shlex
 from importlib import metadata
 
 PROJECT_STEP = "ovh_install_project"
+_DIRECTORY_ARG = re.compile(r"--directory(?:=|\s+)(?:'[^']*'|\"[^\"]*\"|\S+)")
+
+
+def rewrite_directory(command: str) -> str:
+    """``--directory <submitter path>`` (set when the submitter used a workdir) would send the
+    job to a fresh, empty copy of that path, away from where ``--deploy-sources`` unpacked the
+    workflow: run in the job's own working directory instead."""
+    return _DIRECTORY_ARG.sub('--directory "$PWD"', command)
 
 
 def installed_version(distribution: str) -> str:
@@ -130,5 +139,5 @@ def job_script(
     if bootstrap:
         parts.append(bootstrap_script(snakemake_version, s3_plugin_version))
         exec_command = insert_project_step(exec_command, precommand)
-    parts.append(exec_command + "\n")
+    parts.append(rewrite_directory(exec_command) + "\n")
     return "".join(parts)

@@ -1,0 +1,90 @@
+"""The job script: writable workdir, Python with the exact pins, project step, --directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from snakemake_executor_plugin_ovh.bootstrap import (
+    PROJECT_STEP,
+    insert_project_step,
+    job_script,
+    rewrite_directory,
+)
+
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def run_script(script: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    return subprocess.run(
+        ["/bin/sh", "-c", script], cwd="/", env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def script_for(exec_command: str, precommand: str = "", bootstrap: bool = True) -> str:
+    return job_script(
+        exec_command,
+        precommand=precommand,
+        bootstrap=bootstrap,
+        job_workdir=None,
+        snakemake_version=metadata.version("snakemake"),
+        s3_plugin_version=metadata.version("snakemake-storage-plugin-s3"),
+    )
+
+
+def test_bootstrap_uses_a_python_that_already_has_the_pins(tmp_path: Path) -> None:
+    precommand = "printf '[project]\\nname = \"snakemake\"\\n' > pyproject.toml && mkdir -p src"
+    command = (
+        f"{precommand} && python -c 'import os, sys, snakemake; "
+        'print(os.getcwd()); print(os.environ["PYTHONPATH"])\''
+    )
+    result = run_script(script_for(command, precommand), tmp_path)
+    assert result.returncode == 0, result.stderr
+    cwd, pythonpath = result.stdout.split()
+    assert cwd == str(tmp_path / "snakemake-job")  # a writable dir under $HOME
+    assert pythonpath.startswith(f"{cwd}/src")  # deployed sources win
+    assert "as is" in result.stderr
+    assert "installing the project" not in result.stderr  # distribution already present
+    assert (tmp_path / "snakemake-job" / ".ovh-bin" / "python").exists()
+
+
+def test_without_bootstrap_only_the_workdir_is_prepared(tmp_path: Path) -> None:
+    result = run_script(script_for("pwd; exit 3", bootstrap=False), tmp_path)
+    assert result.returncode == 3  # the job's exit code is the script's
+    assert result.stdout.strip() == str(tmp_path / "snakemake-job")
+    assert "ovh-bootstrap" not in result.stderr
+
+
+def test_unwritable_home_falls_back(tmp_path: Path) -> None:
+    home = tmp_path / "ro"
+    home.mkdir()
+    home.chmod(0o500)
+    try:
+        result = run_script(script_for("pwd", bootstrap=False), home)
+    finally:
+        home.chmod(0o700)
+    assert result.returncode == 0
+    if not (home / "snakemake-job").exists():  # root ignores the mode bits
+        assert result.stdout.strip().endswith("/snakemake-job")
+
+
+def test_project_step_follows_the_source_deployment() -> None:
+    pre = "python -m snakemake --deploy-sources s3://b/p/x.tar.xz abc"
+    cmd = f"{pre} && python -m snakemake --target-jobs 'a:'"
+    assert insert_project_step(cmd, pre) == (
+        f"{pre} && {PROJECT_STEP} && python -m snakemake --target-jobs 'a:'"
+    )
+    assert (
+        insert_project_step("python -m snakemake", "") == f"{PROJECT_STEP} && python -m snakemake"
+    )
+
+
+def test_submitter_directory_is_replaced_by_the_job_directory() -> None:
+    assert rewrite_directory("snakemake --directory '/home/a b/x' --nolock") == (
+        'snakemake --directory "$PWD" --nolock'
+    )
+    assert rewrite_directory("snakemake --directory /tmp/x") == 'snakemake --directory "$PWD"'
+    assert rewrite_directory("snakemake --cores 1") == "snakemake --cores 1"

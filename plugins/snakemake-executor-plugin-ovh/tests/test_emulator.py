@@ -1,0 +1,141 @@
+"""The emulator on its own: auth, validation, Job JSON, state machine, selectors, logs, env."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Emulator
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=emulator.url, headers={"Authorization": f"Bearer {emulator.token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def submit(api: httpx.Client, command: str, **extra: Any) -> dict[str, Any]:
+    spec = {"image": "stock:1", "command": ["/bin/sh", "-c", command], **extra}
+    r = api.post("/v1/job", json=spec)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_terminal(emulator: Emulator, api: httpx.Client, job_id: str) -> dict[str, Any]:
+    terminal = {"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"}
+    return emulator.wait_for(
+        lambda: (j := api.get(f"/v1/job/{job_id}").json())["status"]["state"] in terminal and j,
+        timeout=60,
+    )
+
+
+def states(job: dict[str, Any]) -> list[str]:
+    return [h["state"] for h in job["status"]["history"]]
+
+
+def test_bearer_auth_is_required(emulator: Emulator) -> None:
+    assert httpx.get(f"{emulator.url}/v1/job").status_code == 401
+    bad = httpx.get(f"{emulator.url}/v1/job", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and emulator.token not in bad.text
+
+
+def test_invalid_specs_are_rejected(api: httpx.Client) -> None:
+    assert api.post("/v1/job", json={"command": ["true"]}).status_code == 400
+    assert (
+        api.post("/v1/job", json={"image": "x", "resources": {"flavor": "nope"}}).status_code == 400
+    )
+    assert api.post("/v1/job", json={"image": "x", "resources": {"gpu": 9}}).status_code == 400
+    vol = {"mountPath": "data", "permission": "RW", "dataStore": {"alias": "a", "container": "c"}}
+    assert api.post("/v1/job", json={"image": "x", "volumes": [vol]}).status_code == 400
+
+
+def test_done_job_json_and_history(emulator: Emulator, api: httpx.Client) -> None:
+    job = submit(api, "echo hello", labels={"a": "1"}, resources={"flavor": "h100-1-gpu", "gpu": 2})
+    assert job["status"]["state"] == "QUEUED"
+    assert job["spec"]["labels"]["ovh/id"] == job["id"]
+    assert job["spec"]["timeout"] == 604800 and job["spec"]["name"]
+    assert job["spec"]["resources"]["cpu"] == 56 and job["spec"]["resources"]["gpuModel"] == "H100"
+    done = wait_terminal(emulator, api, job["id"])
+    assert states(done) == ["QUEUED", "INITIALIZING", "PENDING", "RUNNING", "FINALIZING", "DONE"]
+    assert done["status"]["exitCode"] == 0 and done["status"]["finalizedAt"]
+    assert api.get(f"/v1/job/{job['id']}/log").text == "hello\n"
+
+
+def test_failed_job_has_exit_code_and_message(emulator: Emulator, api: httpx.Client) -> None:
+    job = wait_terminal(emulator, api, submit(api, "echo out; echo err >&2; exit 4")["id"])
+    assert job["status"]["state"] == "FAILED" and job["status"]["exitCode"] == 4
+    assert job["status"]["info"]["message"] == "Job failed with code 4"
+    assert api.get(f"/v1/job/{job['id']}/log", params={"tail": 1}).text == "err\n"
+
+
+def test_kill_interrupts_a_running_job(emulator: Emulator, api: httpx.Client) -> None:
+    job = submit(api, "echo up; sleep 300")
+    emulator.wait_for(
+        lambda: api.get(f"/v1/job/{job['id']}").json()["status"]["state"] == "RUNNING"
+    )
+    assert api.put(f"/v1/job/{job['id']}/kill").status_code == 204
+    done = wait_terminal(emulator, api, job["id"])
+    assert states(done)[-3:] == ["INTERRUPTING", "FINALIZING", "INTERRUPTED"]
+
+
+def test_timeout(emulator: Emulator, api: httpx.Client) -> None:
+    job = wait_terminal(emulator, api, submit(api, "sleep 60", timeout=1)["id"])
+    assert states(job)[-3:] == ["TIMEOUT", "FINALIZING", "INTERRUPTED"]
+
+
+def test_job_sees_only_its_env_in_a_fresh_empty_dir(emulator: Emulator, api: httpx.Client) -> None:
+    # the emulator process has SNAKEMAKE_OVH_TOKEN in its env: jobs must not inherit it
+    job = submit(
+        api,
+        "ls -A; pwd; env | sort",
+        envVars=[{"name": "ONLY_ME", "value": "1"}],
+    )
+    wait_terminal(emulator, api, job["id"])
+    log = api.get(f"/v1/job/{job['id']}/log").text
+    lines = log.splitlines()
+    assert lines[0] == str(emulator.workdir / job["id"])  # `ls -A` printed nothing: empty
+    assert "ONLY_ME=1" in lines
+    assert emulator.token not in log and "SNAKEMAKE_OVH_TOKEN" not in log
+    assert {line.split("=")[0] for line in lines[1:]} <= {
+        "ONLY_ME", "PATH", "HOME", "LANG", "JOB_ID", "PWD", "SHLVL", "_",
+    }  # fmt: skip
+    assert os.environ.get("HOME") not in lines
+
+
+def test_label_selector_state_filter_and_paging(emulator: Emulator, api: httpx.Client) -> None:
+    ids = [submit(api, "true", labels={"sel": "x", "n": str(i)})["id"] for i in range(3)]
+    submit(api, "true", labels={"sel": "y"})
+    for i in ids:
+        wait_terminal(emulator, api, i)
+    r = api.get("/v1/job", params={"labelSelector": "sel=x", "size": 2, "page": 1}).json()
+    assert r["metadata"]["total"] == 3 and r["metadata"]["pageCount"] == 2 and len(r["items"]) == 2
+    r2 = api.get("/v1/job", params={"labelSelector": "sel=x,n=1"}).json()
+    assert [j["id"] for j in r2["items"]] == [ids[1]]
+    r3 = api.get("/v1/job", params={"labelSelector": "sel=x", "statusState": "RUNNING"}).json()
+    assert r3["items"] == []
+    assert api.delete(f"/v1/job/{ids[0]}").status_code == 204
+    assert api.get(f"/v1/job/{ids[0]}").status_code == 404
+
+
+def test_fault_injection(emulator: Emulator, api: httpx.Client) -> None:
+    emulator.faults(
+        submit_errors=[500, 429],
+        job_faults=[{"match": {"f": "e"}, "outcome": "ERROR", "count": 1}],
+    )
+    assert api.post("/v1/job", json={"image": "x"}).status_code == 500
+    assert api.post("/v1/job", json={"image": "x"}).status_code == 429
+    errored = wait_terminal(emulator, api, submit(api, "true", labels={"f": "e"})["id"])
+    assert errored["status"]["state"] == "ERROR"
+    ok = wait_terminal(emulator, api, submit(api, "true", labels={"f": "e"})["id"])
+    assert ok["status"]["state"] == "DONE"  # count exhausted
+    emulator.faults(job_faults=[{"match": {"f": "q"}, "outcome": "STUCK_QUEUED"}])
+    stuck = submit(api, "true", labels={"f": "q"})
+    assert emulator.jobs(f="q")[0]["status"]["state"] == "QUEUED"
+    api.put(f"/v1/job/{stuck['id']}/kill")
+    assert wait_terminal(emulator, api, stuck["id"])["status"]["state"] == "INTERRUPTED"
