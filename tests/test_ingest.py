@@ -2,7 +2,7 @@ import subprocess
 
 import imageio_ffmpeg
 import pytest
-from conftest import run_cli
+from v2m_testing import run_cli
 
 from video2mesh import ingest
 from video2mesh.errors import UserError

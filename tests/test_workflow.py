@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
-from conftest import ROOT, cli_env
+from v2m_testing import ROOT, cli_env
 
 TINY = ROOT / "tests" / "data" / "tiny_config.yaml"
 
