@@ -65,7 +65,7 @@ METRIC_COLUMNS = [
     "elapsed_s",
     "iter_time_s",
 ]
-ITER_LINE = re.compile(r"Iteration: (\d+), average iter time: ([0-9.eE+-]+)")
+ITER_LINE = re.compile(r"Iteration: (\d+), average iter time: (\d*\.?\d+(?:[eE][-+]?\d+)?)")
 SAVED_LINE = re.compile(r"Saved checkpoint to (\S+)")
 CKPT_ITER = re.compile(r"iteration_(\d+)")
 OUR_CKPT = re.compile(r"it(\d+)\.pt$")
