@@ -70,6 +70,7 @@ SAVED_LINE = re.compile(r"Saved checkpoint to (\S+)")
 CKPT_ITER = re.compile(r"iteration_(\d+)")
 OUR_CKPT = re.compile(r"it(\d+)\.pt$")
 PYTHON_ENV = "VIDEO2MESH_NEURALANGELO_PYTHON"
+PYTHONPATH_ENV = "VIDEO2MESH_NEURALANGELO_PYTHONPATH"  # e.g. carried wheels for that interpreter
 PYTHON_CANDIDATES = ("/usr/bin/python3", "/opt/conda/bin/python", "/usr/local/bin/python3")
 
 
@@ -223,7 +224,9 @@ def find_python(explicit: str = "") -> str:
 
 def official_env(code: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(code)  # never our venv's packages in another interpreter
+    # never our venv's packages in another interpreter; extra places only when asked for
+    extra = os.environ.get(PYTHONPATH_ENV, "")
+    env["PYTHONPATH"] = ":".join(p for p in (str(code), extra) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["WANDB_MODE"] = "disabled"
     env.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch >= 2.6 torch.load default
