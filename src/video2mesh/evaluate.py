@@ -287,6 +287,8 @@ def evaluate_file(
     sphere = read_sphere(transforms) if transforms else None
     result: dict[str, Any] = {"mesh": str(mesh_path), "reference": str(reference_path)}
     result["reference_kind"] = reference_kind
+    # The finest mesh of a run scored against itself: zero by construction, not a result.
+    result["self_reference"] = Path(mesh_path).resolve() == Path(reference_path).resolve()
     match = _NAME.search(Path(mesh_path).stem)
     if match:
         result["iterations"] = int(match["iterations"])
