@@ -1,61 +1,9 @@
 # Official Neuralangelo backend: NVIDIA's code as an external tool, at the run's pinned commit
 # (the user accepts NVIDIA's licence: non-commercial use, NVIDIA GPUs). One source archive per
 # run (fetched here), one config per chain, then segments and meshes as for the builtin backend.
-# Helpers are prefixed `neuralangelo_` (functions only).
-
-NEURALANGELO_RUNS = [r for r, c in RUNS.items() if c["backend"] == "neuralangelo"]
 
 
-def neuralangelo_gpus(wildcards):
-    return int(RUNS[wildcards.run].get("gpus", 1))
-
-
-def neuralangelo_gpu_model(wildcards):
-    return str(RUNS[wildcards.run].get("gpu_model", ""))
-
-
-def neuralangelo_image(wildcards):
-    """The job image (rule resource ovh_image): the run's image, else by GPU model."""
-    import sys
-
-    src = f"{workflow.basedir}/src"
-    if src not in sys.path:
-        sys.path.insert(0, src)
-    from video2mesh.neuralangelo import OfficialRun, job_image
-
-    return job_image(OfficialRun.from_config(RUNS[wildcards.run]))
-
-
-def neuralangelo_train_inputs(wildcards):
-    scene, run = wildcards.scene, wildcards.run
-    out = {
-        "source": f"results/neuralangelo/{run}/source.tar.gz",
-        "config": f"results/{scene}/{run}/neuralangelo.yaml",
-        "transforms": f"results/{scene}/transforms.json",
-        "images": f"results/{scene}/sfm/images.tar",
-    }
-    prev = previous_iteration(wildcards)
-    if prev:
-        out["resume"] = f"results/{scene}/{run}/ckpt/it{prev}.pt"
-        out["resume_metrics"] = f"results/{scene}/{run}/ckpt/it{prev}.csv"
-    return out
-
-
-def neuralangelo_resume_args(wildcards, input):
-    if "resume" not in input.keys():
-        return ""
-    return f"--resume {input.resume} --resume-metrics {input.resume_metrics}"
-
-
-def neuralangelo_extract_args(wildcards):
-    """Options of `runs: {run: {extract: {block, keep_largest, colors}}}`."""
-    opts = RUNS[wildcards.run].get("extract", {})
-    args = ["--block", str(int(opts.get("block", 128)))]
-    if opts.get("keep_largest"):
-        args.append("--keep-largest")
-    if opts.get("colors") is False:
-        args.append("--no-colors")
-    return " ".join(args)
+include: "neuralangelo_helpers.smk"
 
 
 rule neuralangelo_source:
@@ -64,7 +12,7 @@ rule neuralangelo_source:
     log:
         "results/neuralangelo/{run}/source.log",
     wildcard_constraints:
-        run=one_of(NEURALANGELO_RUNS),
+        run=one_of(neuralangelo_runs()),
     localrule: True
     conda:
         "../envs/video2mesh.yaml"
@@ -83,7 +31,7 @@ rule neuralangelo_config:
     log:
         "results/{scene}/{run}/logs/neuralangelo_config.log",
     wildcard_constraints:
-        run=one_of(NEURALANGELO_RUNS),
+        run=one_of(neuralangelo_runs()),
     localrule: True
     conda:
         "../envs/video2mesh.yaml"
@@ -106,7 +54,7 @@ rule neuralangelo_train:
     log:
         "results/{scene}/{run}/logs/train_it{iterations}.log",
     wildcard_constraints:
-        run=one_of(NEURALANGELO_RUNS),
+        run=one_of(neuralangelo_runs()),
         iterations=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
@@ -136,7 +84,7 @@ rule neuralangelo_extract:
     log:
         "results/{scene}/{run}/logs/extract_it{iterations}_res{resolution}.log",
     wildcard_constraints:
-        run=one_of(NEURALANGELO_RUNS),
+        run=one_of(neuralangelo_runs()),
         iterations=r"\d+",
         resolution=r"\d+",
     conda:
