@@ -26,11 +26,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed browser
 	pytest
 
-# Headless Chromium for the report test (Debian's package; needs root or sudo).
+# Headless Chromium and its driver for the report test (Debian's packages; root or sudo).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 lint: $(VENV)/.installed
 	ruff check .

@@ -47,7 +47,9 @@ class TrainConfig:
     sh_degree: int = 3
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
-    background: str = ""  # "" = by scene type: object → color, scene → nerf
+    # "" = nerf for both scene types: the official generated configs enable it for objects too,
+    # and any capture (the sample included) shows a textured background through the sphere
+    background: str = ""
     bg_hidden: int = 256
     bg_layers: int = 8
     bg_samples: int = 32
@@ -78,6 +80,7 @@ class TrainConfig:
     log_every: int = 50
     compile: bool = False  # torch.compile the field evaluations (CUDA only)
     amp: bool = False  # bf16 autocast for the colour / background MLPs (CUDA only)
+    fused_hash: bool = True  # Triton hash-grid kernels on CUDA when Triton is importable
 
     def resolved(self, scene_type: str) -> TrainConfig:
         """Fill the scene-type dependent defaults."""
@@ -85,7 +88,7 @@ class TrainConfig:
             raise UserError(f"unknown scene type '{scene_type}'", f"use one of {SCENE_TYPES}")
         cfg = dataclasses.replace(self)
         if not cfg.background:
-            cfg.background = "color" if scene_type == "object" else "nerf"
+            cfg.background = "nerf"
         if cfg.background not in BACKGROUNDS:
             raise UserError(f"unknown background '{cfg.background}'", f"use one of {BACKGROUNDS}")
         if cfg.init_active_level <= 0:
@@ -105,7 +108,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fine_rounds": 2,
         "lr_encoding": 1e-2,
         "lr_s_var": 1e-2,
-        "compile": True,
         "amp": True,
     },
     "cpu": {
@@ -180,9 +182,11 @@ def build_config(run: dict[str, Any] | str | None, scene_type: str) -> tuple[Tra
     overrides = run.pop("train", {}) or {}
     run.pop("name", None)
     run.pop("extract", None)  # extraction options: read by the extract rule, not by training
+    run.pop("flavor", None)  # for the report's cost column
     if run:
         raise UserError(
-            f"unknown run key(s) {sorted(run)}", "a builtin run has backend, preset, train and extract"
+            f"unknown run key(s) {sorted(run)}",
+            "a builtin run has backend, preset, train and extract",
         )
     if preset == "auto":
         preset = default_preset()
