@@ -11,9 +11,10 @@ The job command is ``<workdir> <bootstrap> <format_job_exec with project install
    with no Python >= 3.11 at all, get ``uv`` (pip from PyPI, else its installer) and let it
    fetch a standalone CPython 3.11. A ``python`` shim is put first on PATH because Snakemake
    calls ``python -m snakemake``.
-3. After ``--deploy-sources`` unpacked the workflow: put ``src/`` first on PYTHONPATH (the
-   deployed code wins over a stale installed copy) and ``pip install .`` when the project's
-   distribution is not installed yet (its dependencies).
+3. After ``--deploy-sources`` unpacked the workflow (also with ``bootstrap: false``): put
+   ``src/`` first on PYTHONPATH (the deployed code wins over a stale copy in the image); when
+   bootstrapping, also ``pip install .`` if the project's distribution is not installed yet
+   (to get its dependencies).
 """
 
 from __future__ import annotations
@@ -107,14 +108,27 @@ mkdir -p "$OVH_HOME/.ovh-bin"
 printf '#!/bin/sh\\nexec "%s" "$@"\\n' "$OVH_PY" > "$OVH_HOME/.ovh-bin/python"
 chmod +x "$OVH_HOME/.ovh-bin/python"
 export PATH="$OVH_HOME/.ovh-bin:$PATH"
-{PROJECT_STEP}() {{
-  [ -f pyproject.toml ] || return 0
-  if [ -d src ]; then export PYTHONPATH="$PWD/src${{PYTHONPATH:+:$PYTHONPATH}}"; fi
+"""
+
+
+def project_script(install: bool) -> str:
+    """Shell function run after the sources are deployed: their ``src/`` first on PYTHONPATH
+    (the deployed code wins over a copy baked into the image); with ``install``, also
+    ``pip install .`` when the project's distribution is missing (to get its dependencies)."""
+    install_part = (
+        """
   if python -c 'import sys, tomllib, importlib.metadata as m; m.distribution(tomllib.load(open("pyproject.toml", "rb"))["project"]["name"])' 2>/dev/null; then
     return 0
   fi
-  ovh_log "installing the project from the deployed sources"
-  python -m pip install -q --disable-pip-version-check .
+  echo "[ovh-bootstrap] installing the project from the deployed sources" >&2
+  python -m pip install -q --disable-pip-version-check ."""
+        if install
+        else ""
+    )
+    return f"""\
+{PROJECT_STEP}() {{
+  if [ -d src ]; then export PYTHONPATH="$PWD/src${{PYTHONPATH:+:$PYTHONPATH}}"; fi
+  [ -f pyproject.toml ] || return 0{install_part}
 }}
 """
 
@@ -138,6 +152,7 @@ def job_script(
     parts = [workdir_script(job_workdir)]
     if bootstrap:
         parts.append(bootstrap_script(snakemake_version, s3_plugin_version))
-        exec_command = insert_project_step(exec_command, precommand)
+    parts.append(project_script(install=bootstrap))
+    exec_command = insert_project_step(exec_command, precommand)
     parts.append(rewrite_directory(exec_command) + "\n")
     return "".join(parts)

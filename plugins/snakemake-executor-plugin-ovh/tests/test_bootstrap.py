@@ -51,11 +51,15 @@ def test_bootstrap_uses_a_python_that_already_has_the_pins(tmp_path: Path) -> No
     assert (tmp_path / "snakemake-job" / ".ovh-bin" / "python").exists()
 
 
-def test_without_bootstrap_only_the_workdir_is_prepared(tmp_path: Path) -> None:
-    result = run_script(script_for("pwd; exit 3", bootstrap=False), tmp_path)
+def test_without_bootstrap_only_workdir_and_pythonpath_are_prepared(tmp_path: Path) -> None:
+    precommand = "mkdir -p src && touch pyproject.toml"
+    command = f'{precommand} && pwd && echo "$PYTHONPATH"; exit 3'
+    result = run_script(script_for(command, precommand, bootstrap=False), tmp_path)
     assert result.returncode == 3  # the job's exit code is the script's
-    assert result.stdout.strip() == str(tmp_path / "snakemake-job")
+    cwd, pythonpath = result.stdout.split()
+    assert cwd == str(tmp_path / "snakemake-job") and pythonpath == f"{cwd}/src"
     assert "ovh-bootstrap" not in result.stderr
+    assert not (tmp_path / "snakemake-job" / ".ovh-bin").exists()
 
 
 def test_unwritable_home_falls_back(tmp_path: Path) -> None:
