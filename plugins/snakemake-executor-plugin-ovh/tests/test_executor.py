@@ -1,0 +1,154 @@
+"""The status round of the executor on a fake client (no Snakemake run): one list call per
+round, state mapping, tolerance of API failures and of jobs missing from the list."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from snakemake_executor_plugin_ovh.api import ApiError, TransientApiError
+from snakemake_executor_plugin_ovh.executor import MISSING_ROUNDS_BEFORE_GET, Executor
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+
+TOKEN = "tok-XYZ-secret"
+
+
+class NullLimiter:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.list_calls: list[str | None] = []
+        self.fail_list: ApiError | None = None
+        self.deleted: list[str] = []
+        self.killed: list[str] = []
+        self.retries = 0
+
+    def list(self, *, label_selector: str | None = None, **_: Any) -> list[dict[str, Any]]:
+        self.list_calls.append(label_selector)
+        if self.fail_list:
+            raise self.fail_list
+        return [j for i, j in self.jobs.items() if not i.startswith("hidden")]
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        if job_id not in self.jobs:
+            raise ApiError("not found", 404)
+        return self.jobs[job_id]
+
+    def log(self, job_id: str, **_: Any) -> str:
+        return f"log of {job_id} with {TOKEN}\n"
+
+    def delete(self, job_id: str, **_: Any) -> None:
+        self.deleted.append(job_id)
+
+    def kill(self, job_id: str, **_: Any) -> None:
+        self.killed.append(job_id)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str) -> None:
+        self.lines.append(msg)
+
+    warning = debug = error = info
+
+
+def make_executor(tmp_path: Path) -> tuple[Executor, FakeClient, list[tuple[str, Any]]]:
+    ex = Executor.__new__(Executor)  # bypass RemoteExecutor.__init__ (no workflow needed)
+    client = FakeClient()
+    reports: list[tuple[str, Any]] = []
+    ex.client = client  # type: ignore[assignment]
+    ex._token = TOKEN
+    ex.run_id = "run1"
+    ex.log_dir = tmp_path / "ovh-logs"
+    ex._jobs = {}
+    ex._missing = {}
+    ex._jobs_lock = threading.Lock()
+    ex._closed = False
+    ex.logger = Recorder()  # type: ignore[assignment]
+    ex.executor_settings = SimpleNamespace(keep_jobs=False)
+    ex.status_rate_limiter = NullLimiter()  # type: ignore[assignment]
+    ex.report_job_success = lambda info: reports.append(("ok", info))  # type: ignore[method-assign]
+    ex.report_job_error = lambda info, msg=None, **kw: reports.append(("err", (info, msg, kw)))  # type: ignore[method-assign]
+    return ex, client, reports
+
+
+def job_info(tmp_path: Path, ovh_id: str) -> SubmittedJobInfo:
+    job = SimpleNamespace(name="r", jobid=1, attempt=1)
+    return SubmittedJobInfo(
+        job, external_jobid=ovh_id, aux={"log": str(tmp_path / f"{ovh_id}.log")}
+    )  # type: ignore[arg-type]
+
+
+def ovh_job(ovh_id: str, state: str, **status: Any) -> dict[str, Any]:
+    return {"id": ovh_id, "status": {"state": state, **status}}
+
+
+def round_(ex: Executor, infos: list[SubmittedJobInfo]) -> list[SubmittedJobInfo]:
+    async def collect() -> list[SubmittedJobInfo]:
+        return [j async for j in ex.check_active_jobs(infos)]
+
+    return asyncio.run(collect())
+
+
+def test_one_list_call_per_round_and_state_mapping(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path)
+    client.jobs = {
+        "a": ovh_job("a", "DONE", exitCode=0),
+        "b": ovh_job("b", "FAILED", exitCode=1, info={"message": "Job failed with code 1"}),
+        "c": ovh_job("c", "RUNNING"),
+        "d": ovh_job("d", "SOME_FUTURE_STATE"),
+        "e": ovh_job("e", "SYNC_FAILED", info={"message": f"sync broke {TOKEN}"}),
+    }
+    infos = [job_info(tmp_path, i) for i in "abcde"]
+    still = round_(ex, infos)
+    assert client.list_calls == ["snakemake-run=run1"]
+    assert [j.external_jobid for j in still] == ["c", "d"]
+    kinds = {r[1].external_jobid if r[0] == "ok" else r[1][0].external_jobid: r for r in reports}
+    assert kinds["a"][0] == "ok"
+    _, msg, kw = kinds["b"][1]
+    assert "ended FAILED (exit code 1): Job failed with code 1" in msg
+    assert kw["aux_logs"] == [str(tmp_path / "b.log")]
+    saved = (tmp_path / "b.log").read_text()
+    assert "log of b" in saved and TOKEN not in saved  # logs are saved redacted
+    assert TOKEN not in kinds["e"][1][1]
+    assert sorted(client.deleted) == ["a", "b", "e"]  # finished jobs cleaned up
+
+
+def test_failed_status_query_keeps_every_job_active(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path)
+    client.fail_list = TransientApiError("GET /v1/job: HTTP 503")
+    infos = [job_info(tmp_path, "a"), job_info(tmp_path, "b")]
+    assert round_(ex, infos) == infos
+    assert reports == []
+
+
+def test_job_missing_from_the_list_is_looked_up_then_failed_if_gone(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path)
+    client.jobs = {"hidden-done": ovh_job("hidden-done", "DONE")}
+    infos = [job_info(tmp_path, "hidden-done"), job_info(tmp_path, "gone")]
+    for _ in range(MISSING_ROUNDS_BEFORE_GET - 1):
+        assert len(round_(ex, infos)) == 2
+    assert round_(ex, infos) == []
+    outcomes = sorted((r[0], (r[1] if r[0] == "ok" else r[1][0]).external_jobid) for r in reports)
+    assert outcomes == [("err", "gone"), ("ok", "hidden-done")]
+
+
+def test_exit_handler_kills_only_unfinished_jobs(tmp_path: Path) -> None:
+    ex, client, _ = make_executor(tmp_path)
+    ex._jobs = {"a": "RUNNING", "b": "DONE", "c": "QUEUED"}
+    ex._kill_unfinished()
+    assert sorted(client.killed) == ["a", "c"]
+    ex._kill_unfinished()  # idempotent: killed jobs are marked INTERRUPTED
+    assert sorted(client.killed) == ["a", "c"]
