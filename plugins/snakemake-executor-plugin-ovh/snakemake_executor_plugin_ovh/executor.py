@@ -41,6 +41,8 @@ TOKEN_ENV = "SNAKEMAKE_OVH_TOKEN"
 # A job missing from this many consecutive list answers is looked up directly.
 MISSING_ROUNDS_BEFORE_GET = 3
 LOG_TAIL_LINES = 20000
+# A closed terminal (SIGHUP) or a kill (SIGTERM) must not leave billed GPU jobs running.
+KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class Executor(RemoteExecutor):
@@ -76,14 +78,14 @@ class Executor(RemoteExecutor):
         )
         self.log_dir = Path(self.workflow.persistence.aux_path) / "ovh-logs"
         self._versions = (installed_version("snakemake"), self._s3_plugin_version())
-        # OVH id -> last known state; read by the exit/SIGTERM handlers
+        # OVH id -> last known state; read by the exit/signal handlers
         self._jobs: dict[str, str] = {}
         self._missing: dict[str, int] = {}
         self._jobs_lock = threading.Lock()
         self._closed = False
         atexit.register(self._kill_unfinished)
-        self._previous_sigterm: Any = None
-        self._install_sigterm()
+        self._previous_handlers: dict[int, Any] = {}
+        self._install_signal_handlers()
         self.logger.info(f"OVHcloud AI Training: run {self.run_id} at {base_url}")
 
     # -- helpers -------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class Executor(RemoteExecutor):
     def run_job(self, job: JobExecutorInterface) -> None:
         # Snakemake's scheduler installs its own (graceful: wait for running jobs) SIGTERM
         # handler after creating the executor; chain in front of it so SIGTERM kills our jobs.
-        self._install_sigterm()
+        self._install_signal_handlers()
         exec_command = self.format_job_exec(job)
         precommand = self.workflow.spawned_job_args_factory.precommand(
             executor_common_settings=self.common_settings
@@ -329,30 +331,29 @@ class Executor(RemoteExecutor):
         if ids:
             self._kill(ids)
 
-    def _install_sigterm(self) -> None:
+    def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        current = signal.getsignal(signal.SIGTERM)
-        if current != self._on_sigterm:
-            self._previous_sigterm = current
-            signal.signal(signal.SIGTERM, self._on_sigterm)
+        for sig in KILL_SIGNALS:
+            current = signal.getsignal(sig)
+            if current != self._on_signal:
+                self._previous_handlers[sig] = current
+                signal.signal(sig, self._on_signal)
 
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
+    def _on_signal(self, signum: int, frame: Any) -> None:
         self._kill_unfinished()
-        previous = self._previous_sigterm
+        previous = self._previous_handlers.get(signum)
         if callable(previous):
-            previous(signum, frame)
-        else:
+            previous(signum, frame)  # Snakemake's own (SIGTERM: exit after running jobs end)
+        elif previous != signal.SIG_IGN:
             raise SystemExit(128 + signum)
 
     def shutdown(self) -> None:
         super().shutdown()
         self._kill_unfinished()
         self._closed = True
-        if (
-            self._previous_sigterm is not None
-            and threading.current_thread() is threading.main_thread()
-        ):
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if threading.current_thread() is threading.main_thread():
+            for sig, previous in self._previous_handlers.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, previous)
         self.client.close()

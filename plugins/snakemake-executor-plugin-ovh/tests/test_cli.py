@@ -136,8 +136,8 @@ def test_transient_api_errors_and_slow_answers_are_survived(
 
 @pytest.mark.parametrize(
     ("sig", "fault"),
-    [(signal.SIGTERM, None), (signal.SIGINT, "STUCK_QUEUED")],
-    ids=["sigterm-running", "ctrl-c-queued"],
+    [(signal.SIGTERM, None), (signal.SIGINT, "STUCK_QUEUED"), (signal.SIGHUP, None)],
+    ids=["sigterm-running", "ctrl-c-queued", "sighup-running"],
 )
 def test_signals_kill_remote_jobs(
     tmp_path: Path,
@@ -181,4 +181,7 @@ def test_signals_kill_remote_jobs(
         timeout=30,
     )
     assert final["id"] == job["id"]
+    # nothing of the run is left running (no resubmission of the killed job survived either)
+    terminal = {"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"}
+    assert all(j["status"]["state"] in terminal for j in emulator.jobs(test=tag))
     assert emulator.token not in err
