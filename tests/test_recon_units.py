@@ -142,3 +142,20 @@ def test_model_builds_with_background_and_appearance() -> None:
     )
     model = Model(cfg, n_images=3)
     assert model.background is not None and model.appearance is not None
+
+
+def test_gpu_gather_layout_matches_cpu_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-major (GPU) code path, exercised on CPU, equals the feature-major one."""
+    import video2mesh.recon.encoding as enc
+
+    torch.manual_seed(2)
+    grid = HashGrid(levels=5, features=4, log2_size=10, base_res=4, max_res=64)
+    x = torch.rand(500, 3) * 4 - 2
+    weights = torch.randn(500, 20)
+    a = grid(x, 4)
+    ga = torch.autograd.grad((a * weights).sum(), grid.table)[0]
+    monkeypatch.setattr(enc, "_row_major", lambda u: True)
+    b = grid(x, 4)
+    gb = torch.autograd.grad((b * weights).sum(), grid.table)[0]
+    assert torch.allclose(a, b, atol=1e-6)
+    assert torch.allclose(ga, gb, atol=1e-5)

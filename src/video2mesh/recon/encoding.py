@@ -22,6 +22,9 @@ import torch
 from torch import nn
 
 PRIMES = (1, 2654435761, 805459861)
+# the same primes as wrapped int32: the low bits of int32 products equal those of the exact
+# products, and the table size is a power of two, so int32 arithmetic gives the same hash
+_PRIMES_I32 = tuple(((p + 2**31) % 2**32) - 2**31 for p in PRIMES)
 
 
 def _level_index_weight(
@@ -36,14 +39,18 @@ def _level_index_weight(
     pos = u * res
     i0f = pos.floor().clamp_(0, res - 1)
     frac = pos - i0f
-    i0 = i0f.long()
-    one = torch.tensor([[0], [1]], device=u.device)
+    i0 = i0f.int()  # int32 throughout: half the memory traffic of int64, 4x faster on CPU
+    one = torch.tensor([[0], [1]], device=u.device, dtype=torch.int32)
     ax, ay, az = i0[0] + one, i0[1] + one, i0[2] + one  # (2, N) each
     if dense:
         side = res + 1
         rows = (az * (side * side))[:, None, None] + (ay * side)[None, :, None] + ax[None, None, :]
     else:
-        rows = (az * PRIMES[2])[:, None, None] ^ (ay * PRIMES[1])[None, :, None] ^ ax[None, None, :]
+        rows = (
+            (az * _PRIMES_I32[2])[:, None, None]
+            ^ (ay * _PRIMES_I32[1])[None, :, None]
+            ^ ax[None, None, :]
+        )
         rows = rows & (size - 1)
     fx, fy, fz = frac[0], frac[1], frac[2]
     wx = torch.stack([1 - fx, fx])
@@ -51,6 +58,11 @@ def _level_index_weight(
     wz = torch.stack([1 - fz, fz])
     w = (wz[:, None, None] * wy[None, :, None]) * wx[None, None, :]
     return rows.reshape(8, n) + offset, w.reshape(8, n)
+
+
+def _row_major(u: torch.Tensor) -> bool:
+    """Gather layout: row-major (T, F) on GPU, feature-major (F, T) on CPU."""
+    return u.is_cuda
 
 
 class _HashGridFn(torch.autograd.Function):
@@ -67,7 +79,7 @@ class _HashGridFn(torch.autograd.Function):
         ctx.levels = levels
         ctx.active = active
         n, nf = u.shape[1], table.shape[1]
-        if not u.is_cuda:
+        if not _row_major(u):
             tab_t = table.t().contiguous()
             outs = []
             for res, dense, size, offset in levels[:active]:
@@ -89,21 +101,22 @@ class _HashGridFn(torch.autograd.Function):
         t_rows, nf = ctx.table_shape
         n = u.shape[1]
         g = grad_out.view(n, len(ctx.levels), nf)
-        if not u.is_cuda:
+        row_major = _row_major(u)
+        if not row_major:
             g = g.permute(1, 2, 0).contiguous()  # (levels, F, N)
-        if u.is_cuda:
+        if row_major:
             grad_table = grad_out.new_zeros(t_rows, nf)
         else:
             grad_t = grad_out.new_zeros(nf, t_rows)
         for lvl, (res, dense, size, offset) in enumerate(ctx.levels[: ctx.active]):
             rows, w = _level_index_weight(u, res, dense, size, offset)
-            if u.is_cuda:
+            if row_major:
                 contrib = (w[..., None] * g[None, :, lvl]).reshape(-1, nf)
                 grad_table.index_add_(0, rows.reshape(-1), contrib)
             else:
                 contrib = (w[None] * g[lvl][:, None]).reshape(nf, -1)
                 grad_t.index_add_(1, rows.reshape(-1), contrib)
-        if not u.is_cuda:
+        if not row_major:
             grad_table = grad_t.t()
         return None, grad_table, None, None
 
@@ -140,6 +153,7 @@ class HashGrid(nn.Module):
         self.levels = tuple(specs)
         self.table = nn.Parameter(torch.empty(offset, features).uniform_(-1e-4, 1e-4))
         self.active = levels
+        self.fused = False  # use the Triton kernels on CUDA (set by the trainer when available)
 
     @property
     def out_dim(self) -> int:
@@ -149,6 +163,10 @@ class HashGrid(nn.Module):
         """Features (N, levels × features) of points x (N, 3) in scene units."""
         active = self.active if active is None else active
         u = ((x.detach().t() + self.bound) / (2 * self.bound)).clamp(0.0, 1.0).contiguous()
+        if self.fused and u.is_cuda:
+            from video2mesh.recon.hash_triton import HashGridTriton
+
+            return HashGridTriton.apply(u, self.table, self.levels, int(active))
         return _HashGridFn.apply(u, self.table, self.levels, int(active))
 
 

@@ -78,13 +78,14 @@ def extract_lattice(
     resolution: int,
     device: torch.device,
     block: int = 128,
-    chunk: int = 1 << 21,
+    chunk: int = 0,
     dense: bool = False,
     band: float = 3.0,
     workers: int = 0,
 ) -> Extracted:
     """Zero level set of ``fn`` on the lattice; vertices in lattice units converted to [-1, 1]."""
     r = int(resolution)
+    chunk = chunk or (1 << 21 if device.type == "cuda" else 1 << 17)
     if r < 8:
         raise UserError(f"resolution {r} is too small", "use at least 8 samples across the sphere")
     h = 2.0 / r
@@ -107,7 +108,8 @@ def extract_lattice(
 
     blocks = [b for b in blocks if touches_sphere(b)]
     total = len(blocks)
-    if not dense and r > 64:
+    # the band pays off once its coarse lattice is much coarser than the fine one
+    if not dense and r >= 256:
         blocks = _band_blocks(fn, r, block, blocks, device, chunk, band)
     sdf_points = 0
 

@@ -73,6 +73,14 @@ def spherical_harmonics(d: torch.Tensor, degree: int) -> torch.Tensor:
     return torch.stack(out, -1)
 
 
+def _triton_ok(features: int) -> bool:
+    if features not in (1, 2, 4, 8) or not torch.cuda.is_available():
+        return False
+    from video2mesh.recon.hash_triton import HAVE_TRITON
+
+    return HAVE_TRITON
+
+
 class SDFNet(nn.Module):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
@@ -84,11 +92,13 @@ class SDFNet(nn.Module):
             cfg.hash_max_res,
             cfg.hash_range,
         )
+        self.encoding.fused = cfg.fused_hash and _triton_ok(cfg.hash_features)
         n_in = 3 + self.encoding.out_dim
         dims = [n_in] + [cfg.sdf_hidden] * cfg.sdf_layers
         self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in itertools.pairwise(dims))
         self.sdf_head = nn.Linear(cfg.sdf_hidden, 1)
         self.feat_head = WNLinear(cfg.sdf_hidden, cfg.sdf_feature_dim)
+        self.register_buffer("taps", torch.tensor(TAPS), persistent=False)
         self._geometric_init(cfg)
 
     def _geometric_init(self, cfg: TrainConfig) -> None:
@@ -112,11 +122,18 @@ class SDFNet(nn.Module):
             self.feat_head.bias.zero_()
             self.feat_head.reset_g()
 
-    def hidden_state(self, x: torch.Tensor, active: int) -> torch.Tensor:
-        h = torch.cat([x, self.encoding(x, active)], -1)
+    def _mlp(self, x: torch.Tensor, enc: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([x, enc], -1)
         for layer in self.hidden:
             h = F.softplus(layer(h), beta=100.0)
         return h
+
+    def compile_mlp(self) -> None:
+        """torch.compile the MLP part (fuses weight norm, concat and softplus; CUDA)."""
+        self._mlp = torch.compile(self._mlp, dynamic=False)  # type: ignore[method-assign]
+
+    def hidden_state(self, x: torch.Tensor, active: int) -> torch.Tensor:
+        return self._mlp(x, self.encoding(x, active))
 
     def sdf(self, x: torch.Tensor, active: int) -> torch.Tensor:
         return self.sdf_head(self.hidden_state(x, active))[..., 0]
@@ -135,7 +152,7 @@ class SDFNet(nn.Module):
         """
         n = x.shape[0]
         e = eps / math.sqrt(3.0)
-        taps = torch.tensor(TAPS, dtype=x.dtype, device=x.device) * e  # (4, 3)
+        taps = self.taps.to(x.dtype) * e  # (4, 3)
         pts = torch.cat([x, (x[None] + taps[:, None]).reshape(-1, 3)], 0)
         h = self.hidden_state(pts, active)
         f_all = self.sdf_head(h)[..., 0]

@@ -81,6 +81,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the field evaluations (CUDA only)
     amp: bool = False  # bf16 autocast for the colour / background MLPs (CUDA only)
     fused_hash: bool = True  # Triton hash-grid kernels on CUDA when Triton is importable
+    cuda_graphs: bool = True  # capture each training step as a CUDA graph (CUDA only)
 
     def resolved(self, scene_type: str) -> TrainConfig:
         """Fill the scene-type dependent defaults."""

@@ -91,17 +91,17 @@ def sample_object(
     near: torch.Tensor,
     far: torch.Tensor,
     st: State,
-    gen: torch.Generator | None,
+    jitter: torch.Tensor | None,
 ) -> torch.Tensor:
-    """Sorted sample distances (R, S) along each ray inside the sphere (no gradients)."""
+    """Sorted sample distances (R, S) along each ray inside the sphere (no gradients).
+
+    ``jitter`` (R, samples_coarse) in [0, 1) stratifies the coarse samples; None = mid-points.
+    """
     cfg = model.cfg
     r, nc = o.shape[0], cfg.samples_coarse
     base = torch.arange(nc, device=o.device, dtype=o.dtype)
-    jitter = (
-        torch.rand(r, nc, device=o.device, dtype=o.dtype, generator=gen)
-        if gen is not None
-        else torch.full((r, nc), 0.5, device=o.device, dtype=o.dtype)
-    )
+    if jitter is None:
+        jitter = torch.full((r, nc), 0.5, device=o.device, dtype=o.dtype)
     t = near[:, None] + (far - near)[:, None] * (base + jitter) / nc
     if cfg.fine_rounds <= 0:
         return t
@@ -125,13 +125,18 @@ def render_rays(
     o: torch.Tensor,
     d: torch.Tensor,
     st: State,
-    gen: torch.Generator | None,
+    noise: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     app_index: torch.Tensor | None = None,
 ) -> RenderOut:
-    """Render rays (o, d unit) in the normalised frame; ``gen`` None = deterministic samples."""
+    """Render rays (o, d unit) in the normalised frame.
+
+    ``noise`` = (coarse jitter (R, samples_coarse), background jitter (R, bg_samples) or None),
+    uniform in [0, 1), drawn by the caller (so that the step is free of RNG calls and can be
+    captured as a CUDA graph); None = deterministic mid-point samples (evaluation).
+    """
     cfg = model.cfg
     near, far, hit = sphere_near_far(o, d)
-    t = sample_object(model, o, d, near, far, st, gen)
+    t = sample_object(model, o, d, near, far, st, None if noise is None else noise[0])
     r, s = t.shape
     x = o[:, None] + t[..., None] * d[:, None]
     sdf, feat, grad, lap = model.sdf.with_gradient(x.reshape(-1, 3), st.active_levels, st.eps)
@@ -160,11 +165,9 @@ def render_rays(
     if model.background is not None:
         nb = cfg.bg_samples
         base = torch.arange(nb, device=o.device, dtype=o.dtype)
-        jit = (
-            torch.rand(r, nb, device=o.device, dtype=o.dtype, generator=gen)
-            if gen is not None
-            else torch.full((r, nb), 0.5, device=o.device, dtype=o.dtype)
-        )
+        jit = noise[1] if noise is not None and noise[1] is not None else None
+        if jit is None:
+            jit = torch.full((r, nb), 0.5, device=o.device, dtype=o.dtype)
         u = 1.0 - (base + jit) / nb  # inverse distance, 1 → 0
         tb = far[:, None] / u.clamp_min(1e-3)
         xb = o[:, None] + tb[..., None] * d[:, None]

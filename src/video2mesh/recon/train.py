@@ -13,9 +13,11 @@ newer than the resume checkpoint, and the file is removed once the segment's out
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,15 +85,23 @@ def pick_device(name: str) -> torch.device:
 
 def make_optimizer(model: Model, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     kw: dict[str, Any] = {"betas": (0.9, 0.999), "eps": 1e-15}
+    groups = model.parameter_groups(cfg)
     if device.type == "cuda":
         kw["fused"] = True
-    return torch.optim.AdamW(model.parameter_groups(cfg), weight_decay=cfg.weight_decay, **kw)
+        if cfg.cuda_graphs:
+            kw["capturable"] = True
+            for g in groups:  # learning rates as device tensors, updated in place
+                g["lr"] = torch.tensor(float(g["lr"]), device=device)
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, **kw)
 
 
 def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float) -> None:
     base = {"mlp": cfg.lr, "encoding": cfg.lr_encoding or cfg.lr, "s_var": cfg.lr_s_var or cfg.lr}
     for g in opt.param_groups:
-        g["lr"] = base[g["name"]] * factor
+        if isinstance(g["lr"], torch.Tensor):
+            g["lr"].fill_(base[g["name"]] * factor)
+        else:
+            g["lr"] = base[g["name"]] * factor
 
 
 def save_checkpoint(
@@ -165,7 +175,7 @@ def _check_compatible(ck: dict[str, Any], seg: Segment, path: Path) -> None:
 
 
 class _Step:
-    """The per-iteration computation (optionally torch.compile'd on CUDA)."""
+    """The per-iteration loss (render + RGB L1 + eikonal + curvature); no RNG calls inside."""
 
     def __init__(self, model: Model, cfg: TrainConfig) -> None:
         self.model = model
@@ -177,13 +187,13 @@ class _Step:
         d: torch.Tensor,
         rgb_gt: torch.Tensor,
         img: torch.Tensor,
+        jit_c: torch.Tensor,
+        jit_b: torch.Tensor | None,
         st: schedule.State,
-        gen: torch.Generator,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
-        out = render_rays(
-            self.model, o, d, st, gen, img if self.model.appearance is not None else None
-        )
+        app = img if self.model.appearance is not None else None
+        out = render_rays(self.model, o, d, st, (jit_c, jit_b), app)
         l1 = (out.rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
         hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
         n_hit = hitw.sum().clamp_min(1.0)
@@ -193,11 +203,98 @@ class _Step:
         loss = cfg.rgb_weight * l1 + cfg.eikonal_weight * eik + st.curvature_weight * curv
         mse = ((out.rgb.detach() - rgb_gt) ** 2).mean()
         return loss, {
+            "loss": loss.detach(),
             "rgb_l1": l1.detach(),
             "eikonal": eik.detach(),
             "curvature": curv.detach(),
             "mse": mse,
         }
+
+
+class _GraphedStep:
+    """Forward, backward and AdamW step captured as one CUDA graph and replayed.
+
+    At 1024 rays an iteration is ~1k small kernels, so eager PyTorch is bound by launch
+    overhead; replaying a graph removes it. Inputs are copied into static tensors; the schedule
+    values that change every iteration (cos annealing, curvature weight, learning rates) live in
+    device tensors; a change of active levels or gradient step re-captures (≤ levels times).
+    """
+
+    def __init__(self, step: _Step, opt: torch.optim.Optimizer, device: torch.device) -> None:
+        self.step, self.opt, self.device = step, opt, device
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.key: tuple | None = None
+        self.static: list[torch.Tensor | None] = []
+        self.cos = torch.zeros((), device=device)
+        self.curv = torch.zeros((), device=device)
+        self.out: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None
+
+    def __call__(self, *inputs: torch.Tensor | None, st: schedule.State) -> dict[str, torch.Tensor]:
+        if not self.static:
+            self.static = [None if t is None else t.clone() for t in inputs]
+        for s, t in zip(self.static, inputs, strict=True):
+            if s is not None and t is not None:
+                s.copy_(t)
+        self.cos.fill_(st.cos_anneal)
+        self.curv.fill_(st.curvature_weight)
+        key = (st.active_levels, st.eps)
+        if key != self.key:
+            self._capture(st, key)
+        assert self.graph is not None and self.out is not None
+        self.graph.replay()
+        return self.out[1]
+
+    def _capture(self, st: schedule.State, key: tuple) -> None:
+        self.graph, self.out = None, None
+        self.opt.zero_grad(set_to_none=True)
+        gst = dataclasses.replace(st, cos_anneal=self.cos, curvature_weight=self.curv)  # type: ignore[arg-type]
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            loss, _ = self.step(*self.static, st=gst)  # warm-up: lazy inits outside the graph
+            loss.backward()
+            if not self.opt.state:
+                # allocate AdamW's state with lr 0 (parameters unchanged: decay 1 − 0·wd = 1),
+                # then reset it, so that the first real step is the first step
+                lrs = [g["lr"].clone() for g in self.opt.param_groups]
+                for g in self.opt.param_groups:
+                    g["lr"].zero_()
+                self.opt.step()
+                for g, lr in zip(self.opt.param_groups, lrs, strict=True):
+                    g["lr"].copy_(lr)
+                for state in self.opt.state.values():
+                    for v in state.values():
+                        v.zero_()
+            self.opt.zero_grad(set_to_none=True)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            loss, parts = self.step(*self.static, st=gst)
+            loss.backward()
+            self.opt.step()
+        self.graph, self.out, self.key = graph, (loss, parts), key
+
+
+def make_train_step(
+    model: Model, opt: torch.optim.Optimizer, cfg: TrainConfig, device: torch.device
+) -> Callable[..., dict[str, torch.Tensor]]:
+    """(o, d, rgb, img, jit_c, jit_b, state) → metrics; one optimiser step, graphed on CUDA."""
+    step = _Step(model, cfg)
+    if cfg.cuda_graphs and device.type == "cuda":
+        for g in opt.param_groups:  # a float lr would be frozen into the graph
+            if not isinstance(g["lr"], torch.Tensor):
+                g["lr"] = torch.tensor(float(g["lr"]), device=device)
+        graphed = _GraphedStep(step, opt, device)
+        return lambda *a: graphed(*a[:-1], st=a[-1])
+
+    def eager(*a: Any) -> dict[str, torch.Tensor]:
+        loss, parts = step(*a)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return parts
+
+    return eager
 
 
 def run_segment(seg: Segment) -> dict[str, Any]:
@@ -259,32 +356,34 @@ def run_segment(seg: Segment) -> dict[str, Any]:
     )
     del start_ck
 
-    fn = _Step(model, cfg)
+    if cfg.compile and device.type == "cuda":
+        model.sdf.compile_mlp()
+    train_step = make_train_step(model, opt, cfg, device)
 
     t_start = time.perf_counter()
     t_save = t_start
     t_log, it_log = t_start, it0
-    acc: dict[str, float] = {}
+    acc: dict[str, torch.Tensor] = {}
     n_acc = 0
     it = it0
     while it < seg.until:
         st = schedule.state(cfg, it, seg.final)
         _set_lr(opt, cfg, st.lr_factor)
         o, d, rgb, img = ds.sample(cfg.rays, gen)
-        loss, parts = fn(o, d, rgb, img, st, gen)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"training loss became {loss.item()} at iteration {it}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        jit_c = torch.rand(cfg.rays, cfg.samples_coarse, device=device, generator=gen)
+        jit_b = None
+        if model.background is not None:
+            jit_b = torch.rand(cfg.rays, cfg.bg_samples, device=device, generator=gen)
+        parts = train_step(o, d, rgb, img, jit_c, jit_b, st)
         it += 1
-        vals = {"loss": loss.detach(), **parts}
-        for k, v in vals.items():
-            acc[k] = acc.get(k, 0.0) + float(v)
+        for k, v in parts.items():  # summed on the device: no host sync per iteration
+            acc[k] = acc[k] + v if k in acc else v.clone()
         n_acc += 1
         if it % cfg.log_every == 0 or it == seg.until:
+            mean = {k: float(v) / n_acc for k, v in acc.items()}
+            if not math.isfinite(mean["loss"]):
+                raise RuntimeError(f"training loss became {mean['loss']} before iteration {it}")
             now = time.perf_counter()
-            mean = {k: v / n_acc for k, v in acc.items()}
             rows.append(
                 {
                     "iteration": it,
