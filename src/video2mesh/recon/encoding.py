@@ -115,7 +115,8 @@ class _HashGridFn(torch.autograd.Function):
                 grad_table.index_add_(0, rows.reshape(-1), contrib)
             else:
                 contrib = (w[None] * g[lvl][:, None]).reshape(nf, -1)
-                grad_t.index_add_(1, rows.reshape(-1), contrib)
+                # int64 here: CPU index_add_ with int32 indices takes a ~15x slower path
+                grad_t.index_add_(1, rows.reshape(-1).long(), contrib)
         if not row_major:
             grad_table = grad_t.t()
         return None, grad_table, None, None
