@@ -551,6 +551,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
         )
     if not rec.rows or rec.rows[-1]["iteration"] != job.until:
         rec.add(job.until, None)
+    rec.rows[-1]["elapsed_s"] = rec.elapsed()  # up to the written checkpoint (the chain's time)
     with atomic_path(job.out) as tmp:
         shutil.move(str(logdir / name), tmp)
     rec.write(job.metrics)
