@@ -11,7 +11,7 @@ def neuralangelo_gpus(wildcards):
 
 
 def neuralangelo_gpu_model(wildcards):
-    return str(RUNS[wildcards.run].get("gpu_model", ""))
+    return RUNS[wildcards.run].get("gpu_model") or None
 
 
 def neuralangelo_image(wildcards):
