@@ -216,7 +216,8 @@ def test_image_settings_win() -> None:
 
 def test_run_entry_validation() -> None:
     run = na.OfficialRun.from_config(
-        '{"backend": "neuralangelo", "preset": "auto", "train": {}, "extract": {"block": 64}}'
+        '{"backend": "neuralangelo", "preset": "auto", "train": {}, "extract": {"block": 64},'
+        ' "flavor": "h100-1-gpu"}'
     )
     assert run.commit == na.OFFICIAL_COMMIT and run.extract == {"block": 64}
     with pytest.raises(UserError, match="colour"):

@@ -108,6 +108,7 @@ class OfficialRun:
         if backend != "neuralangelo":
             raise UserError(f"run backend is {backend!r}", "this command serves neuralangelo runs")
         entry.pop("preset", None)  # a builtin-backend key the schema may fill in
+        entry.pop("flavor", None)  # read by the report (cost column)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(entry) - known)
         if unknown:
