@@ -21,6 +21,7 @@ include: "rules/sfm.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
 include: "rules/mesh.smk"
+include: "rules/neuralangelo.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
