@@ -15,62 +15,17 @@ fraction of the reference's bounding-box diagonal. It prints one JSON line per m
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import math
 import sys
-import tarfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def prepare(out: Path, frames: int, width: int, height: int, seed: int = 0) -> None:
-    from PIL import Image
+    from video2mesh.recon.synthetic import write_sample_scene
 
-    from video2mesh import sample
-
-    out.mkdir(parents=True, exist_ok=True)
-    spec = sample.SampleSpec(seed=seed, frames=frames, width=width, height=height)
-    tex = sample._Textures(spec.seed)
-    cams = sample.orbit_cameras(spec)
-    mesh = sample.ground_truth_mesh(spec.mesh_resolution)
-    mesh.export(out / "reference.ply")
-    lo, hi = mesh.bounds
-    center = (lo + hi) / 2
-    radius = 1.1 * float(np.linalg.norm(mesh.vertices - center, axis=1).max())
-    k = spec.intrinsics()
     t0 = time.perf_counter()
-    fr = []
-    with tarfile.open(out / "images.tar", "w") as tar:
-        for i, c2w in enumerate(cams):
-            img = sample.render_frame(c2w, spec, tex)
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="JPEG", quality=95)
-            name = f"images/{i:06d}.jpg"
-            info = tarfile.TarInfo(name)
-            info.size = buf.tell()
-            buf.seek(0)
-            tar.addfile(info, buf)
-            gl = np.asarray(c2w, dtype=np.float64).copy()
-            gl[:3, 1:3] *= -1  # OpenCV → OpenGL camera axes
-            fr.append({"file_path": name, "transform_matrix": gl.tolist()})
-    meta = {
-        "camera_angle_x": 2 * math.atan(width / (2 * k["fx"])),
-        "camera_angle_y": 2 * math.atan(height / (2 * k["fy"])),
-        "fl_x": k["fx"],
-        "fl_y": k["fy"],
-        "cx": k["cx"],
-        "cy": k["cy"],
-        "w": width,
-        "h": height,
-        "sphere_center": center.tolist(),
-        "sphere_radius": radius,
-        "aabb_range": [[c - radius, c + radius] for c in center.tolist()],
-        "frames": fr,
-    }
-    (out / "transforms.json").write_text(json.dumps(meta, indent=1))
+    write_sample_scene(out, frames, width, height, seed)
     print(json.dumps({"prepared": str(out), "frames": frames, "seconds": time.perf_counter() - t0}))
 
 

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--save-every-seconds", type=float, default=300.0, help="partial-save period")
     p.add_argument("--save-every-iters", type=int, default=0, help="also save every N iterations")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: 1 on CPU)")
     p.set_defaults(func=_train)
 
     e = sub.add_parser(

@@ -74,14 +74,16 @@ def _upsample(t: torch.Tensor, sdf: torch.Tensor, inv_s: float, n: int) -> torch
     p = torch.sigmoid((mid - cos * dist * 0.5) * inv_s)
     q = torch.sigmoid((mid + cos * dist * 0.5) * inv_s)
     alpha = (p - q + 1e-5) / (p + 1e-5)
-    trans = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1 - alpha + 1e-7], -1), -1)
-    w = alpha * trans[:, :-1]
-    return sample_pdf(t, w, n)
+    return sample_pdf(t, _composite(alpha), n)
 
 
 def _composite(alpha: torch.Tensor) -> torch.Tensor:
-    trans = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1 - alpha + 1e-7], -1), -1)
-    return alpha * trans[:, :-1]
+    """Weights α_i Π_{j<i} (1 − α_j). The exclusive product is exp(cumsum(log)) rather than
+    cumprod: cumprod's backward checks its input for zeros on the host, which both syncs and
+    breaks CUDA-graph capture."""
+    log_t = torch.log((1.0 - alpha + 1e-7).clamp_min(1e-7)).cumsum(-1)
+    trans = torch.exp(torch.cat([torch.zeros_like(log_t[:, :1]), log_t[:, :-1]], -1))
+    return alpha * trans
 
 
 def sample_object(

@@ -126,3 +126,59 @@ def write_scene(
     tf = out_dir / "transforms.json"
     tf.write_text(json.dumps(meta, indent=1))
     return tf, tar_path
+
+
+def write_sample_scene(
+    out_dir: Path, frames: int = 60, width: int = 240, height: int = 180, seed: int = 0
+) -> tuple[Path, Path, Path]:
+    """The pipeline's sample object (video2mesh.sample) seen from its TRUE cameras.
+
+    Frames are rendered straight to JPEG (no video codec, no SfM); writes transforms.json
+    (sphere: centre of the true mesh's box, radius 1.1 × its farthest vertex), images.tar and
+    reference.ply (the true mesh, world frame). Returns their paths.
+    """
+    from PIL import Image
+
+    from video2mesh import sample
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = sample.SampleSpec(seed=seed, frames=frames, width=width, height=height)
+    tex = sample._Textures(spec.seed)
+    mesh = sample.ground_truth_mesh(spec.mesh_resolution)
+    ref = out_dir / "reference.ply"
+    mesh.export(ref)
+    lo, hi = mesh.bounds
+    center = (lo + hi) / 2
+    radius = 1.1 * float(np.linalg.norm(mesh.vertices - center, axis=1).max())
+    k = spec.intrinsics()
+    entries = []
+    tar_path = out_dir / "images.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for i, c2w in enumerate(sample.orbit_cameras(spec)):
+            buf = io.BytesIO()
+            Image.fromarray(sample.render_frame(c2w, spec, tex)).save(buf, "JPEG", quality=95)
+            name = f"images/{i:06d}.jpg"
+            info = tarfile.TarInfo(name)
+            info.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(info, buf)
+            gl = np.asarray(c2w, dtype=np.float64).copy()
+            gl[:3, 1:3] *= -1.0  # OpenCV → OpenGL camera axes
+            entries.append({"file_path": name, "transform_matrix": gl.tolist()})
+    meta = {
+        "camera_angle_x": 2 * math.atan(width / (2 * k["fx"])),
+        "camera_angle_y": 2 * math.atan(height / (2 * k["fy"])),
+        "fl_x": k["fx"],
+        "fl_y": k["fy"],
+        "cx": k["cx"],
+        "cy": k["cy"],
+        "w": width,
+        "h": height,
+        "sphere_center": center.tolist(),
+        "sphere_radius": radius,
+        "aabb_range": [[c - radius, c + radius] for c in center.tolist()],
+        "frames": entries,
+    }
+    tf = out_dir / "transforms.json"
+    tf.write_text(json.dumps(meta, indent=1))
+    return tf, tar_path, ref

@@ -280,12 +280,6 @@ def make_train_step(
 ) -> Callable[..., dict[str, torch.Tensor]]:
     """(o, d, rgb, img, jit_c, jit_b, state) → metrics; one optimiser step, graphed on CUDA."""
     step = _Step(model, cfg)
-    if cfg.cuda_graphs and device.type == "cuda":
-        for g in opt.param_groups:  # a float lr would be frozen into the graph
-            if not isinstance(g["lr"], torch.Tensor):
-                g["lr"] = torch.tensor(float(g["lr"]), device=device)
-        graphed = _GraphedStep(step, opt, device)
-        return lambda *a: graphed(*a[:-1], st=a[-1])
 
     def eager(*a: Any) -> dict[str, torch.Tensor]:
         loss, parts = step(*a)
@@ -293,6 +287,28 @@ def make_train_step(
         loss.backward()
         opt.step()
         return parts
+
+    if cfg.cuda_graphs and device.type == "cuda":
+        for g in opt.param_groups:  # a float lr would be frozen into the graph
+            if not isinstance(g["lr"], torch.Tensor):
+                g["lr"] = torch.tensor(float(g["lr"]), device=device)
+        graphed = _GraphedStep(step, opt, device)
+        failed: list[bool] = []
+
+        def run(*a: Any) -> dict[str, torch.Tensor]:
+            if not failed:
+                try:
+                    return graphed(*a[:-1], st=a[-1])
+                except RuntimeError as exc:  # capture not possible here: stay eager
+                    if graphed.key is not None:
+                        raise  # a replay that worked before does not fail quietly
+                    log.warning("CUDA graph capture failed (%s); training eagerly", exc)
+                    failed.append(True)
+                    torch.cuda.synchronize(device)
+                    opt.zero_grad(set_to_none=True)
+            return eager(*a)
+
+        return run
 
     return eager
 
@@ -303,9 +319,11 @@ def run_segment(seg: Segment) -> dict[str, Any]:
         raise UserError(f"--until {seg.until} is past --final {seg.final}", "until ≤ final")
     if seg.until <= 0:
         raise UserError("--until must be positive", "pass the sweep iteration count")
-    if seg.threads:
-        torch.set_num_threads(seg.threads)
     device = pick_device(seg.device)
+    if seg.threads or device.type == "cpu":
+        # one thread by default on CPU: the ops are small, and on a shared or busy machine
+        # OpenMP threads oversubscribe cores (measured 7x slower with 2 threads on 2 busy cores)
+        torch.set_num_threads(seg.threads or 1)
     cfg = seg.cfg
     ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
     outside = camera_outside_fraction(ds)
