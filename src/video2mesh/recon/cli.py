@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", required=True, type=Path, help="mesh to write (.ply)")
     e.add_argument("--stats", required=True, type=Path, help="stats JSON to write")
     e.add_argument("--keep-largest", action="store_true", help="keep the largest component only")
-    e.add_argument("--block", type=int, default=128, help="lattice cells per block side")
+    e.add_argument(
+        "--block", type=int, default=0, help="lattice cells per block side (0: 128 GPU, 32 CPU)"
+    )
     e.add_argument("--device", default="auto")
     e.add_argument("--no-colors", action="store_true", help="skip vertex colours")
     e.add_argument("--dense", action="store_true", help="evaluate every block (no narrow band)")

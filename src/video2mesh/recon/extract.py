@@ -77,7 +77,7 @@ def extract_lattice(
     fn: SdfFn,
     resolution: int,
     device: torch.device,
-    block: int = 128,
+    block: int = 0,
     chunk: int = 0,
     dense: bool = False,
     band: float = 3.0,
@@ -86,6 +86,8 @@ def extract_lattice(
     """Zero level set of ``fn`` on the lattice; vertices in lattice units converted to [-1, 1]."""
     r = int(resolution)
     chunk = chunk or (1 << 21 if device.type == "cuda" else 1 << 17)
+    # smaller blocks on CPU: the narrow band then skips more of the (slow) SDF evaluations
+    block = block or (128 if device.type == "cuda" else 32)
     if r < 8:
         raise UserError(f"resolution {r} is too small", "use at least 8 samples across the sphere")
     h = 2.0 / r
@@ -108,8 +110,8 @@ def extract_lattice(
 
     blocks = [b for b in blocks if touches_sphere(b)]
     total = len(blocks)
-    # the band pays off once its coarse lattice is much coarser than the fine one
-    if not dense and r >= 256:
+    # the band pays off with several blocks per axis (its coarse lattice is ≥ 2× coarser)
+    if not dense and nb >= 4:
         blocks = _band_blocks(fn, r, block, blocks, device, chunk, band)
     sdf_points = 0
 
@@ -170,7 +172,7 @@ def _band_blocks(
 ) -> list[tuple[int, int, int]]:
     """Blocks whose coarse SDF samples come within ``band`` coarse spacings of zero."""
     # coarse lattice: at most 256 cells across, at least 4 per block
-    step = max(1, min(block // 4, math.ceil(r / 256)))
+    step = max(2, min(block // 4, math.ceil(r / 256)))
     rc = math.ceil(r / step)
     hc = 2.0 / r * step
     n = rc + 1
@@ -253,7 +255,7 @@ def extract_checkpoint(
     out: Path,
     stats_path: Path,
     keep_largest_component: bool = False,
-    block: int = 128,
+    block: int = 0,
     device_name: str = "auto",
     colors: bool = True,
     dense: bool = False,
