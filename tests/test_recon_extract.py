@@ -50,8 +50,8 @@ def test_analytic_surface_within_half_a_voxel(fn, exact, dense: bool) -> None:
 
 
 def test_narrow_band_skips_blocks_and_matches_dense() -> None:
-    band = extract_lattice(_torus, 256, torch.device("cpu"), block=32)
-    dense = extract_lattice(_torus, 256, torch.device("cpu"), block=32, dense=True)
+    band = extract_lattice(_torus, 128, torch.device("cpu"), block=16)
+    dense = extract_lattice(_torus, 128, torch.device("cpu"), block=16, dense=True)
     assert band.blocks_evaluated < band.blocks_total / 2
     assert len(band.faces) == len(dense.faces)
     assert np.array_equal(np.sort(band.vertices, axis=0), np.sort(dense.vertices, axis=0))

@@ -75,7 +75,7 @@ def test_geometric_init_is_a_sphere_and_numerical_gradient() -> None:
     )
     f, _feat, grad, lap = net.with_gradient(x, 4, 1e-3)
     # ≈ |x| − 0.5 up to the random spread of 256 units (~9%) and softplus's offset at 0
-    assert float((f - (x.norm(dim=-1) - 0.5)).abs().mean()) < 0.1
+    assert float((f - (x.norm(dim=-1) - 0.5)).abs().mean().detach()) < 0.1
     assert float(net.sdf(torch.zeros(1, 3), 4)) < 0
     unit = torch.nn.functional.normalize(x, dim=-1)
     assert (torch.nn.functional.cosine_similarity(grad, unit) > 0.9).float().mean() > 0.9

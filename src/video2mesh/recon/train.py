@@ -320,10 +320,18 @@ def run_segment(seg: Segment) -> dict[str, Any]:
     if seg.until <= 0:
         raise UserError("--until must be positive", "pass the sweep iteration count")
     device = pick_device(seg.device)
+    threads = torch.get_num_threads()
     if seg.threads or device.type == "cpu":
         # one thread by default on CPU: the ops are small, and on a shared or busy machine
         # OpenMP threads oversubscribe cores (measured 7x slower with 2 threads on 2 busy cores)
         torch.set_num_threads(seg.threads or 1)
+    try:
+        return _run_segment(seg, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     cfg = seg.cfg
     ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
     outside = camera_outside_fraction(ds)
