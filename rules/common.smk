@@ -1,7 +1,11 @@
 # Helpers shared by the rules: which scenes exist, their merged settings, sweep targets.
 import json
+import os
 import re
 import shlex
+
+# `--report results/report.html` needs the folder even when every result lives in S3.
+os.makedirs("results", exist_ok=True)
 
 # Rules run this repository's own code, whatever else is installed (also in remote jobs,
 # where the deployed sources sit at the same relative path).

@@ -25,7 +25,7 @@ rule sfm:
         sfm=sfm_settings,
     shell:
         "python -m video2mesh sfm --scene {wildcards.scene} --frames {input}"
-        " --out-dir results/{wildcards.scene}/sfm --matcher {params.matcher}"
+        " --out-dir $(dirname {output.stats:q}) --matcher {params.matcher}"
         " --min-registered {params.sfm[min_registered]}"
         " --camera-model {params.sfm[camera_model]} --overlap {params.sfm[overlap]}"
         " > {log} 2>&1"

@@ -26,5 +26,5 @@ rule train:
         "python -m video2mesh train --transforms {input.transforms} --images {input.images}"
         " --run-config {params.run} --scene-type {params.type}"
         " --until {wildcards.iterations} --final {params.final} {params.resume}"
-        " --partial results/{wildcards.scene}/{wildcards.run}/ckpt/it{wildcards.iterations}.partial.pt"
+        " --partial $(dirname {output.ckpt:q})/it{wildcards.iterations}.partial.pt"
         " --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"
