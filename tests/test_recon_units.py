@@ -127,7 +127,7 @@ def test_presets_and_overrides() -> None:
         {"backend": "builtin", "preset": "cpu", "train": {"rays": 128}}, "object"
     )
     assert preset == "cpu" and cfg.rays == 128 and cfg.init_active_level == 4
-    cfg, _ = build_config('{"preset": "gpu"}', "scene")
+    cfg, _ = build_config('{"preset": "gpu", "extract": {"keep_largest": true}}', "scene")
     assert cfg.background == "nerf" and cfg.init_active_level == 8
     with pytest.raises(UserError, match="nosuchkey"):
         build_config({"train": {"nosuchkey": 1}}, "object")
