@@ -5,6 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from v2m_testing import TINY_CONFIG, snakemake
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Path:
+    """The whole pipeline on the tiny sample, then its report: the run directory."""
+    wd = tmp_path_factory.mktemp("tiny_pipeline")
+    proc = snakemake(wd, "--cores", "2", f"--configfile={TINY_CONFIG}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = snakemake(wd, "--report", "results/report.html", f"--configfile={TINY_CONFIG}")
+    assert report.returncode == 0, report.stderr[-4000:]
+    return wd
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """The Snakemake report of a tiny sweep, opened in headless Chromium.
 
-Builds tests/workflow_report (fake scene/train/extract stages + the real rules/evaluate.smk and
-rules/report.smk) in a temporary directory, writes `--report report.html`, and drives Debian's
-chromium through chromedriver (selenium). Needs `apt-get install chromium chromium-driver` and
-`pip install selenium`; skipped without them (it installs nothing itself).
+Uses the session's real tiny pipeline (tests/data/tiny_config.yaml: the generated sample, COLMAP,
+two short training segments, four meshes, metrics, renders, curves, the viewer) and its
+`--report`, and drives Debian's chromium through chromedriver (selenium). `make test` installs
+chromium and chromium-driver; without them the test is skipped (it installs nothing itself).
 
 Set V2M_SCREENSHOTS=<dir> to keep screenshots of the report and of the viewer (docs/ has them).
 """
@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOW = REPO / "tests" / "workflow_report" / "Snakefile"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 # The flags that work on these machines; swiftshader gives WebGL without a GPU.
@@ -42,26 +38,9 @@ FLAGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _snakemake(workdir: Path, *extra: str) -> None:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW), "-d", str(workdir)]
-    proc = subprocess.run(
-        [*cmd, "--cores", "2", "--quiet", "all", *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("report_workflow")
-    _snakemake(workdir)
-    _snakemake(workdir, "--report", str(workdir / "report.html"))
-    return workdir / "report.html"
+def report(tiny_pipeline: Path) -> Path:
+    return tiny_pipeline / "results" / "report.html"
 
 
 @pytest.fixture(scope="module")

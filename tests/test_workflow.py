@@ -1,32 +1,18 @@
-"""The foundation stages through real Snakemake on the tiny sample (about a minute)."""
+"""The foundation stages through real Snakemake on the tiny sample (the session's tiny run)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
-from v2m_testing import ROOT, cli_env
-
-TINY = ROOT / "tests" / "data" / "tiny_config.yaml"
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=cli_env())
-    proc.stderr = proc.stdout + proc.stderr  # snakemake prints errors on either
-    return proc
+from v2m_testing import TINY_CONFIG as TINY
+from v2m_testing import snakemake
 
 
 @pytest.fixture(scope="module")
-def scene_run(tmp_path_factory) -> Path:
-    wd = tmp_path_factory.mktemp("wf")
-    targets = ["results/sample/transforms.json", "results/sample/reference.ply"]
-    proc = snakemake(wd, *targets, "--cores", "2", "--configfile", str(TINY))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return wd / "results" / "sample"
+def scene_run(tiny_pipeline) -> Path:
+    return tiny_pipeline / "results" / "sample"
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_CONFIG = ROOT / "tests" / "data" / "tiny_config.yaml"
 
 
 def cli_env() -> dict[str, str]:
@@ -27,3 +28,13 @@ def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
         env=cli_env(),
         check=check,
     )
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    """Run this repository's workflow in ``workdir``; stdout and stderr merged into stderr."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    proc = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=cli_env(), timeout=timeout
+    )
+    proc.stderr = proc.stdout + proc.stderr  # snakemake prints errors on either
+    return proc
