@@ -201,7 +201,8 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
             if r.kept and tuple(r.extra["size"]) != majority:
                 r.kept = False
                 r.reason = (
-                    f"size {r.extra['size'][0]}x{r.extra['size'][1]} differs from the majority "
+                    f"other size: {r.extra['size'][0]}x{r.extra['size'][1]} differs from the "
+                    "majority "
                     f"{majority[0]}x{majority[1]} (one shared camera needs one size)"
                 )
     _reject_blurry_and_blank(records, std)
@@ -221,10 +222,17 @@ def write_frames(
     kept = [r for r in records if r.kept]
     if len(kept) < MIN_FRAMES:
         reasons = sorted({r.reason.split(":")[0] for r in records if not r.kept})
+        if "other size" in reasons:
+            hint = (
+                f"give at least {MIN_FRAMES} photos of one size and orientation (one camera, "
+                "held the same way); rotate or crop the others to that size, or remove them"
+            )
+        else:
+            hint = "use a longer or sharper video (move slowly, good light), or more photos"
         raise UserError(
             f"only {len(kept)} usable frames out of {len(records)} (need at least {MIN_FRAMES}; "
             f"rejected as: {', '.join(reasons) or 'none'})",
-            "use a longer or sharper video (move slowly, good light), or more photos",
+            hint,
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:

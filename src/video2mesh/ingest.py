@@ -20,7 +20,10 @@ PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def probe_video(path: Path) -> dict:
-    """ffmpeg's view of a video: size, fps, duration. Raises UserError when unusable."""
+    """ffmpeg's view of a video: size, fps, duration. Raises UserError when unusable.
+
+    ``source_size`` is the stored size; ``size`` is that of the small decoded check frame.
+    """
     import imageio_ffmpeg
 
     if not path.is_file():
@@ -30,7 +33,10 @@ def probe_video(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise UserError(f"video {path} is empty (0 bytes)", "copy the video again")
     try:
-        gen = imageio_ffmpeg.read_frames(str(path))
+        # One frame, decoded small: an 8K frame in RGB would cost a gigabyte for nothing.
+        gen = imageio_ffmpeg.read_frames(
+            str(path), output_params=["-vf", "scale=64:-2", "-frames:v", "1"]
+        )
         meta = next(gen)
         first = next(gen, None)
         gen.close()

@@ -24,7 +24,13 @@ import numpy as np
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
-from video2mesh.sphere import Sphere, apply_overrides, object_sphere, scene_sphere
+from video2mesh.sphere import (
+    Sphere,
+    apply_overrides,
+    object_sphere,
+    parse_overrides,
+    scene_sphere,
+)
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +326,7 @@ def _scene_cmd(args: argparse.Namespace) -> None:
             Path(args.out_png),
             scene=args.scene,
             scene_type=args.type,
-            overrides=json.loads(args.sphere) if args.sphere else {},
+            overrides=parse_overrides(args.sphere),
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None

@@ -109,6 +109,43 @@ def scene_sphere(points: np.ndarray) -> Sphere:
     return Sphere(center, radius, f"scene: median centre, {SCENE_QUANTILE:.0%} quantile radius")
 
 
+OVERRIDE_HINT = (
+    "write sphere: {scene: {center: [dx, dy, dz], radius: r, scale: s}} in the config, "
+    "radius and scale positive numbers"
+)
+
+
+def parse_overrides(text: str | None) -> dict:
+    """The --sphere JSON, checked before any work: keys, types and signs."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"sphere overrides are not valid JSON ({exc.msg})", OVERRIDE_HINT) from None
+    if not isinstance(overrides, dict):
+        raise UserError(f"sphere overrides must be a mapping, not {overrides!r:.80}", OVERRIDE_HINT)
+    unknown = sorted(set(overrides) - {"center", "radius", "scale"})
+    if unknown:
+        raise UserError(f"unknown sphere override key(s): {', '.join(unknown)}", OVERRIDE_HINT)
+
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    center = overrides.get("center", [0.0, 0.0, 0.0])
+    if not (isinstance(center, list) and len(center) == 3 and all(map(number, center))):
+        raise UserError(f"sphere override center {center!r:.80} is not 3 numbers", OVERRIDE_HINT)
+    for key in ("radius", "scale"):
+        if key in overrides and not (number(overrides[key]) and overrides[key] > 0):
+            raise UserError(
+                f"sphere override {key} {overrides[key]!r:.80} is not a positive number",
+                OVERRIDE_HINT,
+            )
+    return overrides
+
+
 def apply_overrides(sphere: Sphere, overrides: dict, points: np.ndarray) -> Sphere:
     """Config overrides: ``center`` offset (world units), ``radius`` (replaces), ``scale``."""
     center = sphere.center + np.asarray(overrides.get("center", [0.0, 0.0, 0.0]), float)
