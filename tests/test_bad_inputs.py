@@ -121,7 +121,7 @@ def _real_video_named_gif(path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "make", "cause", "hint"),
     [
-        ("voice.mp4", _audio_only, r"no video stream \(only Audio streams\)", r"not a sound"),
+        ("voice.mp4", _audio_only, r": it holds none, only Audio", r"not a sound"),
         ("corrupt.mp4", _garbage, r"cannot read a video stream", r"re-export"),
         ("clip.gif", _real_video_named_gif, r"does not have a video extension", r"video:"),
     ],

@@ -45,7 +45,8 @@ def probe_video(path: Path) -> dict:
         if streams and not any("Video:" in line for line in streams):
             kinds = sorted({line.split(": ")[1] for line in streams if ": " in line})
             raise UserError(
-                f"{path} holds no video stream (only {', '.join(kinds) or 'other'} streams)",
+                f"ffmpeg cannot read a video stream from {path}: it holds none, only "
+                f"{', '.join(kinds) or 'other'} streams",
                 "give the video itself, not a sound recording or a file exported as audio",
             ) from exc
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
