@@ -12,7 +12,8 @@ Cases that already have a unit test elsewhere are not repeated here (see
 docs/reliability.md): truncated video (tests/test_ingest.py, through the CLI), empty file,
 black video (tests/test_frames.py), EXIF orientation and odd photo sizes
 (tests/test_frames.py), frames without overlap (tests/test_sfm.py), sphere overrides that
-leave no point inside (tests/test_sphere.py).
+leave no point inside (tests/test_sphere.py), a top-level config typo and a negative sphere
+scale in the config (tests/test_workflow.py).
 """
 
 from __future__ import annotations
@@ -272,21 +273,20 @@ def test_invalid_sphere_overrides_fail_before_any_work(
 @pytest.mark.parametrize(
     ("config", "says"),
     [
-        ("scenes:\n  s: {source: sample}\nframe: {count: 20}\n",
-         r"Additional properties are not allowed \('frame' was unexpected\)"),
         ("scenes:\n  s: {source: sample, sfm: {matcher: exhastive}}\n",
          r"'exhastive' is not one of \['auto', 'sequential', 'exhaustive'\]"),
-        ("scenes:\n  s: {source: sample}\nsphere:\n  s: {scale: -1}\n",
-         r"-1 is less than or equal to the minimum of 0"),
         ("scenes:\n  s: {source: sample}\nsphere:\n  s: {centre: [0, 0, 1]}\n",
          r"Additional properties are not allowed \('centre' was unexpected\)"),
     ],
-    ids=["top-level-typo", "enum-typo", "sphere-negative-scale", "sphere-typo-key"],
+    ids=["enum-typo", "sphere-typo-key"],
 )  # fmt: skip
 def test_config_typos_are_named_before_anything_runs(
     tmp_path: Path, results: Path, config: str, says: str
 ) -> None:
     """Schema validation names the key in its first lines; nothing is created or run.
+
+    A top-level typo and a negative sphere scale are tests/test_workflow.py's
+    test_config_typo_names_the_key and test_invalid_sphere_override_is_refused.
 
     Snakemake then prints the whole schema (hundreds of lines) under that line: the key is
     named, but the message is not one line (see docs/reliability.md).
