@@ -22,6 +22,7 @@ import io
 import logging
 import tarfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,8 +222,15 @@ def write_frames(
         records, jpegs, info = select_video_frames(source, count, max_size)
     kept = [r for r in records if r.kept]
     if len(kept) < MIN_FRAMES:
-        reasons = sorted({r.reason.split(":")[0] for r in records if not r.kept})
-        if "other size" in reasons:
+        # Why frames were rejected, by kind and count (frames merely not picked in their time
+        # bin are not rejections, and naming each would make the message a page long).
+        rejected = Counter(
+            r.reason.split(":")[0]
+            for r in records
+            if not r.kept and not r.reason.startswith("not the sharpest")
+        )
+        reasons = [f"{kind} ({n})" for kind, n in sorted(rejected.items())]
+        if "other size" in rejected:
             hint = (
                 f"give at least {MIN_FRAMES} photos of one size and orientation (one camera, "
                 "held the same way); rotate or crop the others to that size, or remove them"

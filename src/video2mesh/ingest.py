@@ -8,6 +8,7 @@ original bytes, so EXIF orientation survives for the frames stage).
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import tarfile
 from pathlib import Path
@@ -26,6 +27,8 @@ def probe_video(path: Path) -> dict:
     """
     import imageio_ffmpeg
 
+    # Reading scaled is deliberate (here and in the frames stage): not a warning to show.
+    logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
     if not path.is_file():
         raise UserError(
             f"video {path} does not exist", "check the path under scenes: in the config"
