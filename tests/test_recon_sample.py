@@ -1,8 +1,8 @@
 """The pipeline's sample object from its true cameras, at tiny scale: train, mesh, compare.
 
 Bound chosen from measurements (benchmarks/recon/RESULTS.md, "tiny sample test"): this
-configuration gave Chamfer-L1 = 2.95% of the reference's bounding-box diagonal (torch 2.13 CPU,
-1 thread; 2.71% with 400 iterations at 96×72). The best sphere around the object scores 5.5%,
+configuration gave Chamfer-L1 = 3.02% of the reference's bounding-box diagonal (torch 2.13 CPU,
+1 thread). The best sphere around the object scores 5.5%,
 so the bound of 4% catches a backend that learns nothing beyond a blob, a shifted or mis-scaled
 mesh, while leaving ~35% headroom for numeric differences between platforms.
 """
