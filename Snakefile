@@ -1,6 +1,6 @@
 # video2mesh: video → frames → COLMAP → transforms.json → checkpoints → meshes → report.
 # The stages live in rules/*.smk; every computation is a `video2mesh <command>` call.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -8,12 +8,10 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
-
-
 report: "report/workflow.rst"
 
 
+# common.smk validates the config first (one clear line on error) and holds the helpers.
 include: "rules/common.smk"
 include: "rules/ingest.smk"
 include: "rules/frames.smk"

@@ -4,6 +4,40 @@ import os
 import re
 import shlex
 
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def validate_config():
+    """Schema validation (defaults filled in) whose error is one line naming the key."""
+    try:
+        validate(config, "../config/schema.yaml")
+    except WorkflowError as err:
+        cause = err.__context__  # the jsonschema ValidationError
+        if not hasattr(cause, "absolute_path"):
+            raise
+        where = ".".join(str(p) for p in cause.absolute_path) or "top level"
+        raise WorkflowError(
+            f"Error validating config file: {where}: {cause.message}. What to do: fix that "
+            "key in your config (every key is documented in config/schema.yaml)"
+        ) from None
+
+
+def check_source_paths():
+    """Every local file a scene names exists (main process only: remote jobs lack them)."""
+    for scene, c in config["scenes"].items():
+        for key in ("video", "images", "reference", "reference_cameras"):
+            if key in c and not os.path.exists(c[key]):
+                raise WorkflowError(
+                    f"scene '{scene}': {key}: {c[key]} does not exist. What to do: fix "
+                    f"scenes: {scene}: {key}: in the config (paths are relative to the "
+                    "directory snakemake runs in)"
+                )
+
+
+validate_config()
+if workflow.is_main_process:
+    check_source_paths()
 # `--report results/report.html` needs the folder even when every result lives in S3.
 os.makedirs("results", exist_ok=True)
 
