@@ -1,7 +1,8 @@
 """Time and peak memory of the foundation stages (sample → frames → SfM → scene).
 
-Each stage runs as its own process (the CLI the rules call); its wall time and peak
-resident memory (wait4's ru_maxrss) are recorded with the machine's description.
+Each stage runs as its own process (the CLI the rules call); its wall time, CPU time
+(user + system, which stays meaningful on a shared machine) and peak resident memory
+(wait4's ru_maxrss) are recorded with the machine's description and load average.
 
     python benchmarks/foundation/bench_frames_sfm.py --case default --case capture960
     (writes benchmarks/foundation/results/<case>.json)
@@ -40,7 +41,12 @@ def timed(cmd: list[str], cwd: Path) -> dict:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if status != 0:
         raise RuntimeError(f"{cmd[3]} failed: {err[-2000:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    # CPU seconds stay meaningful when other work shares the machine; wall seconds do not.
+    return {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+    }
 
 
 def machine() -> dict:
