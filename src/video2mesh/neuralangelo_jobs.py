@@ -44,27 +44,13 @@ import numpy as np
 from video2mesh import neuralangelo as na
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.recon.presets import METRIC_COLUMNS as BUILTIN_COLUMNS
 
 log = logging.getLogger(__name__)
 
 POINTER = "latest_checkpoint.txt"
-# the builtin backend's columns (recon/train.py), then the official per-iteration time
-METRIC_COLUMNS = [
-    "iteration",
-    "loss",
-    "rgb_l1",
-    "eikonal",
-    "curvature",
-    "psnr",
-    "inv_s",
-    "active_levels",
-    "eps",
-    "lr",
-    "curvature_weight",
-    "its_per_s",
-    "elapsed_s",
-    "iter_time_s",
-]
+# the builtin backend's columns, then the official per-iteration time
+METRIC_COLUMNS = [*BUILTIN_COLUMNS, "iter_time_s"]
 ITER_LINE = re.compile(r"Iteration: (\d+), average iter time: (\d*\.?\d+(?:[eE][-+]?\d+)?)")
 SAVED_LINE = re.compile(r"Saved checkpoint to (\S+)")
 CKPT_ITER = re.compile(r"iteration_(\d+)")

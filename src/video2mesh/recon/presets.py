@@ -202,3 +202,21 @@ def build_config(run: dict[str, Any] | str | None, scene_type: str) -> tuple[Tra
 def config_keys() -> list[str]:
     """The override keys, for the config schema."""
     return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+# Columns of the per-segment metrics CSV (the official adapter writes the same ones).
+METRIC_COLUMNS = [
+    "iteration",
+    "loss",
+    "rgb_l1",
+    "eikonal",
+    "curvature",
+    "psnr",
+    "inv_s",
+    "active_levels",
+    "eps",
+    "lr",
+    "curvature_weight",
+    "its_per_s",
+    "elapsed_s",
+]

@@ -32,15 +32,10 @@ def torus_sdf(major: float = 0.5, minor: float = 0.2) -> Sdf:
 
 
 def look_at_c2w(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """OpenGL camera-to-world (camera looks down −z, y up)."""
-    z = eye - target
-    z = z / np.linalg.norm(z)
-    x = np.cross(up, z)
-    x = x / np.linalg.norm(x)
-    y = np.cross(z, x)
-    m = np.eye(4)
-    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, eye
-    return m
+    """OpenGL camera-to-world (camera looks down −z, y up): the sample's OpenCV one, flipped."""
+    from video2mesh.sample import look_at_c2w as look_at_cv
+
+    return look_at_cv(eye, target, up) @ np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 def _texture(p: np.ndarray) -> np.ndarray:

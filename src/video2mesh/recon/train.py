@@ -29,26 +29,11 @@ from video2mesh.errors import UserError
 from video2mesh.recon import schedule
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
-from video2mesh.recon.presets import TrainConfig
+from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig
 from video2mesh.recon.renderer import render_rays
 
 log = logging.getLogger(__name__)
 FORMAT = "video2mesh-builtin-1"
-METRIC_COLUMNS = [
-    "iteration",
-    "loss",
-    "rgb_l1",
-    "eikonal",
-    "curvature",
-    "psnr",
-    "inv_s",
-    "active_levels",
-    "eps",
-    "lr",
-    "curvature_weight",
-    "its_per_s",
-    "elapsed_s",
-]
 
 
 @dataclass
