@@ -14,14 +14,14 @@ for n in 500 1500; do
   s=$(date +%s.%N)
   v2m train --transforms "$DATA/transforms.json" --images "$DATA/images.tar" --run-config "$RC" \
     --until $n --final 1500 $prev --out "$W/it$n.pt" --metrics "$OUT/it$n.csv" > "$OUT/train$n.log" 2>&1
-  echo "train $n wall_s $(echo "$(date +%s.%N) - $s" | bc)" >> "$OUT/walls.txt"
+  echo "train $n wall_s $(awk "BEGIN{print $(date +%s.%N) - $s}")" >> "$OUT/walls.txt"
   prev="--resume $W/it$n.pt"
 done
 for nr in 500:512 1500:512 1500:2048; do
   n=${nr%:*}; r=${nr#*:}
   s=$(date +%s.%N)
   v2m extract --ckpt "$W/it$n.pt" --resolution $r --out "$W/m${n}_$r.ply" --stats "$OUT/extract_${n}_$r.json" > "$OUT/extract_${n}_$r.log" 2>&1
-  echo "extract $n $r wall_s $(echo "$(date +%s.%N) - $s" | bc)" >> "$OUT/walls.txt"
+  echo "extract $n $r wall_s $(awk "BEGIN{print $(date +%s.%N) - $s}")" >> "$OUT/walls.txt"
   v2m evaluate --mesh "$W/m${n}_$r.ply" --reference "$DATA/reference.ply" \
     --transforms "$DATA/transforms.json" --output "$OUT/eval_${n}_$r.json" > "$OUT/eval_${n}_$r.log" 2>&1
 done
