@@ -33,12 +33,13 @@ CASES = {
 def timed(cmd: list[str], cwd: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    # stderr goes to a file: COLMAP logs far more than a pipe holds while we wait.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        log.seek(0)
+        err = log.read().decode(errors="replace")
     if status != 0:
         raise RuntimeError(f"{cmd[3]} failed: {err[-2000:]}")
     # CPU seconds stay meaningful when other work shares the machine; wall seconds do not.
