@@ -24,7 +24,7 @@ import numpy as np
 from video2mesh.errors import UserError
 
 OBJECT_QUANTILE = 0.99
-OBJECT_MARGIN = 1.1
+OBJECT_MARGIN = 1.15  # sparse points under-sample thin parts (legs, handles): leave room
 SCENE_QUANTILE = 0.9
 
 
