@@ -36,6 +36,16 @@ MESH_JSON = re.compile(r"([^/]+)/([^/]+)/(mesh|eval)/it(\d+)_res(\d+)\.json$")
 TRAIN_CSV = re.compile(r"([^/]+)/([^/]+)/ckpt/it(\d+)\.csv$")
 ELAPSED_COLUMNS = ("elapsed_s", "elapsed", "seconds", "time_s")
 
+METRICS = [
+    "reference_kind",
+    "accuracy",
+    "completeness",
+    "chamfer_l1",
+    "fscore_0.5pct",
+    "fscore_1pct",
+    "normal_consistency",
+    "cropped_area_fraction",
+]
 COLUMNS = [
     "scene",
     "run",
@@ -48,14 +58,7 @@ COLUMNS = [
     "components",
     "watertight",
     "area",
-    "reference_kind",
-    "accuracy",
-    "completeness",
-    "chamfer_l1",
-    "fscore_0.5pct",
-    "fscore_1pct",
-    "normal_consistency",
-    "cropped_area_fraction",
+    *METRICS,
     "train_seconds",
     "extract_seconds",
     "eval_seconds",
@@ -63,16 +66,6 @@ COLUMNS = [
     "device",
     "flavor",
     "cost_eur",
-]
-METRICS = [
-    "reference_kind",
-    "accuracy",
-    "completeness",
-    "chamfer_l1",
-    "fscore_0.5pct",
-    "fscore_1pct",
-    "normal_consistency",
-    "cropped_area_fraction",
 ]
 
 Key = tuple[str, str, int, int]  # scene, run, iterations, resolution
