@@ -637,7 +637,7 @@ def weld_official(
 def run_extract(job: ExtractJob) -> dict[str, Any]:
     import trimesh
 
-    from video2mesh.recon.extract import compact, components, keep_largest
+    from video2mesh.recon.extract import compact, keep_largest, mesh_stats
 
     t0 = time.perf_counter()
     work = job.workdir or job.out.parent / f".{job.out.stem}.work"
@@ -699,17 +699,10 @@ def run_extract(job: ExtractJob) -> dict[str, Any]:
             rgb = rgb[_row_index(verts, verts_c)]
         verts = verts_c
     out_mesh = trimesh.Trimesh(verts, faces, vertex_colors=rgb, process=False)
-    n_comp, _ = components(len(verts), faces)
     lat = Lattice.of(meta, job.resolution)
     iteration = job.iteration if job.iteration is not None else iteration_of(job.ckpt)
     stats: dict[str, Any] = {
-        "vertices": len(verts),
-        "faces": len(faces),
-        "components": n_comp,
-        "watertight": bool(out_mesh.is_watertight),
-        "area": float(out_mesh.area),
-        "bbox_min": verts.min(0).tolist(),
-        "bbox_max": verts.max(0).tolist(),
+        **mesh_stats(out_mesh),
         "iteration": iteration,
         "resolution": int(job.resolution),
         "keep_largest": bool(job.keep_largest),

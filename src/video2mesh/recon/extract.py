@@ -237,6 +237,20 @@ def components(n_verts: int, faces: np.ndarray) -> tuple[int, np.ndarray]:
     return len(np.unique(labels[used])), labels
 
 
+def mesh_stats(mesh) -> dict:  # mesh: trimesh.Trimesh, in world units
+    """The geometry part of a mesh's stats JSON (the same for both backends)."""
+    verts = np.asarray(mesh.vertices)
+    return {
+        "vertices": len(verts),
+        "faces": len(mesh.faces),
+        "components": components(len(verts), np.asarray(mesh.faces))[0],
+        "watertight": bool(mesh.is_watertight),
+        "area": float(mesh.area),
+        "bbox_min": verts.min(0).tolist(),
+        "bbox_max": verts.max(0).tolist(),
+    }
+
+
 def keep_largest(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The component with the most faces, over the whole welded mesh."""
     _, labels = components(len(verts), faces)
@@ -296,15 +310,8 @@ def extract_checkpoint(
 
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
-    n_comp, _ = components(len(verts), faces)
     stats = {
-        "vertices": len(world),
-        "faces": len(faces),
-        "components": n_comp,
-        "watertight": bool(mesh.is_watertight),
-        "area": float(mesh.area),
-        "bbox_min": world.min(0).tolist(),
-        "bbox_max": world.max(0).tolist(),
+        **mesh_stats(mesh),
         "iteration": it,
         "resolution": int(resolution),
         "keep_largest": bool(keep_largest_component),
