@@ -181,6 +181,24 @@ def resume_arg(wildcards, input):
     return f"--resume {input.resume}" if "resume" in input.keys() else ""
 
 
+def save_every_seconds(wildcards):
+    return float(RUNS[wildcards.run].get("save_every_seconds", 300))
+
+
+def partial_store_arg(wildcards):
+    """With S3 default storage, `train` keeps its in-segment save in S3 too, next to where the
+    checkpoint goes: a preempted remote job loses its disk; the retried job finds it there.
+    """
+    settings = getattr(workflow, "storage_settings", None)
+    prefix = getattr(settings, "default_storage_prefix", None)
+    if getattr(settings, "default_storage_provider", None) != "s3" or not prefix:
+        return ""
+    w = wildcards
+    key = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.partial.pt"
+    url = f"{str(prefix).rstrip('/')}/{key}"
+    return f"--partial-store {shlex.quote(url)}"
+
+
 def extract_args(wildcards):
     """Extraction options of the run (config `runs: {run: {extract: {...}}}`)."""
     opts = RUNS[wildcards.run].get("extract", {})

@@ -1,5 +1,7 @@
 # Training: one chain of segments per (scene, run); segment N resumes from the previous
 # sweep point and ends at N under the schedule of the last one. A GPU rule on clusters.
+# An interrupted segment resumes from its in-segment save: beside the checkpoint, and in S3 too
+# when files live there (a preempted remote job's disk is gone; --retries runs it again).
 
 
 rule train:
@@ -22,9 +24,12 @@ rule train:
         type=scene_type,
         final=ITERATIONS[-1],
         resume=resume_arg,
+        partial_store=partial_store_arg,
+        save_every=save_every_seconds,
     shell:
         "python -m video2mesh train --transforms {input.transforms} --images {input.images}"
         " --run-config {params.run} --scene-type {params.type}"
         " --until {wildcards.iterations} --final {params.final} {params.resume}"
         " --partial $(dirname {output.ckpt:q})/it{wildcards.iterations}.partial.pt"
+        " {params.partial_store} --save-every-seconds {params.save_every}"
         " --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"

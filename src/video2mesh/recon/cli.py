@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--partial", type=Path, help="in-segment save (resumed from; removed at the end)"
     )
+    p.add_argument(
+        "--partial-store",
+        metavar="S3_URL",
+        help="s3://bucket/key also holding the in-segment save, so that a retried remote job "
+        "resumes from it (credentials from SNAKEMAKE_STORAGE_S3_* or boto3's chain)",
+    )
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     p.add_argument("--metrics", required=True, type=Path, help="metrics CSV of this segment")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -86,6 +92,7 @@ def _train(args: argparse.Namespace) -> None:
         metrics=args.metrics,
         resume=args.resume,
         partial=args.partial,
+        partial_store=args.partial_store,
         device=args.device,
         save_every_s=args.save_every_seconds,
         save_every_iters=args.save_every_iters,

@@ -8,12 +8,17 @@ one random generator (rays and sample jitter) is saved in every checkpoint.
 
 In-segment saves go to ``partial`` (atomic); a restarted segment continues from there when it is
 newer than the resume checkpoint, and the file is removed once the segment's output is written.
+With ``partial_store`` (an s3:// url) every save is also uploaded there and fetched at the start,
+so that a retried remote job resumes although the preempted one's disk is gone. A partial save is
+only resumed from when it was trained from the same inputs (``lineage``: transforms, images and
+the resume checkpoint), with the same settings and towards the same final iteration.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import logging
 import math
 import time
@@ -29,6 +34,7 @@ from video2mesh.errors import UserError
 from video2mesh.recon import schedule
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
+from video2mesh.recon.partial_store import S3PartialStore
 from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig
 from video2mesh.recon.renderer import render_rays
 
@@ -51,6 +57,7 @@ class Segment:
     metrics: Path
     resume: Path | None = None
     partial: Path | None = None
+    partial_store: str | None = None
     device: str = "auto"
     save_every_s: float = 300.0
     save_every_iters: int = 0
@@ -99,6 +106,7 @@ def save_checkpoint(
     ds: Dataset,
     elapsed: float,
     rows: list[dict[str, Any]] | None = None,
+    lineage: str = "",
 ) -> None:
     state = {
         "format": FORMAT,
@@ -117,6 +125,7 @@ def save_checkpoint(
         "train_seconds": elapsed,
         "torch": torch.__version__,
         "segment_rows": rows or [],
+        "lineage": lineage,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -157,6 +166,17 @@ def _check_compatible(ck: dict[str, Any], seg: Segment, path: Path) -> None:
             f"{path} follows a schedule ending at {ck['final']}, this segment at {seg.final}",
             "changing the last sweep iteration needs a fresh training chain",
         )
+
+
+def lineage(seg: Segment) -> str:
+    """Digest of what a segment trains from: a partial save of other inputs is not resumed."""
+    h = hashlib.sha256()
+    for path in (seg.transforms, seg.images, seg.resume):
+        if path is not None:
+            with path.open("rb") as fh:
+                h.update(hashlib.file_digest(fh, "sha256").digest())
+        h.update(b"|")
+    return h.hexdigest()
 
 
 class _Step:
@@ -327,12 +347,23 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         )
     ds.to(device)
 
+    store = S3PartialStore(seg.partial_store) if seg.partial_store else None
+    if store is not None and seg.partial is None:
+        raise UserError("--partial-store needs --partial", "pass the local partial save path too")
+    if store is not None and seg.partial is not None and store.fetch(seg.partial):
+        log.info("fetched the partial save %s", store.url)
+    origin = lineage(seg)
     start_ck: dict[str, Any] | None = None
     source = None
     if seg.partial is not None and seg.partial.exists():
         try:
             ck = load_checkpoint(seg.partial, device)
             _check_compatible(ck, seg, seg.partial)
+            if ck.get("lineage") != origin:
+                raise UserError(
+                    f"{seg.partial} was trained from other inputs or another previous checkpoint",
+                    "none (this segment starts without it and overwrites it)",
+                )
             if ck["iteration"] <= seg.until:
                 start_ck, source = ck, seg.partial
         except UserError as err:
@@ -418,15 +449,18 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             now = time.perf_counter()
             due = seg.save_every_iters and it % seg.save_every_iters == 0
             if due or (seg.save_every_s and now - t_save >= seg.save_every_s):
-                save_checkpoint(
-                    seg.partial, model, opt, gen, it, seg, ds, elapsed0 + now - t_start, rows
-                )
-                t_save = now
+                spent = elapsed0 + now - t_start
+                save_checkpoint(seg.partial, model, opt, gen, it, seg, ds, spent, rows, origin)
+                if store is not None:
+                    store.put(seg.partial)
+                t_save = time.perf_counter()  # the period counts training time, not uploads
     elapsed = elapsed0 + time.perf_counter() - t_start
-    save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed)
+    save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed, lineage=origin)
     _write_metrics(seg.metrics, rows)
     if seg.partial is not None and seg.partial.exists():
         seg.partial.unlink()
+    if store is not None:
+        store.delete()
     seconds = time.perf_counter() - t_start
     summary = {
         "iteration": it,
