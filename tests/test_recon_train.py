@@ -1,14 +1,21 @@
-"""Training: the loss falls, a chain of segments equals one run, a killed segment resumes."""
+"""Training: the loss falls, a chain of segments equals one run, a killed segment resumes
+(also on a fresh disk, from the partial save kept in S3)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -148,3 +155,117 @@ def test_resume_after_kill(scene, tmp_path: Path) -> None:
     assert [r["iteration"] for r in _rows(out / "it150.csv")] == [
         r["iteration"] for r in _rows(ref / "it150.csv")
     ]
+
+
+S3_KEYS = {"access": "testing-access", "secret": "testing-secret"}
+
+
+@pytest.fixture
+def s3_partial(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
+    """(s3:// url of a partial save, boto3 client) on a local moto server, reached like a
+    remote job reaches the run's storage: SNAKEMAKE_STORAGE_S3_* in the environment."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "ENDPOINT_URL": f"http://{host}:{port}",
+        "REGION": "us-east-1",
+        "ACCESS_KEY": S3_KEYS["access"],
+        "SECRET_KEY": S3_KEYS["secret"],
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(f"SNAKEMAKE_STORAGE_S3_{k}", v)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["access"],
+        aws_secret_access_key=S3_KEYS["secret"],
+    )
+    s3.create_bucket(Bucket="runs")
+    yield "s3://runs/v2m/results/s/r/ckpt/it150.partial.pt", s3
+    server.stop()
+
+
+def _s3_iteration(s3: Any, url: str, dest: Path) -> int | None:
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    try:
+        s3.download_file(bucket, key, str(dest))
+    except s3.exceptions.ClientError:
+        return None
+    return int(torch.load(dest, weights_only=False)["iteration"])
+
+
+def test_killed_segment_resumes_from_its_s3_partial_save_on_a_fresh_disk(
+    scene, tmp_path: Path, s3_partial: tuple[str, Any]
+) -> None:
+    """A preempted remote job: killed after an upload, its disk gone; the retry resumes from
+    the S3 copy (not from zero) and ends bitwise equal to an uninterrupted run."""
+    url, s3 = s3_partial
+    ref = tmp_path / "ref"
+    run_segment(_segment(scene, ref, 150, 150))
+
+    def cmd(disk: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "video2mesh.cli", "train",
+            "--transforms", str(scene[0]), "--images", str(scene[1]),
+            "--run-config", json.dumps(TINY), "--until", "150", "--final", "150",
+            "--partial", str(disk / "it150.partial.pt"), "--partial-store", url,
+            "--out", str(disk / "it150.pt"), "--metrics", str(disk / "it150.csv"),
+            "--save-every-iters", "20", "--threads", "1",
+        ]  # fmt: skip
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = tmp_path / "job1"
+    proc = subprocess.Popen(cmd(first), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
+            break
+        time.sleep(0.02)
+    time.sleep(0.1)  # past the upload, mid-segment
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (first / "it150.pt").exists()
+    saved_at = _s3_iteration(s3, url, tmp_path / "saved.pt")
+    assert saved_at is not None and 0 < saved_at < 150
+    shutil.rmtree(first)  # the preempted job's disk is gone
+
+    second = tmp_path / "job2"
+    res = subprocess.run(cmd(second), env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"fetched the partial save {url}" in res.stderr
+    assert f"at iteration {saved_at}" in res.stderr
+    assert S3_KEYS["secret"] not in res.stderr + res.stdout
+    _same_state(ref / "it150.pt", second / "it150.pt")
+    assert [r["iteration"] for r in _rows(second / "it150.csv")] == [
+        r["iteration"] for r in _rows(ref / "it150.csv")
+    ]
+    # the end of the segment removes both copies
+    assert _s3_iteration(s3, url, tmp_path / "after.pt") is None
+    assert not (second / "it150.partial.pt").exists()
+
+
+def test_s3_partial_save_of_other_inputs_is_not_resumed(
+    scene, tmp_path: Path, s3_partial: tuple[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Same run, settings and key, but other transforms: the segment starts over."""
+    url, s3 = s3_partial
+    seg = _segment(scene, tmp_path / "a", 40, 40, partial=tmp_path / "a" / "p.pt")
+    run_segment(dataclasses.replace(seg, until=20, out=tmp_path / "a" / "it20.pt"))
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    s3.upload_file(str(tmp_path / "a" / "it20.pt"), bucket, key)  # a save at iteration 20
+    other = tmp_path / "transforms.json"
+    other.write_text(scene[0].read_text() + "\n")  # same cameras, other bytes
+    fresh = _segment(scene, tmp_path / "b", 40, 40, partial=tmp_path / "b" / "p.pt")
+    fresh = dataclasses.replace(fresh, transforms=other, partial_store=url)
+    with caplog.at_level(logging.INFO):
+        summary = run_segment(fresh)
+    assert summary["start"] == 0
+    assert "ignoring the partial save" in caplog.text and "other inputs" in caplog.text
+    run_segment(_segment(scene, tmp_path / "ref", 40, 40))
+    _same_state(tmp_path / "ref" / "it40.pt", tmp_path / "b" / "it40.pt")
