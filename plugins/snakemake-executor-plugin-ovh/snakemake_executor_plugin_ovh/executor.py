@@ -285,8 +285,18 @@ class Executor(RemoteExecutor):
                     continue
             state = job_state(ovh_job)
             with self._jobs_lock:
-                self._jobs[ovh_id] = state
-            if state == "QUEUED" and self._queued_too_long(job_info):
+                kill_failed = self._jobs.get(ovh_id) == "KILL_FAILED"
+                if not kill_failed:
+                    self._jobs[ovh_id] = state
+            if kill_failed and state not in TERMINAL_STATES:
+                # we are stopping (signal, Ctrl-C): waiting for a job we could not kill would
+                # keep this process alive for as long as the job runs; it was reported by id
+                self.report_job_error(
+                    job_info,
+                    msg=f"OVHcloud AI Training job {ovh_id} could not be killed and may still "
+                    f"run: stop it by hand with 'ovhai job stop {ovh_id}'. ",
+                )
+            elif state == "QUEUED" and self._queued_too_long(job_info):
                 self._kill([ovh_id])  # left on the platform (INTERRUPTED) for inspection
                 self._missing.pop(ovh_id, None)
                 self.report_job_error(job_info, msg=self._queued_message(ovh_job, job_info))

@@ -139,11 +139,11 @@ class Faults:
 @dataclass
 class Stats:
     """What the API was asked, for tests: calls per endpoint, list calls with their time and
-    selector, and every job ever created (deleted ones included)."""
+    selector, and every job ever created with its labels and state (deleted ones included)."""
 
     calls: dict[str, int] = field(default_factory=dict)
     list_calls: list[dict[str, Any]] = field(default_factory=list)
-    submitted: list[dict[str, Any]] = field(default_factory=list)
+    submitted: list[tuple[float, EmulatedJob]] = field(default_factory=list)
 
     def count(self, endpoint: str, selector: str | None = None) -> None:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
@@ -154,7 +154,10 @@ class Stats:
         return {
             "calls": dict(self.calls),
             "list_calls": list(self.list_calls),
-            "submitted": list(self.submitted),
+            "submitted": [
+                {"id": j.id, "labels": dict(j.spec["labels"]), "t": t, "state": j.state}
+                for t, j in self.submitted
+            ],
         }
 
 
@@ -353,9 +356,7 @@ class JobStore:
             fault = self.faults.take_job_fault(spec["labels"])
             job = EmulatedJob(spec, self.root, fault, self.faults.command_for(spec["labels"]))
             self.jobs[job.id] = job
-            self.stats.submitted.append(
-                {"id": job.id, "labels": dict(spec["labels"]), "t": time.time()}
-            )
+            self.stats.submitted.append((time.time(), job))
         threading.Thread(target=self._lifecycle, args=(job,), daemon=True).start()
         return job
 

@@ -50,6 +50,11 @@ class EmulatorServer(ThreadingHTTPServer):
         self.store = store
         self.verbose = verbose
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up on a slow answer (injected timeouts) is no emulator error
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
