@@ -6,10 +6,12 @@ import atexit
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,16 @@ from .api import (
 )
 from .bootstrap import installed_version, job_script
 from .spec import (
+    HOST_LABEL,
+    OUTPUT_LABEL,
+    PID_LABEL,
     RUN_LABEL,
+    WORKFLOW_LABEL,
     SpecOptions,
     build_job_spec,
+    digest_label,
     job_labels,
+    output_label,
     parse_mapping,
     sanitize_label,
 )
@@ -43,6 +51,24 @@ MISSING_ROUNDS_BEFORE_GET = 3
 LOG_TAIL_LINES = 20000
 # A closed terminal (SIGHUP) or a kill (SIGTERM) must not leave billed GPU jobs running.
 KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# A kill is the last thing standing between a dead run and a billed GPU: try harder than for
+# other calls (with the default back-off, about a minute in all).
+KILL_RETRIES = 6
+# States in which a job can still start, run or bill: what a dead run may have left behind.
+ACTIVE_STATES = ("QUEUED", "INITIALIZING", "PENDING", "RUNNING", "RESTARTING")
+
+
+def pid_alive(pid: str | None) -> bool | None:
+    """Whether a process of this host exists (None: no usable pid)."""
+    try:
+        os.kill(int(pid or ""), 0)
+    except ValueError:
+        return None
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, someone else's
+        return True
+    return True
 
 
 class Executor(RemoteExecutor):
@@ -76,10 +102,21 @@ class Executor(RemoteExecutor):
             timeout_margin=int(settings.timeout_margin or 0),
             labels=parse_mapping(settings.labels, "--ovh-labels"),
         )
+        self.max_queued_seconds = int(settings.max_queued_seconds or 0)
         self.log_dir = Path(self.workflow.persistence.aux_path) / "ovh-logs"
         self._versions = (installed_version("snakemake"), self._s3_plugin_version())
+        storage = getattr(self.workflow, "storage_settings", None)
+        self.origin = {
+            WORKFLOW_LABEL: digest_label(
+                os.getcwd(), getattr(storage, "default_storage_prefix", "") or ""
+            ),
+            HOST_LABEL: sanitize_label(socket.gethostname()),
+            PID_LABEL: str(os.getpid()),
+        }
         # OVH id -> last known state; read by the exit/signal handlers
         self._jobs: dict[str, str] = {}
+        # OVH id -> (snakemake jobid, attempt) labels: tells a duplicate submission apart
+        self._keys: dict[str, tuple[str, str]] = {}
         self._missing: dict[str, int] = {}
         self._jobs_lock = threading.Lock()
         self._closed = False
@@ -87,6 +124,7 @@ class Executor(RemoteExecutor):
         self._previous_handlers: dict[int, Any] = {}
         self._install_signal_handlers()
         self.logger.info(f"OVHcloud AI Training: run {self.run_id} at {base_url}")
+        self._stop_leftovers()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -161,7 +199,10 @@ class Executor(RemoteExecutor):
         )
         if self._token in script:
             raise WorkflowError("refusing to submit: the job command would contain the API token")
-        labels = job_labels(self.run_id, job.name, job.jobid, job.attempt, self.options.labels)
+        origin = {**self.origin, OUTPUT_LABEL: output_label(job.output)}
+        labels = job_labels(
+            self.run_id, job.name, job.jobid, job.attempt, self.options.labels, origin
+        )
         spec = build_job_spec(
             name=f"snakemake-{job.name}-{job.jobid}",
             image=self._image(job),
@@ -180,12 +221,10 @@ class Executor(RemoteExecutor):
         ovh_id = str(ovh_job["id"])
         with self._jobs_lock:
             self._jobs[ovh_id] = job_state(ovh_job)
+            self._keys[ovh_id] = (labels["snakemake-jobid"], labels["snakemake-attempt"])
         self.logger.info(f"Submitted job {job.jobid} as OVHcloud AI Training job {ovh_id}")
-        self.report_job_submission(
-            SubmittedJobInfo(
-                job, external_jobid=ovh_id, aux={"log": str(self._log_path(job, ovh_id))}
-            )
-        )
+        aux = {"log": str(self._log_path(job, ovh_id)), "submitted": time.monotonic()}
+        self.report_job_submission(SubmittedJobInfo(job, external_jobid=ovh_id, aux=aux))
 
     def _submit(self, spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
         """POST the job; a retried POST first checks whether the lost answer created it."""
@@ -228,13 +267,14 @@ class Executor(RemoteExecutor):
         try:
             async with self.status_rate_limiter:
                 listed = self.client.list(label_selector=f"{RUN_LABEL}={self.run_id}", retries=3)
-        except ApiError as e:
+        except (ApiError, ValueError) as e:  # ValueError: an answer that is not JSON
             # transient or not, a failed status round never fails the run: try again next round
             self.logger.warning(f"OVHcloud status query failed, will retry: {self._redact(str(e))}")
             for job_info in active_jobs:
                 yield job_info
             return
         by_id = {str(j.get("id")): j for j in listed}
+        self._kill_duplicates(listed)
         for job_info in active_jobs:
             ovh_id = str(job_info.external_jobid)
             ovh_job = by_id.get(ovh_id)
@@ -245,8 +285,22 @@ class Executor(RemoteExecutor):
                     continue
             state = job_state(ovh_job)
             with self._jobs_lock:
-                self._jobs[ovh_id] = state
-            if state in SUCCESS_STATES:
+                kill_failed = self._jobs.get(ovh_id) == "KILL_FAILED"
+                if not kill_failed:
+                    self._jobs[ovh_id] = state
+            if kill_failed and state not in TERMINAL_STATES:
+                # we are stopping (signal, Ctrl-C): waiting for a job we could not kill would
+                # keep this process alive for as long as the job runs; it was reported by id
+                self.report_job_error(
+                    job_info,
+                    msg=f"OVHcloud AI Training job {ovh_id} could not be killed and may still "
+                    f"run: stop it by hand with 'ovhai job stop {ovh_id}'. ",
+                )
+            elif state == "QUEUED" and self._queued_too_long(job_info):
+                self._kill([ovh_id])  # left on the platform (INTERRUPTED) for inspection
+                self._missing.pop(ovh_id, None)
+                self.report_job_error(job_info, msg=self._queued_message(ovh_job, job_info))
+            elif state in SUCCESS_STATES:
                 self._save_log(job_info)
                 self._forget(ovh_id)
                 self.report_job_success(job_info)
@@ -260,12 +314,94 @@ class Executor(RemoteExecutor):
                 if info:
                     msg += f": {info}"
                 msg = self._redact(msg) + ". "
+                if _timed_out(ovh_job):
+                    msg += (
+                        "It reached its timeout: raise the rule's runtime resource (minutes) "
+                        "or --ovh-timeout-margin / --ovh-default-timeout. "
+                    )
                 self._forget(ovh_id)
                 self.report_job_error(
                     job_info, msg=msg, aux_logs=[str(log_path)] if log_path else []
                 )
             else:
                 yield job_info  # pending, running, stopping or a state unknown to us
+
+    def _queued_too_long(self, job_info: SubmittedJobInfo) -> bool:
+        submitted = (job_info.aux or {}).get("submitted")
+        return bool(self.max_queued_seconds and submitted is not None) and (
+            time.monotonic() - float(submitted) > self.max_queued_seconds
+        )
+
+    def _queued_message(self, ovh_job: dict[str, Any], job_info: SubmittedJobInfo) -> str:
+        waited = time.monotonic() - float((job_info.aux or {})["submitted"])
+        flavor = ((ovh_job.get("spec") or {}).get("resources") or {}).get("flavor") or "its"
+        region = getattr(self.executor_settings, "region", None) or "the region"
+        return (
+            f"OVHcloud AI Training job {ovh_job.get('id')} was still QUEUED after {waited:.0f} s "
+            f"(--ovh-max-queued-seconds {self.max_queued_seconds}) and was killed: no {flavor} "
+            f"capacity free in {region}, or the project's GPU quota is used up. What to do: "
+            "another flavor (rule resource gpu_model or ovh_flavor, --ovh-flavor) or region "
+            "(--ovh-region), fewer concurrent jobs (--jobs), a quota increase from OVHcloud "
+            "support, or a longer wait (--ovh-max-queued-seconds, 0 = no limit). "
+        )
+
+    def _kill_duplicates(self, listed: list[dict[str, Any]]) -> None:
+        """Kill jobs of this run that we do not track but that do the work of one we track:
+        a submission whose answer was lost (timeout) and was then submitted again."""
+        with self._jobs_lock:
+            tracked = {key: i for i, key in self._keys.items()}
+            known = set(self._jobs)
+        duplicates = []
+        for ovh_job in listed:
+            ovh_id = str(ovh_job.get("id"))
+            labels = (ovh_job.get("spec") or {}).get("labels") or {}
+            key = (str(labels.get("snakemake-jobid")), str(labels.get("snakemake-attempt")))
+            original = tracked.get(key)
+            if original is None or ovh_id in known or job_state(ovh_job) in TERMINAL_STATES:
+                continue
+            self.logger.warning(
+                f"OVHcloud AI Training job {ovh_id} duplicates job {original} (a submission "
+                "whose answer was lost): killing it"
+            )
+            duplicates.append(ovh_id)
+        self._kill(duplicates)
+
+    def _stop_leftovers(self) -> None:
+        """Kill jobs of this workflow left active by an earlier run whose snakemake died
+        (SIGKILL, crash, lost machine). Killed rather than adopted: this run resubmits what it
+        still needs, under its own run label, with its own code, config and inputs; a leftover
+        could not be shown to compute the same thing, and its outputs are already marked
+        incomplete. Jobs whose submitter may still live (another host, a running pid) are
+        only reported."""
+        selector = f"{WORKFLOW_LABEL}={self.origin[WORKFLOW_LABEL]}"
+        try:
+            jobs = self.client.list(label_selector=selector, states=ACTIVE_STATES, retries=2)
+        except (ApiError, ValueError) as e:
+            self.logger.warning(
+                f"could not look for jobs left by an earlier run: {self._redact(str(e))}"
+            )
+            return
+        dead: list[str] = []
+        for ovh_job in jobs:
+            labels = (ovh_job.get("spec") or {}).get("labels") or {}
+            ovh_id, run = str(ovh_job.get("id")), labels.get(RUN_LABEL)
+            if run == self.run_id:
+                continue
+            host, pid = labels.get(HOST_LABEL), labels.get(PID_LABEL)
+            if host == self.origin[HOST_LABEL] and pid_alive(pid) is False:
+                dead.append(ovh_id)
+                self.logger.warning(
+                    f"OVHcloud AI Training job {ovh_id} ({labels.get('snakemake-rule')}, "
+                    f"{job_state(ovh_job)}) was left by run {run}, whose snakemake (pid {pid}) "
+                    "is gone: killing it; this run resubmits what it still needs"
+                )
+            else:
+                self.logger.warning(
+                    f"OVHcloud AI Training job {ovh_id} of this workflow belongs to run {run} "
+                    f"(host {host}, pid {pid}), which may still be running: left alone. If "
+                    f"that run is gone, stop the job: ovhai job stop {ovh_id}"
+                )
+        self._kill(dead)
 
     def _lookup_missing(self, ovh_id: str) -> dict[str, Any] | None:
         """A job absent from the list answer: tolerate a few rounds, then GET it."""
@@ -310,26 +446,41 @@ class Executor(RemoteExecutor):
     # -- cancellation ---------------------------------------------------------------------------
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
-        ids = [str(j.external_jobid) for j in active_jobs if j.external_jobid]
-        self._kill(ids)
+        with self._jobs_lock:
+            # a SIGTERM handler may have killed (or failed to kill) them already
+            done = {i for i, s in self._jobs.items() if s in ("INTERRUPTED", "KILL_FAILED")}
+        self._kill([str(j.external_jobid) for j in active_jobs if j.external_jobid not in done])
 
     def _kill(self, ids: list[str]) -> None:
-        for ovh_id in ids:
-            try:
-                self.client.kill(ovh_id, retries=2)
-                self.logger.info(f"Killed OVHcloud AI Training job {ovh_id}")
-            except ApiError as e:
-                self.logger.warning(f"could not kill OVH job {ovh_id}: {self._redact(str(e))}")
-            with self._jobs_lock:
-                self._jobs[ovh_id] = "INTERRUPTED"
+        """Kill jobs in parallel (each retried): at shutdown, time is short and jobs many."""
+        if ids:
+            with ThreadPoolExecutor(max_workers=min(16, len(ids))) as pool:
+                list(pool.map(self._kill_one, ids))
+
+    def _kill_one(self, ovh_id: str) -> None:
+        try:
+            self.client.kill(ovh_id, retries=KILL_RETRIES)
+        except ApiError as e:
+            state = "KILL_FAILED"
+            # the user must be able to act on it: the id, the consequence and the command
+            self.logger.error(
+                f"Could not kill OVHcloud AI Training job {ovh_id}: {self._redact(str(e))}. "
+                f"It may still be running and billed: stop it by hand with "
+                f"'ovhai job stop {ovh_id}'"
+            )
+        else:
+            state = "INTERRUPTED"
+            self.logger.info(f"Killed OVHcloud AI Training job {ovh_id}")
+        with self._jobs_lock:
+            self._jobs[ovh_id] = state
 
     def _kill_unfinished(self) -> None:
         if self._closed:
             return
         with self._jobs_lock:
-            ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES]
-        if ids:
-            self._kill(ids)
+            # a failed kill was already retried and reported: do not stall the exit again
+            ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES | {"KILL_FAILED"}]
+        self._kill(ids)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -357,3 +508,11 @@ class Executor(RemoteExecutor):
                 with contextlib.suppress(ValueError, TypeError):
                     signal.signal(sig, previous)
         self.client.close()
+
+
+def _timed_out(ovh_job: dict[str, Any]) -> bool:
+    status = ovh_job.get("status") or {}
+    history = status.get("history") or []
+    return (status.get("info") or {}).get("code") == "JOB_TIMEOUT" or any(
+        h.get("state") == "TIMEOUT" for h in history if isinstance(h, dict)
+    )

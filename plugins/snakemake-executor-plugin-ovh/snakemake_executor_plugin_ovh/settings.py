@@ -120,6 +120,14 @@ class ExecutorSettings(ExecutorSettingsBase):
             "writable of $HOME, /workspace, $TMPDIR, /tmp (plus '/snakemake-job')."
         },
     )
+    max_queued_seconds: Optional[int] = field(
+        default=3600,
+        metadata={
+            "help": "A job still QUEUED this many seconds after submission is killed and "
+            "fails (no free GPU of its flavor in the region, or the project's quota used up); "
+            "0 waits for ever."
+        },
+    )
     request_retries: Optional[int] = field(
         default=8,
         metadata={"help": "Retries of one API request on 429, 5xx or network errors."},

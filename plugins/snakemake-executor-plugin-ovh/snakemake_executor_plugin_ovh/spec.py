@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,12 @@ GPU_FLAVORS: dict[str, str] = {
 MAX_GPUS_PER_JOB = 4
 MAX_CPUS_PER_JOB = 12
 RUN_LABEL = "snakemake-run"
+# Who submitted a job, so that a later run can find what a dead one left running:
+# the workflow (working directory + storage prefix), the submitting host and process.
+WORKFLOW_LABEL = "snakemake-workflow"
+HOST_LABEL = "snakemake-host"
+PID_LABEL = "snakemake-pid"
+OUTPUT_LABEL = "snakemake-output"
 
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -142,8 +149,23 @@ def job_timeout(resources: ResourceLookup, options: SpecOptions) -> int:
     return minutes * 60 + int(options.timeout_margin)
 
 
+def digest_label(*parts: object) -> str:
+    """A short stable label value for things too long or too free-form for a label."""
+    return hashlib.sha256("\n".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def output_label(outputs: Iterable[object]) -> str:
+    """Same outputs, same label, in every run (jobids are per run): counts work per output."""
+    return digest_label(*sorted(str(o) for o in outputs))
+
+
 def job_labels(
-    run_id: str, rule: str, jobid: object, attempt: int, extra: Mapping[str, str] | None
+    run_id: str,
+    rule: str,
+    jobid: object,
+    attempt: int,
+    extra: Mapping[str, str] | None,
+    origin: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     if any(k.startswith("ovh/") for k in (extra or {})):
         raise WorkflowError("labels prefixed by 'ovh/' belong to the platform")
@@ -156,6 +178,7 @@ def job_labels(
             "snakemake-attempt": str(int(attempt)),
         }
     )
+    labels.update({k: sanitize_label(v) for k, v in (origin or {}).items()})
     return labels
 
 

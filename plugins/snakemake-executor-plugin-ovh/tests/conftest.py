@@ -58,6 +58,13 @@ class Emulator:
             r.raise_for_status()
             return r.json()["items"]
 
+    def stats(self) -> dict[str, Any]:
+        """Calls per endpoint, list calls (time, selector), every job created (jobs.Stats)."""
+        with self._client() as c:
+            r = c.get("/emulator/stats")
+            r.raise_for_status()
+            return r.json()
+
     def wait_for(self, predicate: Any, timeout: float = 60.0, interval: float = 0.2) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

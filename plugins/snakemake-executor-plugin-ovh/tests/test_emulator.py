@@ -139,3 +139,60 @@ def test_fault_injection(emulator: Emulator, api: httpx.Client) -> None:
     assert emulator.jobs(f="q")[0]["status"]["state"] == "QUEUED"
     api.put(f"/v1/job/{stuck['id']}/kill")
     assert wait_terminal(emulator, api, stuck["id"])["status"]["state"] == "INTERRUPTED"
+
+
+def test_errors_and_slow_answers_on_every_endpoint(emulator: Emulator, api: httpx.Client) -> None:
+    job = wait_terminal(emulator, api, submit(api, "echo hi")["id"])
+    path = f"/v1/job/{job['id']}"
+    emulator.faults(
+        errors={"log": [500, 502], "kill": [503], "get": [429], "list": [500], "delete": [502]},
+    )
+    assert api.get(f"{path}/log").status_code == 500
+    assert api.get(f"{path}/log").status_code == 502
+    assert api.put(f"{path}/kill").status_code == 503
+    assert api.get(path).status_code == 429
+    assert api.get("/v1/job").status_code == 500
+    assert api.delete(path).status_code == 502
+    # each queue is consumed per request on its own: an entry in both is a slow error
+    emulator.faults(slow={"log": [1.0]})
+    with pytest.raises(httpx.ReadTimeout):  # slower than the client waits
+        api.get(f"{path}/log", timeout=0.3)
+    assert api.get(f"{path}/log").text == "hi\n"  # queues consumed: normal answers again
+    stats = emulator.stats()
+    assert stats["calls"] == {"submit": 1, "get": 3, "log": 4, "kill": 1, "list": 1, "delete": 1}
+    assert [s["id"] for s in stats["submitted"]] == [job["id"]]
+    with pytest.raises(httpx.HTTPStatusError):
+        emulator.faults(errors={"nope": [500]})
+
+
+@pytest.mark.parametrize(
+    ("outcome", "tail", "code", "message"),
+    [
+        ("INTERRUPTED", ["INTERRUPTING", "FINALIZING", "INTERRUPTED"],
+         "JOB_INTERRUPTED_BY_PLATFORM", "Job was interrupted by the platform"),
+        ("TIMEOUT", ["TIMEOUT", "FINALIZING", "INTERRUPTED"], "JOB_TIMEOUT", "Job timed out"),
+    ],
+)  # fmt: skip
+def test_platform_interruption_and_timeout_outcomes(
+    emulator: Emulator, api: httpx.Client, outcome: str, tail: list[str], code: str, message: str
+) -> None:
+    emulator.faults(job_faults=[{"match": {"f": outcome}, "outcome": outcome, "after": 0.3}])
+    job = wait_terminal(
+        emulator, api, submit(api, "echo up; sleep 60", labels={"f": outcome})["id"]
+    )
+    assert states(job)[-3:] == tail
+    assert job["status"]["info"] == {"code": code, "message": message}
+    assert api.get(f"/v1/job/{job['id']}/log").text == "up\n"  # it did run
+
+
+def test_command_replacement_sees_the_original_command(
+    emulator: Emulator, api: httpx.Client
+) -> None:
+    emulator.faults(
+        commands=[
+            {"match": {"f": "fast"}, "argv": ["/bin/sh", "-c", 'echo "$EMULATOR_JOB_COMMAND"']}
+        ]
+    )
+    job = wait_terminal(emulator, api, submit(api, "echo slow", labels={"f": "fast"})["id"])
+    assert job["status"]["state"] == "DONE"
+    assert api.get(f"/v1/job/{job['id']}/log").text == "echo slow\n"

@@ -4,7 +4,9 @@ round, state mapping, tolerance of API failures and of jobs missing from the lis
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +33,7 @@ class FakeClient:
         self.fail_list: ApiError | None = None
         self.deleted: list[str] = []
         self.killed: list[str] = []
+        self.fail_kill: ApiError | None = None
         self.retries = 0
 
     def list(self, *, label_selector: str | None = None, **_: Any) -> list[dict[str, Any]]:
@@ -51,6 +54,8 @@ class FakeClient:
         self.deleted.append(job_id)
 
     def kill(self, job_id: str, **_: Any) -> None:
+        if self.fail_kill:
+            raise self.fail_kill
         self.killed.append(job_id)
 
 
@@ -73,22 +78,26 @@ def make_executor(tmp_path: Path) -> tuple[Executor, FakeClient, list[tuple[str,
     ex.run_id = "run1"
     ex.log_dir = tmp_path / "ovh-logs"
     ex._jobs = {}
+    ex._keys = {}
+    ex.max_queued_seconds = 3600
     ex._missing = {}
     ex._jobs_lock = threading.Lock()
     ex._closed = False
     ex.logger = Recorder()  # type: ignore[assignment]
-    ex.executor_settings = SimpleNamespace(keep_jobs=False)
+    ex.executor_settings = SimpleNamespace(keep_jobs=False, region="gra")
+    ex.origin = {"snakemake-workflow": "wf1", "snakemake-host": "here", "snakemake-pid": "1"}
     ex.status_rate_limiter = NullLimiter()  # type: ignore[assignment]
     ex.report_job_success = lambda info: reports.append(("ok", info))  # type: ignore[method-assign]
     ex.report_job_error = lambda info, msg=None, **kw: reports.append(("err", (info, msg, kw)))  # type: ignore[method-assign]
     return ex, client, reports
 
 
-def job_info(tmp_path: Path, ovh_id: str) -> SubmittedJobInfo:
+def job_info(tmp_path: Path, ovh_id: str, submitted: float | None = None) -> SubmittedJobInfo:
     job = SimpleNamespace(name="r", jobid=1, attempt=1)
-    return SubmittedJobInfo(
-        job, external_jobid=ovh_id, aux={"log": str(tmp_path / f"{ovh_id}.log")}
-    )  # type: ignore[arg-type]
+    aux: dict[str, Any] = {"log": str(tmp_path / f"{ovh_id}.log")}
+    if submitted is not None:
+        aux["submitted"] = submitted
+    return SubmittedJobInfo(job, external_jobid=ovh_id, aux=aux)  # type: ignore[arg-type]
 
 
 def ovh_job(ovh_id: str, state: str, **status: Any) -> dict[str, Any]:
@@ -152,3 +161,77 @@ def test_exit_handler_kills_only_unfinished_jobs(tmp_path: Path) -> None:
     assert sorted(client.killed) == ["a", "c"]
     ex._kill_unfinished()  # idempotent: killed jobs are marked INTERRUPTED
     assert sorted(client.killed) == ["a", "c"]
+
+
+def test_a_kill_that_keeps_failing_names_the_job_and_the_command(tmp_path: Path) -> None:
+    ex, client, _ = make_executor(tmp_path)
+    ex._jobs = {"a": "RUNNING", "b": "QUEUED"}
+    client.fail_kill = TransientApiError(f"PUT /v1/job/a/kill: HTTP 503 {TOKEN} (gave up)")
+    ex._kill_unfinished()
+    errors = [line for line in ex.logger.lines if line.startswith("Could not kill")]  # type: ignore[attr-defined]
+    assert len(errors) == 2 and all(TOKEN not in line for line in errors)
+    assert any("job a:" in line and "'ovhai job stop a'" in line for line in errors)
+    assert "billed" in errors[0]
+    ex._kill_unfinished()  # at exit: reported once, not retried for another minute
+    assert len([x for x in ex.logger.lines if x.startswith("Could not kill")]) == 2  # type: ignore[attr-defined]
+
+
+def test_job_queued_beyond_the_limit_is_killed_and_failed_with_advice(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path)
+    ex.max_queued_seconds = 60
+    queued = ovh_job("q", "QUEUED")
+    queued["spec"] = {"resources": {"flavor": "h100-1-gpu"}}
+    client.jobs = {"q": queued, "fresh": ovh_job("fresh", "QUEUED")}
+    old = time.monotonic() - 61
+    infos = [job_info(tmp_path, "q", submitted=old), job_info(tmp_path, "fresh", time.monotonic())]
+    assert [j.external_jobid for j in round_(ex, infos)] == ["fresh"]
+    assert client.killed == ["q"]
+    ((kind, (info, msg, _)),) = reports
+    assert kind == "err" and info.external_jobid == "q"
+    assert "still QUEUED after 61 s" in msg and "no h100-1-gpu capacity free in gra" in msg
+    assert "--ovh-region" in msg and "quota" in msg
+    ex.max_queued_seconds = 0  # 0: no limit
+    assert round_(ex, [job_info(tmp_path, "q", submitted=old - 1e6)]) != []
+
+
+def test_duplicate_of_a_tracked_job_is_killed(tmp_path: Path) -> None:
+    ex, client, _ = make_executor(tmp_path)
+    labels = {"snakemake-jobid": "7", "snakemake-attempt": "1"}
+    for i, state in (("mine", "RUNNING"), ("dup", "RUNNING"), ("old", "DONE")):
+        client.jobs[i] = {**ovh_job(i, state), "spec": {"labels": dict(labels)}}
+    client.jobs["other"] = {
+        **ovh_job("other", "RUNNING"),
+        "spec": {"labels": {"snakemake-jobid": "8", "snakemake-attempt": "1"}},
+    }
+    ex._jobs = {"mine": "RUNNING"}
+    ex._keys = {"mine": ("7", "1")}
+    round_(ex, [job_info(tmp_path, "mine")])
+    # not a job we track, not terminal, same jobid and attempt as one we track
+    assert client.killed == ["dup"]
+
+
+def test_jobs_left_by_a_dead_run_are_killed_others_only_reported(tmp_path: Path) -> None:
+    ex, client, _ = make_executor(tmp_path)
+    dead_pid = str(2**22 + 12345)  # above pid_max on most systems: no such process
+
+    def left(i: str, run: str, host: str, pid: str) -> dict[str, Any]:
+        labels = {
+            "snakemake-run": run,
+            "snakemake-host": host,
+            "snakemake-pid": pid,
+            "snakemake-rule": "train",
+        }
+        return {**ovh_job(i, "RUNNING"), "spec": {"labels": labels}}
+
+    client.jobs = {
+        "dead": left("dead", "old", "here", dead_pid),
+        "alive": left("alive", "old2", "here", str(os.getpid())),
+        "remote": left("remote", "old3", "elsewhere", dead_pid),
+        "ours": left("ours", "run1", "here", dead_pid),
+    }
+    ex._stop_leftovers()
+    assert client.killed == ["dead"]
+    text = "\n".join(ex.logger.lines)  # type: ignore[attr-defined]
+    assert "job dead (train, RUNNING) was left by run old" in text
+    assert "ovhai job stop alive" in text and "ovhai job stop remote" in text
+    assert "ours" not in text

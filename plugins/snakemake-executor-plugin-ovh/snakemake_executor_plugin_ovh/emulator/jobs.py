@@ -37,7 +37,9 @@ FLAVORS: dict[str, tuple[str, str | None, int, int, int]] = {
 DEFAULT_GPU_FLAVOR = "ai1-1-gpu"
 GIB = 1024**3
 TERMINAL = frozenset({"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"})
-OUTCOMES = frozenset({"FAILED", "ERROR", "SYNC_FAILED", "STUCK_QUEUED"})
+OUTCOMES = frozenset({"FAILED", "ERROR", "SYNC_FAILED", "STUCK_QUEUED", "INTERRUPTED", "TIMEOUT"})
+# the API calls faults can target (server.py names each request by one of these)
+ENDPOINTS = ("submit", "list", "get", "kill", "delete", "log")
 _DIRECTORY_ARG = re.compile(r"--directory(?:=|\s+)(?:'[^']*'|\"[^\"]*\"|\S+)")
 
 
@@ -54,42 +56,109 @@ def rewrite_directory(arg: str) -> str:
     return _DIRECTORY_ARG.sub('--directory "$PWD"', arg)
 
 
+def _labels_match(labels: dict[str, str], match: dict[str, str] | None) -> bool:
+    return all(labels.get(k) == v for k, v in (match or {}).items())
+
+
 @dataclass
 class Faults:
-    """Fault injection. Queues of HTTP statuses are consumed one per matching request."""
+    """Fault injection, set through ``POST /emulator/faults``.
 
-    submit_errors: deque[int] = field(default_factory=deque)
-    list_errors: deque[int] = field(default_factory=deque)
-    # {"match": {label: value}, "outcome": FAILED|ERROR|SYNC_FAILED|STUCK_QUEUED, "count": n}
+    ``errors[endpoint]`` and ``slow[endpoint]`` are queues consumed one entry per request to
+    that endpoint: an HTTP status answered instead of the real answer, or seconds slept before
+    the request is processed (a slow server: beyond the client's timeout the work still happens
+    later, as when a gateway gives up on a busy backend). ``submit_errors``/``list_errors`` are
+    the older spellings of ``errors.submit``/``errors.list``.
+    """
+
+    errors: dict[str, deque[int]] = field(default_factory=dict)
+    slow: dict[str, deque[float]] = field(default_factory=dict)
+    # {"match": {label: value}, "outcome": one of OUTCOMES, "count": n, "after": seconds}
     job_faults: list[dict[str, Any]] = field(default_factory=list)
+    # {"match": {label: value}, "argv": [...]}: run argv instead of the job's command (which
+    # the replacement reads from $EMULATOR_JOB_COMMAND), for cheap synthetic load
+    commands: list[dict[str, Any]] = field(default_factory=list)
     delay: float = 0.0
 
     def update(self, body: dict[str, Any]) -> None:
         if body.get("reset"):
-            self.submit_errors.clear()
-            self.list_errors.clear()
+            self.errors.clear()
+            self.slow.clear()
             self.job_faults.clear()
+            self.commands.clear()
             self.delay = 0.0
-        self.submit_errors.extend(int(s) for s in body.get("submit_errors", []))
-        self.list_errors.extend(int(s) for s in body.get("list_errors", []))
+        errors = dict(body.get("errors") or {})
+        for legacy in ("submit", "list"):
+            if body.get(f"{legacy}_errors"):
+                errors[legacy] = [*errors.get(legacy, []), *body[f"{legacy}_errors"]]
+        for queues, given, cast in (
+            (self.errors, errors, int),
+            (self.slow, body.get("slow"), float),
+        ):
+            for endpoint, values in (given or {}).items():
+                if endpoint not in ENDPOINTS:
+                    raise SpecError(f"unknown endpoint {endpoint!r}; use one of {ENDPOINTS}")
+                queues.setdefault(endpoint, deque()).extend(cast(v) for v in values)
         for fault in body.get("job_faults", []):
             if fault.get("outcome") not in OUTCOMES:
                 raise SpecError(f"unknown fault outcome {fault.get('outcome')!r}")
             self.job_faults.append(dict(fault))
+        for command in body.get("commands", []):
+            argv = command.get("argv")
+            if not isinstance(argv, list) or not argv:
+                raise SpecError("commands entries need a non-empty argv list")
+            self.commands.append(dict(command))
         if "delay" in body:
             self.delay = float(body["delay"])
 
-    def take_job_fault(self, labels: dict[str, str]) -> str | None:
+    def take(self, endpoint: str) -> tuple[int | None, float]:
+        """The injected HTTP status (or None) and extra seconds for one request."""
+        errors, slow = self.errors.get(endpoint), self.slow.get(endpoint)
+        status = errors.popleft() if errors else None
+        return status, (slow.popleft() if slow else 0.0)
+
+    def take_job_fault(self, labels: dict[str, str]) -> dict[str, Any] | None:
         for fault in self.job_faults:
-            match = fault.get("match") or {}
-            if all(labels.get(k) == v for k, v in match.items()):
-                count = fault.get("count")
-                if count is not None:
-                    if count <= 0:
-                        continue
-                    fault["count"] = count - 1
-                return str(fault["outcome"])
+            if not _labels_match(labels, fault.get("match")):
+                continue
+            count = fault.get("count")
+            if count is not None:
+                if count <= 0:
+                    continue
+                fault["count"] = count - 1
+            return dict(fault)
         return None
+
+    def command_for(self, labels: dict[str, str]) -> list[str] | None:
+        for command in self.commands:
+            if _labels_match(labels, command.get("match")):
+                return [str(a) for a in command["argv"]]
+        return None
+
+
+@dataclass
+class Stats:
+    """What the API was asked, for tests: calls per endpoint, list calls with their time and
+    selector, and every job ever created with its labels and state (deleted ones included)."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    list_calls: list[dict[str, Any]] = field(default_factory=list)
+    submitted: list[tuple[float, EmulatedJob]] = field(default_factory=list)
+
+    def count(self, endpoint: str, selector: str | None = None) -> None:
+        self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
+        if endpoint == "list":
+            self.list_calls.append({"t": time.time(), "selector": selector or ""})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": dict(self.calls),
+            "list_calls": list(self.list_calls),
+            "submitted": [
+                {"id": j.id, "labels": dict(j.spec["labels"]), "t": t, "state": j.state}
+                for t, j in self.submitted
+            ],
+        }
 
 
 @dataclass
@@ -175,11 +244,20 @@ def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class EmulatedJob:
-    def __init__(self, spec: dict[str, Any], root: Path, fault: str | None) -> None:
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        root: Path,
+        fault: dict[str, Any] | None,
+        command: list[str] | None = None,
+    ) -> None:
         self.id = str(uuid.uuid4())
         self.spec = spec
         self.spec["labels"].update({"ovh/id": self.id, "ovh/type": "job"})
-        self.fault = fault
+        self.fault = str(fault["outcome"]) if fault else None
+        # INTERRUPTED/TIMEOUT: seconds of RUNNING before the platform stops the job
+        self.fault_after = float((fault or {}).get("after", 0.5))
+        self.command_override = command
         self.workdir = root / self.id
         self.log_path = root / f"{self.id}.log"
         self.created_at = now_iso()
@@ -187,6 +265,7 @@ class EmulatedJob:
         self.kill_requested = threading.Event()
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_monotonic: float | None = None
+        self.interrupt_code = "JOB_INTERRUPTED"
         self.status: dict[str, Any] = {
             "state": None,
             "history": [],
@@ -221,7 +300,7 @@ class EmulatedJob:
         self.status["state"] = state
         self.status["history"].append({"state": state, "date": date})
         self.status["lastTransitionDate"] = date
-        code = f"JOB_{state}"
+        code = {"JOB_INTERRUPTED": self.interrupt_code}.get(f"JOB_{state}", f"JOB_{state}")
         if state == "FAILED" and message is None:
             message = f"Job failed with code {self.status['exitCode']}"
         self.status["info"] = {"code": code, "message": message or f"Job is {state.lower()}"}
@@ -263,6 +342,11 @@ class JobStore:
         self.faults = Faults()
         self.jobs: dict[str, EmulatedJob] = {}
         self.lock = threading.Lock()
+        self.stats = Stats()
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.stats = Stats()
 
     # -- API operations -----------------------------------------------------------------------
 
@@ -270,8 +354,9 @@ class JobStore:
         spec = validate_spec(body)
         with self.lock:
             fault = self.faults.take_job_fault(spec["labels"])
-            job = EmulatedJob(spec, self.root, fault)
+            job = EmulatedJob(spec, self.root, fault, self.faults.command_for(spec["labels"]))
             self.jobs[job.id] = job
+            self.stats.submitted.append((time.time(), job))
         threading.Thread(target=self._lifecycle, args=(job,), daemon=True).start()
         return job
 
@@ -363,10 +448,15 @@ class JobStore:
         # INTERRUPTING / TIMEOUT were recorded while the process was being stopped
         job.transition("FINALIZING")
         time.sleep(self.timing.finalizing)
+        if reason == "timeout":
+            job.interrupt_code = "JOB_TIMEOUT"
         if reason in ("killed", "timeout"):
-            job.transition(
-                "INTERRUPTED", "Job was interrupted" if reason == "killed" else "Job timed out"
-            )
+            messages = {
+                "JOB_INTERRUPTED": "Job was interrupted",
+                "JOB_INTERRUPTED_BY_PLATFORM": "Job was interrupted by the platform",
+                "JOB_TIMEOUT": "Job timed out",
+            }
+            job.transition("INTERRUPTED", messages[job.interrupt_code])
         elif job.fault == "SYNC_FAILED":
             job.transition("SYNC_FAILED", "Emulated data synchronization failure")
         elif exit_code == 0:
@@ -387,14 +477,22 @@ class JobStore:
     def _run_command(self, job: EmulatedJob) -> tuple[int, str]:
         job.workdir.mkdir(parents=True, exist_ok=False)
         command = [rewrite_directory(c) for c in (job.spec["command"] or ["/bin/true"])]
+        env = self._environment(job)
+        if job.command_override:
+            env["EMULATOR_JOB_COMMAND"] = command[-1]
+            command = job.command_override
         if job.fault == "FAILED":
             command = ["/bin/sh", "-c", "echo 'emulated failure' >&2; exit 3"]
         deadline = time.monotonic() + job.spec["timeout"] if job.spec["timeout"] else None
+        if job.fault == "TIMEOUT":
+            deadline = time.monotonic() + job.fault_after
+        # a platform interruption (maintenance, eviction): stopped like a kill, not by the user
+        evict_at = time.monotonic() + job.fault_after if job.fault == "INTERRUPTED" else None
         with open(job.log_path, "ab") as log:
             job.proc = subprocess.Popen(
                 command,
                 cwd=job.workdir,
-                env=self._environment(job),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -408,6 +506,9 @@ class JobStore:
                     break
                 except subprocess.TimeoutExpired:
                     pass
+                if evict_at is not None and time.monotonic() > evict_at and reason == "exited":
+                    job.interrupt_code = "JOB_INTERRUPTED_BY_PLATFORM"
+                    job.kill_requested.set()
                 if job.kill_requested.is_set() and reason == "exited":
                     reason = "killed"
                     job.transition("INTERRUPTING")

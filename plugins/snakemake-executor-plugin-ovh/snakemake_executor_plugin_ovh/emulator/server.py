@@ -10,6 +10,7 @@ Routes (JSON unless noted):
   GET    /v1/job/{id}/log         text/plain (?tail=N)
   GET    /v1/me, /v1/capabilities/flavor
   POST   /emulator/faults         fault injection (see jobs.Faults), emulator-only
+  GET    /emulator/stats          calls per endpoint, list calls, every job created (jobs.Stats)
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class EmulatorServer(ThreadingHTTPServer):
         self.token = token
         self.store = store
         self.verbose = verbose
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up on a slow answer (injected timeouts) is no emulator error
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -105,12 +111,24 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         store = self.server.store
+        path = url.path.rstrip("/") or "/"
         if store.faults.delay:
             time.sleep(store.faults.delay)
         if not self._authorised():
             return
+        endpoint = endpoint_of(method, path)
+        if endpoint:
+            store.stats.count(endpoint, ",".join(query.get("labelSelector", [])))
+            status, seconds = store.faults.take(endpoint)
+            if seconds:
+                time.sleep(seconds)
+            if status is not None:
+                # read the request body so the kept-alive connection stays in sync
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._error(status, f"emulated HTTP {status}")
+                return
         try:
-            self._route(method, url.path.rstrip("/") or "/", query)
+            self._route(method, path, query)
         except SpecError as e:
             self._error(400, str(e))
         except json.JSONDecodeError:
@@ -119,18 +137,9 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         store = self.server.store
         if path == "/v1/job" and method == "POST":
-            body = self._body()
-            if store.faults.submit_errors:
-                status = store.faults.submit_errors.popleft()
-                self._error(status, f"emulated HTTP {status}")
-                return
-            job = store.submit(body)
+            job = store.submit(self._body())
             self._send(200, job.to_json())
         elif path == "/v1/job" and method == "GET":
-            if store.faults.list_errors:
-                status = store.faults.list_errors.popleft()
-                self._error(status, f"emulated HTTP {status}")
-                return
             selector = {}
             for text in query.get("labelSelector", []):
                 selector.update(parse_selector(text))
@@ -167,8 +176,13 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/capabilities/flavor" and method == "GET":
             self._send(200, [_flavor_json(f) for f in FLAVORS])
         elif path == "/emulator/faults" and method == "POST":
-            store.faults.update(self._body())
+            body = self._body()
+            store.faults.update(body)
+            if body.get("reset"):
+                store.reset_stats()
             self._send(204)
+        elif path == "/emulator/stats" and method == "GET":
+            self._send(200, store.stats.to_json())
         elif match := _JOB.match(path):
             self._job_route(method, match.group(1), match.group(2) or "", query)
         else:
@@ -210,6 +224,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._handle("DELETE")
+
+
+def endpoint_of(method: str, path: str) -> str | None:
+    """The name faults and stats use for an API request (None: not a job endpoint)."""
+    if path == "/v1/job":
+        return {"POST": "submit", "GET": "list"}.get(method)
+    if match := _JOB.match(path):
+        tail = match.group(2) or ""
+        return {("GET", ""): "get", ("PUT", "/kill"): "kill", ("DELETE", ""): "delete",
+                ("GET", "/log"): "log"}.get((method, tail))  # fmt: skip
+    return None
 
 
 def _flavor_json(flavor_id: str) -> dict[str, Any]:
