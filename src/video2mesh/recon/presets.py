@@ -41,10 +41,15 @@ class TrainConfig:
     sdf_feature_dim: int = 256
     init_radius: float = 0.5
     inside_out: bool = False
-    # colour MLP (official: IDR mode, 4 × 256, SH degree 3 view encoding)
+    # colour MLP (official: IDR mode, 4 × 256, SH degree 3 view encoding). SH degree 0 (the view
+    # direction unused; the normal still is) by measurement, not from the paper: on the sample
+    # and on a glossy scene with strong highlights the geometry was better with degree 0 than
+    # with 1 or 3 at equal time (benchmarks/recon/RESULTS.md, "SH degree"): a view-dependent
+    # colour lets the network paint a wrong surface instead of moving it (shape-radiance
+    # ambiguity). Set 1-3 when the colours of the mesh must carry the highlights.
     color_hidden: int = 256
     color_layers: int = 4
-    sh_degree: int = 3
+    sh_degree: int = 0
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
     # "" = nerf for both scene types: the official generated configs enable it for objects too,

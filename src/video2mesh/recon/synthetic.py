@@ -46,8 +46,23 @@ def _texture(p: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b], -1)
 
 
-def render(sdf: Sdf, c2w_gl: np.ndarray, w: int, h: int, f: float, bg: float = 0.3) -> np.ndarray:
-    """Sphere-traced image (h, w, 3) in 0..1, diffuse shading with a head light."""
+GLOSS_LIGHT = np.array([0.5, -0.4, 0.77]) / np.linalg.norm([0.5, -0.4, 0.77])
+
+
+def render(
+    sdf: Sdf,
+    c2w_gl: np.ndarray,
+    w: int,
+    h: int,
+    f: float,
+    bg: float = 0.3,
+    gloss: float = 0.0,
+) -> np.ndarray:
+    """Sphere-traced image (h, w, 3) in 0..1.
+
+    ``gloss`` 0: diffuse shading with a head light. ``gloss`` > 0: a fixed light, diffuse plus a
+    white Blinn-Phong highlight of that strength (view-dependent colour, as on real glossy objects).
+    """
     j, i = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
     d_cam = np.stack([(i - w / 2) / f, -(j - h / 2) / f, -np.ones_like(i)], -1)
     d = d_cam @ c2w_gl[:3, :3].T
@@ -61,8 +76,15 @@ def render(sdf: Sdf, c2w_gl: np.ndarray, w: int, h: int, f: float, bg: float = 0
     e = 1e-4
     n = np.stack([sdf(p + e * np.eye(3)[k]) - sdf(p - e * np.eye(3)[k]) for k in range(3)], -1)
     n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
-    shade = 0.35 + 0.65 * np.clip(-(n * d).sum(-1), 0, 1)
-    img = _texture(p) * shade[..., None]
+    if gloss <= 0:
+        shade = 0.35 + 0.65 * np.clip(-(n * d).sum(-1), 0, 1)
+        img = _texture(p) * shade[..., None]
+    else:
+        shade = 0.3 + 0.6 * np.clip(n @ GLOSS_LIGHT, 0, 1)
+        half = GLOSS_LIGHT - d
+        half /= np.maximum(np.linalg.norm(half, axis=-1, keepdims=True), 1e-9)
+        highlight = gloss * np.clip((n * half).sum(-1), 0, 1) ** 48
+        img = _texture(p) * shade[..., None] + highlight[..., None]
     return np.where(hit[..., None], img, bg).clip(0, 1)
 
 
@@ -75,6 +97,7 @@ def write_scene(
     world_scale: float = 2.0,
     cam_dist: float = 2.2,
     sphere_radius: float = 1.0,
+    gloss: float = 0.0,
 ) -> tuple[Path, Path]:
     """Render the shape (defined in the normalised frame) and write transforms.json + images.tar.
 
@@ -94,7 +117,7 @@ def write_scene(
             rr = math.sqrt(1 - zc * zc)
             eye = cam_dist * np.array([rr * math.cos(golden * k), rr * math.sin(golden * k), zc])
             c2w = look_at_c2w(eye, np.zeros(3), np.array([0.0, 0.0, 1.0]))
-            img = render(sdf, c2w, size, size, f)
+            img = render(sdf, c2w, size, size, f, gloss=gloss)
             buf = io.BytesIO()
             Image.fromarray((img * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=95)
             name = f"images/{k:06d}.jpg"

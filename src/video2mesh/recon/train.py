@@ -346,6 +346,8 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             100 * outside,
         )
     ds.to(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # the summary's peak is this segment's
 
     store = S3PartialStore(seg.partial_store) if seg.partial_store else None
     if store is not None and seg.partial is None:
@@ -357,7 +359,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     source = None
     if seg.partial is not None and seg.partial.exists():
         try:
-            ck = load_checkpoint(seg.partial, device)
+            ck = load_checkpoint(seg.partial)  # host first: no second copy on the GPU
             _check_compatible(ck, seg, seg.partial)
             if ck.get("lineage") != origin:
                 raise UserError(
@@ -369,7 +371,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         except UserError as err:
             log.warning("ignoring the partial save: %s", err)
     if seg.resume is not None:
-        ck = load_checkpoint(seg.resume, device)
+        ck = load_checkpoint(seg.resume)
         _check_compatible(ck, seg, seg.resume)
         if ck["iteration"] > seg.until:
             raise UserError(
