@@ -1,5 +1,6 @@
 import io
 import json
+import subprocess
 import tarfile
 
 import imageio_ffmpeg
@@ -64,6 +65,29 @@ def test_video_selection_spreads_frames_and_rejects_blur(tmp_path):
     assert names[0] == f"images/{kept[0]['index']:06d}.jpg"  # named by frame index
     assert first.size == (160, 120)
     assert json.loads((tmp_path / "f.json").read_text())["kept"] == len(kept)
+
+
+def test_phone_video_rotated_by_metadata_comes_out_upright_and_unstretched(tmp_path):
+    # phones store portrait video as landscape frames plus a 90° display matrix; since ffmpeg 6
+    # imageio-ffmpeg no longer reports it, and the frames came out squeezed to landscape
+    rng = np.random.default_rng(3)
+    base = _texture(rng, 240, 320)
+    base[:, :40] = 255  # a white band on the left edge of the stored frames
+    landscape = tmp_path / "stored.mp4"
+    _write_video(landscape, [np.roll(base, 2 * i, axis=0) for i in range(12)])
+    phone = tmp_path / "phone.mp4"
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    cmd = [ffmpeg, "-y", "-loglevel", "error", "-display_rotation:v:0", "90"]
+    subprocess.run([*cmd, "-i", str(landscape), "-c", "copy", str(phone)], check=True)
+    out = frames.write_frames(phone, tmp_path / "f.tar", tmp_path / "f.json", 8, 160, "t")
+    assert out["size"] == [120, 160]  # portrait, the same 3:4 shape, not 160x120
+    with tarfile.open(tmp_path / "f.tar") as tar:
+        img = np.asarray(Image.open(io.BytesIO(tar.extractfile(tar.getnames()[0]).read())))
+    assert img.shape == (160, 120, 3)
+    # the white band now runs along the top or bottom edge: the frame was turned, not squeezed
+    rows = img.mean(axis=(1, 2))
+    assert max(rows[:15].mean(), rows[-15:].mean()) > 235
+    assert img[:, :15].mean() < 200
 
 
 def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):

@@ -116,9 +116,7 @@ def select_video_frames(
     from video2mesh.ingest import probe_video
 
     meta = probe_video(video)
-    src_w, src_h = meta["source_size"]
-    if meta.get("rotate") in (90, 270, -90):
-        src_w, src_h = src_h, src_w
+    src_w, src_h = meta["display_size"]
     out_w, out_h = fit_size(src_w, src_h, max_size)
     n_est, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
     if n_est < 1:

@@ -23,7 +23,8 @@ PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 def probe_video(path: Path) -> dict:
     """ffmpeg's view of a video: size, fps, duration. Raises UserError when unusable.
 
-    ``source_size`` is the stored size; ``size`` is that of the small decoded check frame.
+    ``source_size`` is the stored size; ``size`` is that of the small decoded check frame;
+    ``display_size`` is the stored size as shown, i.e. swapped for phone videos rotated by ±90°.
     """
     import imageio_ffmpeg
 
@@ -63,6 +64,15 @@ def probe_video(path: Path) -> dict:
             f"video {path} has no decodable frame",
             "the file is truncated or corrupt: copy or export it again",
         )
+    # ffmpeg applies the rotation of phone videos when decoding (the check frame comes out
+    # portrait), but since ffmpeg 6 it reports it as a display matrix that imageio-ffmpeg does not
+    # parse ("rotate" stays 0): read the orientation off the decoded frame itself.
+    src_w, src_h = meta["source_size"]
+    shown_w, shown_h = meta["size"]
+    turned = meta.get("rotate") in (90, 270, -90) or (
+        src_w != src_h and shown_w != shown_h and (shown_w > shown_h) != (src_w > src_h)
+    )
+    meta["display_size"] = (src_h, src_w) if turned else (src_w, src_h)
     return meta
 
 
