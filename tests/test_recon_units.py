@@ -159,3 +159,30 @@ def test_gpu_gather_layout_matches_cpu_layout(monkeypatch: pytest.MonkeyPatch) -
     gb = torch.autograd.grad((b * weights).sum(), grid.table)[0]
     assert torch.allclose(a, b, atol=1e-6)
     assert torch.allclose(ga, gb, atol=1e-5)
+
+
+def test_focus_on_sphere_draws_its_share_from_pixels_that_see_the_sphere(tmp_path) -> None:
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.synthetic import sphere_sdf, write_scene
+
+    tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=6, size=32, cam_dist=3.0)
+    ds = load_dataset(tf, tar)
+
+    def meets(o: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        along = (o * d).sum(-1)
+        return ((o * o).sum(-1) - along * along <= 1.0) & (along < 0)
+
+    gen = torch.Generator().manual_seed(0)
+    uniform = ds.sample(4000, gen)
+    share = ds.focus_on_sphere(0.75)
+    # cameras at 3 radii with a 50° field of view: the sphere covers ~40 % of each image
+    assert 0.25 < share < 0.6
+    assert abs(meets(*uniform[:2]).float().mean().item() - share) < 0.04
+    o, d, rgb, img = ds.sample(4000, gen)
+    got = meets(o, d).float().mean().item()
+    assert abs(got - (0.75 + 0.25 * share)) < 0.04
+    # each colour is that of the pixel its ray goes through (the flat-index arithmetic)
+    cam = (ds.c2w[img, :, :3].transpose(1, 2) @ d[..., None])[..., 0]
+    x = (ds.fx * cam[:, 0] / cam[:, 2] + ds.cx).floor().long()
+    y = (ds.fy * cam[:, 1] / cam[:, 2] + ds.cy).floor().long()
+    assert torch.equal(rgb, ds.images[img, y, x].float() / 255.0)

@@ -30,6 +30,9 @@ class Dataset:
     center: list[float]
     radius: float
     names: list[str]
+    # rays drawn from pixels whose ray meets the unit sphere (focus_on_sphere); 0: all uniform
+    fg_fraction: float = 0.0
+    fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
 
     @property
     def n_images(self) -> int:
@@ -46,7 +49,35 @@ class Dataset:
     def to(self, device: torch.device) -> Dataset:
         self.images = self.images.to(device)
         self.c2w = self.c2w.to(device)
+        if self.fg_pixels is not None:
+            self.fg_pixels = self.fg_pixels.to(device)
         return self
+
+    def focus_on_sphere(self, fraction: float) -> float:
+        """Draw ``fraction`` of each batch from pixels whose ray meets the unit sphere.
+
+        A ray that misses the sphere trains only the background model, yet fills a batch slot
+        whose SDF samples are computed all the same (the batch has a fixed shape); on the
+        sample about 40 % of the pixels are such. The rest of the batch stays uniform over all
+        pixels, so the background keeps being trained. Returns the share of pixels that meet it.
+        """
+        hits = []
+        ys, xs = torch.meshgrid(
+            torch.arange(self.height, dtype=torch.float32) + 0.5,
+            torch.arange(self.width, dtype=torch.float32) + 0.5,
+            indexing="ij",
+        )
+        for i in range(self.n_images):
+            img = torch.full(xs.shape, i, dtype=torch.long, device=self.c2w.device)
+            o, d = self.rays(img, xs.to(self.c2w.device), ys.to(self.c2w.device))
+            along = (o * d).sum(-1)
+            # the line meets the sphere, ahead of the camera (or the camera is inside)
+            meets = (o * o).sum(-1) - along * along <= 1.0
+            hits.append(meets & ((along < 0) | ((o * o).sum(-1) <= 1.0)))
+        mask = torch.stack(hits).reshape(-1)
+        self.fg_pixels = torch.nonzero(mask)[:, 0]
+        self.fg_fraction = fraction if len(self.fg_pixels) else 0.0
+        return float(mask.float().mean())
 
     def rays(
         self, img: torch.Tensor, px: torch.Tensor, py: torch.Tensor
@@ -65,9 +96,18 @@ class Dataset:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """n random training rays: origins, directions, colours (0..1), image indices."""
         dev = self.images.device
-        img = torch.randint(0, self.n_images, (n,), generator=gen, device=dev)
-        x = torch.randint(0, self.width, (n,), generator=gen, device=dev)
-        y = torch.randint(0, self.height, (n,), generator=gen, device=dev)
+        n_fg = round(self.fg_fraction * n) if self.fg_pixels is not None else 0
+        img = torch.randint(0, self.n_images, (n - n_fg,), generator=gen, device=dev)
+        x = torch.randint(0, self.width, (n - n_fg,), generator=gen, device=dev)
+        y = torch.randint(0, self.height, (n - n_fg,), generator=gen, device=dev)
+        if n_fg:
+            assert self.fg_pixels is not None
+            pick = torch.randint(0, len(self.fg_pixels), (n_fg,), generator=gen, device=dev)
+            flat = self.fg_pixels[pick]
+            per_image = self.height * self.width
+            img = torch.cat([img, flat // per_image])
+            y = torch.cat([y, flat % per_image // self.width])
+            x = torch.cat([x, flat % self.width])
         o, d = self.rays(img, x.float() + 0.5, y.float() + 0.5)
         rgb = self.images[img, y, x].float() / 255.0
         return o, d, rgb, img

@@ -28,6 +28,9 @@ class TrainConfig:
     # rays and images
     rays: int = 1024  # rays per iteration (official: 2 images × 512)
     image_max_side: int = 0  # downscale so that the long side is at most this (0: as given)
+    # share of each batch drawn from pixels whose ray meets the bounding sphere (0: uniform over
+    # all pixels, as the official code; see Dataset.focus_on_sphere)
+    sphere_ray_fraction: float = 0.0
     # hash grid (official: 16 levels, 8 features, 2^22 entries, 32 → 2048, range [-2, 2])
     hash_levels: int = 16
     hash_features: int = 4
@@ -97,6 +100,11 @@ class TrainConfig:
             cfg.background = "nerf"
         if cfg.background not in BACKGROUNDS:
             raise UserError(f"unknown background '{cfg.background}'", f"use one of {BACKGROUNDS}")
+        if not 0.0 <= cfg.sphere_ray_fraction <= 1.0:
+            raise UserError(
+                f"sphere_ray_fraction {cfg.sphere_ray_fraction} is not between 0 and 1",
+                "set a share of the batch, e.g. 0.9",
+            )
         if cfg.init_active_level <= 0:
             cfg.init_active_level = 4 if scene_type == "object" else 8
         cfg.init_active_level = min(cfg.init_active_level, cfg.hash_levels)
@@ -118,6 +126,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu": {
         "rays": 512,
+        "sphere_ray_fraction": 0.9,  # measured: 1.55 → 1.27 % at 1000 iterations (RESULTS.md)
         "image_max_side": 160,
         "hash_levels": 8,
         "hash_features": 2,

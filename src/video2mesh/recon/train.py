@@ -346,6 +346,9 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             100 * outside,
         )
     ds.to(device)
+    if cfg.sphere_ray_fraction > 0:
+        share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
+        log.info("%.0f%% of the pixels see the sphere", 100 * share)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)  # the summary's peak is this segment's
 
