@@ -194,6 +194,18 @@ def job_state(job: Job) -> str:
     return str((job.get("status") or {}).get("state") or "UNKNOWN")
 
 
+def job_labels_of(job: Job) -> dict[str, str]:
+    return (job.get("spec") or {}).get("labels") or {}
+
+
+def job_timed_out(job: Job) -> bool:
+    status = job.get("status") or {}
+    history = status.get("history") or []
+    return (status.get("info") or {}).get("code") == "JOB_TIMEOUT" or any(
+        h.get("state") == "TIMEOUT" for h in history if isinstance(h, dict)
+    )
+
+
 def job_info_message(job: Job) -> str:
     status = job.get("status") or {}
     info = status.get("info")

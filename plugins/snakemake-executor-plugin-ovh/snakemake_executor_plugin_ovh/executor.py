@@ -27,7 +27,9 @@ from .api import (
     ApiError,
     OvhAiClient,
     job_info_message,
+    job_labels_of,
     job_state,
+    job_timed_out,
 )
 from .bootstrap import installed_version, job_script
 from .spec import (
@@ -56,6 +58,8 @@ KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 KILL_RETRIES = 6
 # States in which a job can still start, run or bill: what a dead run may have left behind.
 ACTIVE_STATES = ("QUEUED", "INITIALIZING", "PENDING", "RUNNING", "RESTARTING")
+# Our own mark (never an API state) for a job whose kill kept failing: reported once, by id.
+KILL_FAILED = "KILL_FAILED"
 
 
 def pid_alive(pid: str | None) -> bool | None:
@@ -285,7 +289,7 @@ class Executor(RemoteExecutor):
                     continue
             state = job_state(ovh_job)
             with self._jobs_lock:
-                kill_failed = self._jobs.get(ovh_id) == "KILL_FAILED"
+                kill_failed = self._jobs.get(ovh_id) == KILL_FAILED
                 if not kill_failed:
                     self._jobs[ovh_id] = state
             if kill_failed and state not in TERMINAL_STATES:
@@ -314,7 +318,7 @@ class Executor(RemoteExecutor):
                 if info:
                     msg += f": {info}"
                 msg = self._redact(msg) + ". "
-                if _timed_out(ovh_job):
+                if job_timed_out(ovh_job):
                     msg += (
                         "It reached its timeout: raise the rule's runtime resource (minutes) "
                         "or --ovh-timeout-margin / --ovh-default-timeout. "
@@ -354,7 +358,7 @@ class Executor(RemoteExecutor):
         duplicates = []
         for ovh_job in listed:
             ovh_id = str(ovh_job.get("id"))
-            labels = (ovh_job.get("spec") or {}).get("labels") or {}
+            labels = job_labels_of(ovh_job)
             key = (str(labels.get("snakemake-jobid")), str(labels.get("snakemake-attempt")))
             original = tracked.get(key)
             if original is None or ovh_id in known or job_state(ovh_job) in TERMINAL_STATES:
@@ -383,7 +387,7 @@ class Executor(RemoteExecutor):
             return
         dead: list[str] = []
         for ovh_job in jobs:
-            labels = (ovh_job.get("spec") or {}).get("labels") or {}
+            labels = job_labels_of(ovh_job)
             ovh_id, run = str(ovh_job.get("id")), labels.get(RUN_LABEL)
             if run == self.run_id:
                 continue
@@ -448,7 +452,7 @@ class Executor(RemoteExecutor):
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
         with self._jobs_lock:
             # a SIGTERM handler may have killed (or failed to kill) them already
-            done = {i for i, s in self._jobs.items() if s in ("INTERRUPTED", "KILL_FAILED")}
+            done = {i for i, s in self._jobs.items() if s in ("INTERRUPTED", KILL_FAILED)}
         self._kill([str(j.external_jobid) for j in active_jobs if j.external_jobid not in done])
 
     def _kill(self, ids: list[str]) -> None:
@@ -461,7 +465,7 @@ class Executor(RemoteExecutor):
         try:
             self.client.kill(ovh_id, retries=KILL_RETRIES)
         except ApiError as e:
-            state = "KILL_FAILED"
+            state = KILL_FAILED
             # the user must be able to act on it: the id, the consequence and the command
             self.logger.error(
                 f"Could not kill OVHcloud AI Training job {ovh_id}: {self._redact(str(e))}. "
@@ -479,7 +483,7 @@ class Executor(RemoteExecutor):
             return
         with self._jobs_lock:
             # a failed kill was already retried and reported: do not stall the exit again
-            ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES | {"KILL_FAILED"}]
+            ids = [i for i, s in self._jobs.items() if s not in TERMINAL_STATES | {KILL_FAILED}]
         self._kill(ids)
 
     def _install_signal_handlers(self) -> None:
@@ -508,11 +512,3 @@ class Executor(RemoteExecutor):
                 with contextlib.suppress(ValueError, TypeError):
                     signal.signal(sig, previous)
         self.client.close()
-
-
-def _timed_out(ovh_job: dict[str, Any]) -> bool:
-    status = ovh_job.get("status") or {}
-    history = status.get("history") or []
-    return (status.get("info") or {}).get("code") == "JOB_TIMEOUT" or any(
-        h.get("state") == "TIMEOUT" for h in history if isinstance(h, dict)
-    )

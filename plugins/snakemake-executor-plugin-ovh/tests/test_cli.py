@@ -124,7 +124,7 @@ def test_transient_api_errors_and_slow_answers_are_survived(
 ) -> None:
     wf = copy_workflow("mini", tmp_path)
     tag = secrets.token_hex(4)
-    emulator.faults(submit_errors=[500, 429, 503], list_errors=[502, 429, 500], delay=0.1)
+    emulator.faults(errors={"submit": [500, 429, 503], "list": [502, 429, 500]}, delay=0.1)
     cmd = ovh_cli(emulator, s3_server, s3_bucket, "--ovh-keep-jobs", "true",
                   "--ovh-labels", f"test={tag}", "out/ok.txt", "wc/x.txt")  # fmt: skip
     result = run(cmd, wf, ovh_env)

@@ -125,7 +125,7 @@ def test_label_selector_state_filter_and_paging(emulator: Emulator, api: httpx.C
 
 def test_fault_injection(emulator: Emulator, api: httpx.Client) -> None:
     emulator.faults(
-        submit_errors=[500, 429],
+        errors={"submit": [500, 429]},
         job_faults=[{"match": {"f": "e"}, "outcome": "ERROR", "count": 1}],
     )
     assert api.post("/v1/job", json={"image": "x"}).status_code == 500

@@ -32,7 +32,7 @@ def test_canary_token_and_s3_keys_appear_nowhere_the_run_writes(
     wf = copy_workflow("mini", tmp_path)
     tag = secrets.token_hex(4)
     # transient API errors on submit and status: their (redacted) messages are printed
-    emulator.faults(submit_errors=[500, 429], list_errors=[502, 503])
+    emulator.faults(errors={"submit": [500, 429], "list": [502, 503]})
     cmd = ovh_cli(emulator, s3_server, s3_bucket, "--ovh-keep-jobs", "true",
                   "--ovh-labels", f"test={tag}", "--retries", "0", "--keep-going",
                   "out/merged.txt", "gpu/H100.txt", "out/fail.txt")  # fmt: skip

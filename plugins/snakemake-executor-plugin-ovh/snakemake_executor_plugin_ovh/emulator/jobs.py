@@ -67,8 +67,7 @@ class Faults:
     ``errors[endpoint]`` and ``slow[endpoint]`` are queues consumed one entry per request to
     that endpoint: an HTTP status answered instead of the real answer, or seconds slept before
     the request is processed (a slow server: beyond the client's timeout the work still happens
-    later, as when a gateway gives up on a busy backend). ``submit_errors``/``list_errors`` are
-    the older spellings of ``errors.submit``/``errors.list``.
+    later, as when a gateway gives up on a busy backend).
     """
 
     errors: dict[str, deque[int]] = field(default_factory=dict)
@@ -87,12 +86,8 @@ class Faults:
             self.job_faults.clear()
             self.commands.clear()
             self.delay = 0.0
-        errors = dict(body.get("errors") or {})
-        for legacy in ("submit", "list"):
-            if body.get(f"{legacy}_errors"):
-                errors[legacy] = [*errors.get(legacy, []), *body[f"{legacy}_errors"]]
         for queues, given, cast in (
-            (self.errors, errors, int),
+            (self.errors, body.get("errors"), int),
             (self.slow, body.get("slow"), float),
         ):
             for endpoint, values in (given or {}).items():
