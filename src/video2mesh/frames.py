@@ -201,8 +201,7 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
                 r.kept = False
                 r.reason = (
                     f"other size: {r.extra['size'][0]}x{r.extra['size'][1]} differs from the "
-                    "majority "
-                    f"{majority[0]}x{majority[1]} (one shared camera needs one size)"
+                    f"majority {majority[0]}x{majority[1]} (one shared camera needs one size)"
                 )
     _reject_blurry_and_blank(records, std)
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}

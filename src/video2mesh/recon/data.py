@@ -70,10 +70,9 @@ class Dataset:
         for i in range(self.n_images):
             img = torch.full(xs.shape, i, dtype=torch.long, device=self.c2w.device)
             o, d = self.rays(img, xs.to(self.c2w.device), ys.to(self.c2w.device))
-            along = (o * d).sum(-1)
+            along, dist2 = (o * d).sum(-1), (o * o).sum(-1)
             # the line meets the sphere, ahead of the camera (or the camera is inside)
-            meets = (o * o).sum(-1) - along * along <= 1.0
-            hits.append(meets & ((along < 0) | ((o * o).sum(-1) <= 1.0)))
+            hits.append((dist2 - along * along <= 1.0) & ((along < 0) | (dist2 <= 1.0)))
         mask = torch.stack(hits).reshape(-1)
         self.fg_pixels = torch.nonzero(mask)[:, 0]
         self.fg_fraction = fraction if len(self.fg_pixels) else 0.0
@@ -96,7 +95,7 @@ class Dataset:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """n random training rays: origins, directions, colours (0..1), image indices."""
         dev = self.images.device
-        n_fg = round(self.fg_fraction * n) if self.fg_pixels is not None else 0
+        n_fg = round(self.fg_fraction * n)  # 0 unless focus_on_sphere found such pixels
         img = torch.randint(0, self.n_images, (n - n_fg,), generator=gen, device=dev)
         x = torch.randint(0, self.width, (n - n_fg,), generator=gen, device=dev)
         y = torch.randint(0, self.height, (n - n_fg,), generator=gen, device=dev)
