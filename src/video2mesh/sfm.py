@@ -3,7 +3,8 @@
 Videos are matched sequentially (neighbouring frames) plus every pair among a few keyframes
 spread over the sequence (loop closure: an orbit's last frames meet its first, which
 sequential pairing never matches; on the sample this cuts the camera rotation error from
-0.3-0.4 to 0.1 degrees for ~5 s), photos exhaustively. When too few frames register, the same features are matched exhaustively and mapped again; the model
+0.3-0.4 to 0.1 degrees for ~8 s), photos exhaustively. When too few frames register, the
+same features are matched exhaustively and mapped again; the model
 with the most registered frames wins. The winner is undistorted to PINHOLE, as
 Neuralangelo expects, and written as files (never directories, for S3 storage):
 
@@ -148,7 +149,8 @@ def run_sfm(
         plan = [matcher] + (["exhaustive"] if matcher == "sequential" else [])
         for i, m in enumerate(plan):
             t0 = time.perf_counter()
-            match(database, m, overlap, loop_pairs)  # exhaustive after sequential only adds missing pairs
+            # exhaustive after sequential only adds the missing pairs
+            match(database, m, overlap, loop_pairs)
             registered, models, model_dir = map_models(database, images, tmp / f"sparse{i}", seed)
             attempts.append(Attempt(m, registered, models, time.perf_counter() - t0, model_dir))
             log.info("%s: %s matching registered %d/%d frames", scene, m, registered, total)
