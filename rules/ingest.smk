@@ -13,11 +13,12 @@ rule sample:
     localrule: True
     conda:
         "../envs/video2mesh.yaml"
+    threads: workflow.cores  # frames render in parallel; nothing else can run yet
     params:
         spec=sample_args,
     shell:
         "python -m video2mesh sample --video {output.video} --cameras {output.cameras}"
-        " --mesh {output.mesh} {params.spec} > {log} 2>&1"
+        " --mesh {output.mesh} {params.spec} --workers {threads} > {log} 2>&1"
 
 
 rule ingest_video:

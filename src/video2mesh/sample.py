@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -318,12 +321,35 @@ def render_frame(c2w: np.ndarray, spec: SampleSpec, tex: _Textures) -> np.ndarra
 # Output.
 
 
-def generate(out_video: Path, out_cameras: Path, out_mesh: Path, spec: SampleSpec) -> None:
+_WORKER: dict[str, object] = {}
+
+
+def _worker_init(spec: SampleSpec) -> None:
+    _WORKER["spec"], _WORKER["tex"] = spec, _Textures(spec.seed)  # 3 MB of noise: built once
+
+
+def _worker_render(c2w: np.ndarray) -> np.ndarray:
+    return render_frame(c2w, _WORKER["spec"], _WORKER["tex"])  # type: ignore[arg-type]
+
+
+def _render_frames(cams: list[np.ndarray], spec: SampleSpec, workers: int) -> Iterator[np.ndarray]:
+    """Frames in camera order; numpy renders on one core, so frames go to worker processes."""
+    if workers <= 1:
+        tex = _Textures(spec.seed)
+        yield from (render_frame(c2w, spec, tex) for c2w in cams)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, ctx, _worker_init, (spec,)) as pool:
+        yield from pool.map(_worker_render, cams)
+
+
+def generate(
+    out_video: Path, out_cameras: Path, out_mesh: Path, spec: SampleSpec, workers: int = 1
+) -> None:
     """Write the sample video, its exact cameras and its ground-truth mesh."""
     import imageio_ffmpeg
 
     started = time.perf_counter()
-    tex = _Textures(spec.seed)
     cams = orbit_cameras(spec)
     with atomic_path(out_video) as tmp:
         writer = imageio_ffmpeg.write_frames(
@@ -336,8 +362,8 @@ def generate(out_video: Path, out_cameras: Path, out_mesh: Path, spec: SampleSpe
             output_params=["-crf", "16", "-preset", "medium", "-g", "12"],
         )
         writer.send(None)
-        for c2w in cams:
-            writer.send(np.ascontiguousarray(render_frame(c2w, spec, tex)))
+        for frame in _render_frames(cams, spec, workers):
+            writer.send(np.ascontiguousarray(frame))
         writer.close()
     mesh = ground_truth_mesh(spec.mesh_resolution)
     with atomic_path(out_mesh) as tmp:
@@ -356,7 +382,7 @@ def generate(out_video: Path, out_cameras: Path, out_mesh: Path, spec: SampleSpe
 
 def _cmd(args: argparse.Namespace) -> None:
     spec = SampleSpec(seed=args.seed, frames=args.frames, width=args.width, height=args.height)
-    generate(Path(args.video), Path(args.cameras), Path(args.mesh), spec)
+    generate(Path(args.video), Path(args.cameras), Path(args.mesh), spec, args.workers)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -369,4 +395,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=d.frames)
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--height", type=int, default=d.height)
+    p.add_argument("--workers", type=int, default=1, help="frame-rendering processes")
     p.set_defaults(func=_cmd)

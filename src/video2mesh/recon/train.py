@@ -32,6 +32,7 @@ import torch
 from video2mesh.atomic import atomic_path
 from video2mesh.errors import UserError
 from video2mesh.recon import schedule
+from video2mesh.recon.cpu_tuning import tune_cpu_training
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
 from video2mesh.recon.partial_store import S3PartialStore
@@ -330,10 +331,13 @@ def run_segment(seg: Segment) -> dict[str, Any]:
         # one thread by default on CPU: the ops are small, and on a shared or busy machine
         # OpenMP threads oversubscribe cores (measured 7x slower with 2 threads on 2 busy cores)
         torch.set_num_threads(seg.threads or 1)
+    if device.type == "cpu":
+        tune_cpu_training()
     try:
         return _run_segment(seg, device)
     finally:
         torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
 
 
 def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
