@@ -13,7 +13,7 @@ rule sample:
     localrule: True
     conda:
         "../envs/video2mesh.yaml"
-    threads: workflow.cores  # frames render in parallel; nothing else can run yet
+    threads: 8  # frames render in parallel (snakemake lowers it to --cores)
     params:
         spec=sample_args,
     shell:

@@ -31,5 +31,5 @@ rule train:
         " --run-config {params.run} --scene-type {params.type}"
         " --until {wildcards.iterations} --final {params.final} {params.resume}"
         " --partial $(dirname {output.ckpt:q})/it{wildcards.iterations}.partial.pt"
-        " {params.partial_store} --save-every-seconds {params.save_every}"
+        " {params.partial_store} --save-every-seconds {params.save_every} --threads {threads}"
         " --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"
