@@ -9,6 +9,7 @@ rule evaluate:
     input:
         mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
         reference=eval_reference,
+        alignment=eval_alignment,
         transforms="results/{scene}/transforms.json",
     output:
         "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
@@ -22,10 +23,11 @@ rule evaluate:
         "../envs/video2mesh.yaml"
     params:
         kind=eval_reference_kind,
+        alignment=eval_alignment_arg,
         samples=config.get("evaluate", {}).get("samples", 100000),
     shell:
         "python -m video2mesh evaluate --mesh {input.mesh} --reference {input.reference}"
-        " --reference-kind {params.kind} --transforms {input.transforms}"
+        " --reference-kind {params.kind} --transforms {input.transforms} {params.alignment}"
         " --samples {params.samples} --output {output} > {log} 2>&1"
 
 

@@ -22,6 +22,17 @@ def eval_reference(wildcards):
     return eval_finest_mesh(wildcards)
 
 
+def eval_alignment(wildcards):
+    """The reference's alignment: the metrics' bounding box follows the reference's own axes."""
+    if eval_has_reference(wildcards.scene):
+        return [f"results/{wildcards.scene}/alignment.json"]
+    return []
+
+
+def eval_alignment_arg(wildcards, input):
+    return f"--alignment {input.alignment}" if input.alignment else ""
+
+
 def eval_reference_kind(wildcards):
     return "ground-truth" if eval_has_reference(wildcards.scene) else "finest-mesh"
 

@@ -139,3 +139,20 @@ def test_cli_writes_json(tmp_path) -> None:
     assert data["iterations"] == 100 and data["resolution"] == 64
     assert data["reference_kind"] == "ground-truth"
     assert data["chamfer_l1"] == pytest.approx(0.02, abs=3e-3)
+
+
+def test_diagonal_follows_the_reference_axes_not_the_frame() -> None:
+    """An aligned reference is measured along its own axes: the SfM frame's orientation is moot."""
+    from scipy.spatial.transform import Rotation
+
+    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5))
+    own = evaluate_meshes(box, box, samples=5000)["reference_diagonal"]
+    rot = Rotation.from_euler("xyz", [30, 50, 70], degrees=True).as_matrix()
+    turned = box.copy()
+    turned.vertices = turned.vertices @ rot.T
+    framed = evaluate_meshes(turned, turned, samples=5000)["reference_diagonal"]
+    aligned = evaluate_meshes(turned, turned, samples=5000, reference_axes=rot)
+    assert own == pytest.approx(math.sqrt(2**2 + 1 + 0.25), rel=0.01)
+    assert framed > 1.05 * own  # the axis-aligned box of the turned box is larger
+    assert aligned["reference_diagonal"] == pytest.approx(own, rel=1e-6)
+    assert aligned["thresholds"]["0.5pct"] == pytest.approx(0.005 * own, rel=1e-6)

@@ -9,7 +9,10 @@ Definitions (DTU / Tanks-and-Temples conventions, all distances in world units):
   Chamfer-L1 = (accuracy + completeness) / 2.
 - F-score at τ: precision = share of mesh samples within τ of the reference, recall = share of
   reference samples within τ of the mesh, F = 2PR / (P + R). τ is 0.5% and 1% of the diagonal of
-  the reference's bounding box (after cropping, below).
+  the reference's bounding box (after cropping, below), taken along the reference's own axes: a
+  reference moved into the SfM frame by a similarity (``--alignment``) is measured before its
+  rotation, so that percentages do not depend on how SfM happened to orient the scene (an
+  axis-aligned box of the rotated sample is 0-10 % larger depending on the rotation).
 - normal consistency = mean over both directions of |n · n_nearest|: the absolute value because a
   surface extracted from an SDF may have its faces wound either way.
 
@@ -239,8 +242,13 @@ def evaluate_meshes(
     sphere: Sphere | None = None,
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
+    reference_axes: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """All metrics of ``mesh`` against ``reference``, both cropped to ``sphere`` when given."""
+    """All metrics of ``mesh`` against ``reference``, both cropped to ``sphere`` when given.
+
+    ``reference_axes`` (3×3, columns = the reference's own axes in this frame, i.e. the rotation
+    of its alignment) orients the bounding box whose diagonal scales the thresholds.
+    """
     import numpy as np
 
     if samples < 100:
@@ -253,7 +261,8 @@ def evaluate_meshes(
         )
     # A different stream for the mesh, so that identical meshes are not sampled identically.
     pred = sample_surface(mesh, samples, seed + 1, sphere)
-    diagonal = float(np.linalg.norm(ref.points.max(axis=0) - ref.points.min(axis=0)))
+    own = ref.points if reference_axes is None else ref.points @ reference_axes
+    diagonal = float(np.linalg.norm(own.max(axis=0) - own.min(axis=0)))
     out: dict[str, Any] = {
         "reference_diagonal": diagonal,
         "thresholds": {_fkey(f): f * diagonal for f in FSCORE_FRACTIONS},
@@ -279,6 +288,7 @@ def evaluate_file(
     reference_kind: str = "ground-truth",
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
+    alignment: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate one mesh file and write the JSON result."""
     if reference_kind not in REFERENCE_KINDS:
@@ -294,8 +304,17 @@ def evaluate_file(
         result["iterations"] = int(match["iterations"])
         result["resolution"] = int(match["resolution"])
     result["sphere"] = {"center": list(sphere.center), "radius": sphere.radius} if sphere else None
+    axes = None
+    if alignment:
+        import numpy as np
+
+        rotation = json.loads(Path(alignment).read_text()).get("rotation")
+        axes = None if rotation is None else np.asarray(rotation, float)
+        result["reference_axes"] = "alignment" if rotation is not None else "frame"
     result.update(
-        evaluate_meshes(load_mesh(mesh_path), load_mesh(reference_path), sphere, samples, seed)
+        evaluate_meshes(
+            load_mesh(mesh_path), load_mesh(reference_path), sphere, samples, seed, axes
+        )
     )
     result["seconds"] = round(time.perf_counter() - start, 3)
     write_json(output, _finite(result))
@@ -322,6 +341,7 @@ def _run(args: argparse.Namespace) -> None:
         reference_kind=args.reference_kind,
         samples=args.samples,
         seed=args.seed,
+        alignment=args.alignment,
     )
 
 
@@ -343,5 +363,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--transforms", help="transforms.json: crop both meshes to its sphere")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="samples per mesh")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument(
+        "--alignment",
+        help="alignment.json of the reference stage: bounding box along the reference's own axes",
+    )
     p.add_argument("--output", required=True, help="metrics JSON to write")
     p.set_defaults(func=_run)
