@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from video2mesh.errors import UserError
+from video2mesh.recon.renderer import sphere_near_far
 
 
 @dataclass
@@ -70,9 +71,7 @@ class Dataset:
         for i in range(self.n_images):
             img = torch.full(xs.shape, i, dtype=torch.long, device=self.c2w.device)
             o, d = self.rays(img, xs.to(self.c2w.device), ys.to(self.c2w.device))
-            along, dist2 = (o * d).sum(-1), (o * o).sum(-1)
-            # the line meets the sphere, ahead of the camera (or the camera is inside)
-            hits.append((dist2 - along * along <= 1.0) & ((along < 0) | (dist2 <= 1.0)))
+            hits.append(sphere_near_far(o, d)[2])  # the renderer's own test: a segment ahead
         mask = torch.stack(hits).reshape(-1)
         self.fg_pixels = torch.nonzero(mask)[:, 0]
         self.fg_fraction = fraction if len(self.fg_pixels) else 0.0
