@@ -111,6 +111,22 @@ def sfm_settings(wildcards):
     return scene_settings(wildcards.scene, "sfm")
 
 
+def object_settings(wildcards):
+    """The object clean-up settings of a scene (type scene: nothing is cut or dropped)."""
+    if scene_type(wildcards) != "object":
+        return {"support": "keep", "floaters": "keep", "find_support": False}
+    return scene_settings(wildcards.scene, "object")
+
+
+def isolate_args(wildcards):
+    s = object_settings(wildcards)
+    return f"--object-support {s['support']} --object-floaters {s['floaters']}"
+
+
+def support_arg(wildcards):
+    return "" if object_settings(wildcards)["find_support"] else "--no-support"
+
+
 def sphere_overrides(wildcards):
     return json.dumps(config["sphere"].get(wildcards.scene, {}))
 

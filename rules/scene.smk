@@ -22,9 +22,10 @@ rule scene:
     params:
         type=scene_type,
         sphere=sphere_overrides,
+        support=support_arg,
     shell:
         "python -m video2mesh scene --scene {wildcards.scene} --sparse $(dirname {input.cameras})"
-        " --type {params.type} --sphere '{params.sphere}'"
+        " --type {params.type} --sphere '{params.sphere}' {params.support}"
         " --out-transforms {output.transforms} --out-png {output.preview} > {log} 2>&1"
 
 
