@@ -1,0 +1,167 @@
+"""The validation set on one GPU: train, extract (object isolated) and score every scene × variant.
+
+Runs on the device machine, one process per pipeline command as the rules run them:
+
+    python benchmarks/realworld/gpu_validate.py --data .devdata --out $OUT \
+        --variants '{"sh0": {}, "sh3": {"sh_degree": 3}}' --iterations 2000,5000 --budget 540
+
+``--data`` holds one folder per scene, prepared on the CPU machine by ``prepare_device.py``:
+``transforms.json``, ``images.tar`` and, where the scene has them, ``reference.ply`` +
+``alignment.json`` (the reference in the SfM frame), ``cameras.json`` + ``masks/`` (true
+cameras and object masks; alignment.json maps them onto the SfM frame). Writes ``$OUT/results.json`` after every mesh (rows: scene,
+variant, iterations, train seconds, PSNR, inverse s, mesh stats, Chamfer %, object share,
+silhouette IoU) and ``$OUT/thumbs.tar`` (one PNG per mesh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
+T0 = time.perf_counter()
+
+
+def cli(*args: str, log: Path) -> None:
+    with log.open("a") as fh:
+        subprocess.run(
+            [sys.executable, "-m", "video2mesh", *args],
+            check=True,
+            env=ENV,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def last_row(csv_path: Path) -> dict:
+    with csv_path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: float(v) for k, v in rows[-1].items() if v not in ("", None)}
+
+
+def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
+    from video2mesh.evaluate import evaluate_file
+
+    if (scene_dir / "reference.ply").exists():
+        alignment = scene_dir / "alignment.json"
+        ev = evaluate_file(
+            mesh,
+            scene_dir / "reference.ply",
+            work / (mesh.stem + "_eval.json"),
+            transforms=scene_dir / "transforms.json",
+            samples=50_000,
+            alignment=alignment if alignment.exists() else None,
+        )
+        for k in ("chamfer_pct", "object_share", "fscore_1pct", "normal_consistency"):
+            row[k] = ev.get(k)
+    if (scene_dir / "masks").is_dir() and (scene_dir / "alignment.json").exists():
+        import numpy as np
+        import trimesh
+
+        from video2mesh.silhouette import load_cameras, sfm_to_true_transform, silhouette_iou
+
+        m = trimesh.load(mesh, force="mesh", process=False)
+        cams = load_cameras(scene_dir / "cameras.json")
+        to_true = sfm_to_true_transform(scene_dir / "alignment.json", None, scene_dir)
+        sil = silhouette_iou(
+            np.asarray(m.vertices), np.asarray(m.faces), cams, scene_dir / "masks", to_true
+        )
+        row["silhouette_iou"] = sil["mean_iou"]
+        row["silhouette_iou_min"] = sil["min_iou"]
+
+
+def thumb(mesh: Path, scene_dir: Path, tar: tarfile.TarFile, name: str) -> None:
+    from video2mesh.render import render_file
+
+    png = mesh.with_suffix(".png")
+    render_file(mesh, png, scene_dir / "transforms.json", size=160)
+    data = png.read_bytes()
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--variants", default='{"default": {}}', help="name -> train overrides")
+    ap.add_argument("--iterations", default="2000,5000")
+    ap.add_argument("--resolution", type=int, default=512)
+    ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
+    ap.add_argument("--budget", type=float, default=540.0, help="stop starting runs after this")
+    args = ap.parse_args()
+    variants = json.loads(args.variants)
+    sweep = [int(i) for i in args.iterations.split(",")]
+    scenes = args.scenes.split(",") if args.scenes else sorted(
+        p.name for p in args.data.iterdir() if (p / "transforms.json").exists()
+    )
+    work = Path("/tmp/gpu_validate")
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    log = args.out / "log.txt"
+    with tarfile.open(args.out / "thumbs.tar", "w") as thumbs:
+        for variant, train in variants.items():
+            for scene in scenes:
+                if time.perf_counter() - T0 > args.budget:
+                    rows.append({"scene": scene, "variant": variant, "skipped": "budget"})
+                    continue
+                sd = args.data / scene
+                run_dir = work / scene / variant
+                run_dir.mkdir(parents=True, exist_ok=True)
+                run = json.dumps({"backend": "builtin", "preset": "gpu", "train": train})
+                prev = None
+                for n in sweep:
+                    ckpt, metrics = run_dir / f"it{n}.pt", run_dir / f"it{n}.csv"
+                    row: dict = {"scene": scene, "variant": variant, "iterations": n}
+                    try:
+                        cli(
+                            "train", "--transforms", str(sd / "transforms.json"),
+                            "--images", str(sd / "images.tar"), "--run-config", run,
+                            "--until", str(n), "--final", str(sweep[-1]),
+                            *(["--resume", str(prev)] if prev else []),
+                            "--out", str(ckpt), "--metrics", str(metrics), log=log,
+                        )  # fmt: skip
+                        prev = ckpt
+                        last = last_row(metrics)
+                        row.update(
+                            train_seconds=last.get("elapsed_s"),
+                            psnr=last.get("psnr"),
+                            inv_s=last.get("inv_s"),
+                        )
+                        mesh = run_dir / f"it{n}_res{args.resolution}.ply"
+                        stats = run_dir / f"it{n}_res{args.resolution}.json"
+                        cli(
+                            "extract", "--ckpt", str(ckpt), "--resolution", str(args.resolution),
+                            "--transforms", str(sd / "transforms.json"),
+                            "--object-support", "remove", "--object-floaters", "remove",
+                            "--out", str(mesh), "--stats", str(stats), log=log,
+                        )  # fmt: skip
+                        st = json.loads(stats.read_text())
+                        row.update(
+                            {k: st.get(k) for k in ("faces", "components", "raw_components")}
+                        )
+                        row["isolate"] = st.get("isolate")
+                        row["extract_seconds"] = st.get("seconds")
+                        score(sd, mesh, row, run_dir)
+                        thumb(mesh, sd, thumbs, f"{scene}_{variant}_it{n}.png")
+                    except Exception as exc:  # keep going: one scene's failure is a result too
+                        row["error"] = repr(exc)[:400]
+                    row["wall_s"] = round(time.perf_counter() - T0, 1)
+                    rows.append(row)
+                    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+                    print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
