@@ -1,23 +1,25 @@
 """The validation set on one GPU: train, extract (object isolated) and score every scene × variant.
 
-Runs on the device machine, one process per pipeline command as the rules run them:
+Runs on the device machine, one process per pipeline command as the rules run them; ``--jobs``
+chains train at once (an H200 is far from busy with one 1024-ray chain, so several share it:
+their seconds are then inflated, their quality is not; time alone with --jobs 1):
 
     python benchmarks/realworld/gpu_validate.py --data .devdata --out $OUT \
-        --variants '{"sh0": {}, "sh3": {"sh_degree": 3}}' --iterations 2000,5000 --budget 540
+        --variants '{"sh0": {}, "sh3": {"sh_degree": 3}}' --iterations 2000,5000 --jobs 4
 
 ``--data`` holds one folder per scene, prepared on the CPU machine by ``prepare_device.py``:
 ``transforms.json``, ``images.tar`` and, where the scene has them, ``reference.ply`` +
 ``alignment.json`` (the reference in the SfM frame), ``cameras.json`` + ``masks/`` (true
-cameras and object masks; alignment.json maps them onto the SfM frame). Writes ``$OUT/results.json`` after every mesh (rows: scene,
-variant, iterations, train seconds, PSNR, inverse s, mesh stats, Chamfer %, object share,
-silhouette IoU) and ``$OUT/thumbs.tar`` (one PNG per mesh).
+cameras and object masks; alignment.json maps them onto the SfM frame). Writes
+``$OUT/results.json`` after every chain (rows: scene, variant, iterations, train seconds, PSNR,
+inverse s, mesh stats, Chamfer %, object share, silhouette IoU), ``$OUT/thumbs.tar`` (one PNG
+per mesh) and ``$OUT/logs.tar.gz``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import subprocess
@@ -80,18 +82,66 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         row["silhouette_iou_min"] = sil["min_iou"]
 
 
-def thumb(mesh: Path, scene_dir: Path, tar: tarfile.TarFile, name: str) -> None:
+def thumb(mesh: Path, scene_dir: Path) -> None:
     from video2mesh.render import render_file
 
-    png = mesh.with_suffix(".png")
-    render_file(mesh, png, scene_dir / "transforms.json", size=160)
-    data = png.read_bytes()
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
+    render_file(mesh, mesh.with_suffix(".png"), scene_dir / "transforms.json", size=160)
+
+
+def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -> list[dict]:
+    """One (scene, variant): a training chain over the sweep, a scored mesh per sweep point."""
+    sd = args.data / scene
+    run_dir = WORK / scene / variant
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "log.txt"
+    sweep = [int(i) for i in args.iterations.split(",")]
+    run = json.dumps({"backend": "builtin", "preset": "gpu", "train": train})
+    prev, rows = None, []
+    for n in sweep:
+        ckpt, metrics = run_dir / f"it{n}.pt", run_dir / f"it{n}.csv"
+        row: dict = {"scene": scene, "variant": variant, "iterations": n}
+        try:
+            cli(
+                "train", "--transforms", str(sd / "transforms.json"),
+                "--images", str(sd / "images.tar"), "--run-config", run,
+                "--until", str(n), "--final", str(sweep[-1]),
+                *(["--resume", str(prev)] if prev else []),
+                "--out", str(ckpt), "--metrics", str(metrics), log=log,
+            )  # fmt: skip
+            prev = ckpt
+            last = last_row(metrics)
+            row.update(
+                train_seconds=last.get("elapsed_s"), psnr=last.get("psnr"), inv_s=last.get("inv_s")
+            )
+            mesh = run_dir / f"it{n}_res{args.resolution}.ply"
+            stats = run_dir / f"it{n}_res{args.resolution}.json"
+            cli(
+                "extract", "--ckpt", str(ckpt), "--resolution", str(args.resolution),
+                "--transforms", str(sd / "transforms.json"),
+                "--object-support", "remove", "--object-floaters", "remove",
+                "--out", str(mesh), "--stats", str(stats), log=log,
+            )  # fmt: skip
+            st = json.loads(stats.read_text())
+            row.update({k: st.get(k) for k in ("faces", "components", "raw_components")})
+            row["isolate"] = st.get("isolate")
+            row["extract_seconds"] = st.get("seconds")
+            score(sd, mesh, row, run_dir)
+            thumb(mesh, sd)
+        except Exception as exc:  # keep going: one scene's failure is a result too
+            row["error"] = repr(exc)[:400]
+            break
+        finally:
+            row["wall_s"] = round(time.perf_counter() - T0, 1)
+            rows.append(row)
+    return rows
+
+
+WORK = Path("/tmp/gpu_validate")
 
 
 def main() -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
@@ -99,68 +149,33 @@ def main() -> None:
     ap.add_argument("--iterations", default="2000,5000")
     ap.add_argument("--resolution", type=int, default=512)
     ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
-    ap.add_argument("--budget", type=float, default=540.0, help="stop starting runs after this")
+    ap.add_argument("--jobs", type=int, default=1, help="chains trained at once on the GPU")
     args = ap.parse_args()
     variants = json.loads(args.variants)
-    sweep = [int(i) for i in args.iterations.split(",")]
-    scenes = args.scenes.split(",") if args.scenes else sorted(
-        p.name for p in args.data.iterdir() if (p / "transforms.json").exists()
+    scenes = (
+        args.scenes.split(",")
+        if args.scenes
+        else sorted(p.name for p in args.data.iterdir() if (p / "transforms.json").exists())
     )
-    work = Path("/tmp/gpu_validate")
-    work.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    log = args.out / "log.txt"
-    with tarfile.open(args.out / "thumbs.tar", "w") as thumbs:
-        for variant, train in variants.items():
-            for scene in scenes:
-                if time.perf_counter() - T0 > args.budget:
-                    rows.append({"scene": scene, "variant": variant, "skipped": "budget"})
-                    continue
-                sd = args.data / scene
-                run_dir = work / scene / variant
-                run_dir.mkdir(parents=True, exist_ok=True)
-                run = json.dumps({"backend": "builtin", "preset": "gpu", "train": train})
-                prev = None
-                for n in sweep:
-                    ckpt, metrics = run_dir / f"it{n}.pt", run_dir / f"it{n}.csv"
-                    row: dict = {"scene": scene, "variant": variant, "iterations": n}
-                    try:
-                        cli(
-                            "train", "--transforms", str(sd / "transforms.json"),
-                            "--images", str(sd / "images.tar"), "--run-config", run,
-                            "--until", str(n), "--final", str(sweep[-1]),
-                            *(["--resume", str(prev)] if prev else []),
-                            "--out", str(ckpt), "--metrics", str(metrics), log=log,
-                        )  # fmt: skip
-                        prev = ckpt
-                        last = last_row(metrics)
-                        row.update(
-                            train_seconds=last.get("elapsed_s"),
-                            psnr=last.get("psnr"),
-                            inv_s=last.get("inv_s"),
-                        )
-                        mesh = run_dir / f"it{n}_res{args.resolution}.ply"
-                        stats = run_dir / f"it{n}_res{args.resolution}.json"
-                        cli(
-                            "extract", "--ckpt", str(ckpt), "--resolution", str(args.resolution),
-                            "--transforms", str(sd / "transforms.json"),
-                            "--object-support", "remove", "--object-floaters", "remove",
-                            "--out", str(mesh), "--stats", str(stats), log=log,
-                        )  # fmt: skip
-                        st = json.loads(stats.read_text())
-                        row.update(
-                            {k: st.get(k) for k in ("faces", "components", "raw_components")}
-                        )
-                        row["isolate"] = st.get("isolate")
-                        row["extract_seconds"] = st.get("seconds")
-                        score(sd, mesh, row, run_dir)
-                        thumb(mesh, sd, thumbs, f"{scene}_{variant}_it{n}.png")
-                    except Exception as exc:  # keep going: one scene's failure is a result too
-                        row["error"] = repr(exc)[:400]
-                    row["wall_s"] = round(time.perf_counter() - T0, 1)
-                    rows.append(row)
-                    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-                    print(json.dumps(row), flush=True)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [
+            pool.submit(run_chain, args, scene, variant, train)
+            for variant, train in variants.items()
+            for scene in scenes
+        ]
+        for fut in as_completed(futures):
+            for row in fut.result():
+                row["jobs"] = args.jobs
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    with tarfile.open(args.out / "thumbs.tar", "w") as tar:
+        for png in sorted(WORK.glob("*/*/*.png")):
+            tar.add(png, f"{png.parts[-3]}_{png.parts[-2]}_{png.stem}.png")
+    with tarfile.open(args.out / "logs.tar.gz", "w:gz") as tar:
+        for f in sorted(WORK.glob("*/*/log.txt")) + sorted(WORK.glob("*/*/*.csv")):
+            tar.add(f, f"{f.parts[-3]}_{f.parts[-2]}_{f.name}")
 
 
 if __name__ == "__main__":

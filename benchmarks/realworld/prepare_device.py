@@ -130,7 +130,9 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
             log=log,
         )  # fmt: skip
     elif cams.exists():
-        write_json(dst / "alignment.json", align_to_truth(load_model(sparse), load_true_cameras(cams)))
+        write_json(
+            dst / "alignment.json", align_to_truth(load_model(sparse), load_true_cameras(cams))
+        )
     if cams.exists():
         shutil.copy(cams, dst / "cameras.json")
     if (capture / "masks").is_dir():
