@@ -76,7 +76,7 @@ def main() -> None:
         from PIL import Image, ImageDraw
 
         with tarfile.open(thumbs) as tar:
-            members = sorted(m for m in tar.getmembers() if m.isfile())
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
             images = [
                 (m.name, Image.open(io.BytesIO(tar.extractfile(m).read())))  # type: ignore[union-attr]
                 for m in members
