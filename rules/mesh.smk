@@ -20,5 +20,5 @@ rule extract:
     params:
         options=extract_args,
     shell:
-        "python -m video2mesh extract --ckpt {input} --resolution {wildcards.resolution}"
-        " {params.options} --out {output.mesh} --stats {output.stats} > {log} 2>&1"
+        "python -m video2mesh extract --ckpt {input:q} --resolution {wildcards.resolution}"
+        " {params.options} --out {output.mesh:q} --stats {output.stats:q} > {log:q} 2>&1"
