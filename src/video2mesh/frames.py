@@ -7,7 +7,8 @@ in tiles, taking a high percentile over tiles, so a sharp object in front of a p
 is not called blurry. A kept frame far below the median sharpness of the kept set is
 rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank.
 
-Photos: every photo is oriented by its EXIF tag and resized; photos whose size differs
+Photos: every photo is decoded to upright 8-bit RGB (``photos``: formats, bit depths,
+transparency, EXIF orientation) and resized; photos whose size differs
 from the majority are rejected (COLMAP then shares one camera), and so are blurry ones.
 
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
@@ -27,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.photos import decode_photo
 
 log = logging.getLogger(__name__)
 
@@ -179,19 +181,20 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
                 continue
             name = Path(member.name).stem
             try:
-                img = ImageOps.exif_transpose(Image.open(io.BytesIO(data.read())))
-                img = img.convert("RGB")
-            except OSError as exc:
+                full, kind = decode_photo(data.read(), member.name)
+            except (OSError, ValueError) as exc:  # Pillow: OSError, or ValueError for odd modes
                 records.append(
                     FrameRecord(name, member.name, None, 0.0, reason=f"unreadable: {exc}")
                 )
                 continue
+            img = Image.fromarray(full)
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
             std[name] = float(rgb.std())
             rec = FrameRecord(name, member.name, None, sharpness(rgb), kept=True, reason="photo")
             rec.extra["size"] = [rgb.shape[1], rgb.shape[0]]
+            rec.extra["format"] = kind
             records.append(rec)
     sizes = [tuple(r.extra["size"]) for r in records if r.kept]
     if sizes:
@@ -206,7 +209,8 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
     _reject_blurry_and_blank(records, std)
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
     size = list(majority) if sizes else None
-    return records, jpegs, {"kind": "images", "size": size, "photos": len(records)}
+    info = {"kind": "images", "size": size, "photos": len(records)}
+    return records, jpegs, info
 
 
 def write_frames(
