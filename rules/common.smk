@@ -43,9 +43,9 @@ os.makedirs("results", exist_ok=True)
 
 # Rules run this repository's own code, whatever else is installed (also in remote jobs,
 # where the deployed sources sit at the same relative path).
-shell.prefix(
-    f"export PYTHONPATH={workflow.basedir}/src${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
-)
+# Quoted (a checkout may sit under "My Drive"); braces doubled: snakemake formats the prefix.
+_src = shlex.quote(f"{workflow.basedir}/src").replace("{", "{{").replace("}", "}}")
+shell.prefix(f"export PYTHONPATH={_src}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 SCENES = config["scenes"]
 RUNS = config["runs"]
@@ -146,7 +146,11 @@ def reference_inputs(wildcards):
 
 
 def reference_camera_arg(wildcards, input):
-    return f"--reference-cameras {input.cameras}" if "cameras" in input.keys() else ""
+    return (
+        f"--reference-cameras {shlex.quote(input.cameras)}"
+        if "cameras" in input.keys()
+        else ""
+    )
 
 
 def scene_targets(scene):
@@ -194,7 +198,7 @@ def train_inputs(wildcards):
 
 
 def resume_arg(wildcards, input):
-    return f"--resume {input.resume}" if "resume" in input.keys() else ""
+    return f"--resume {shlex.quote(input.resume)}" if "resume" in input.keys() else ""
 
 
 def save_every_seconds(wildcards):

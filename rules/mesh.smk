@@ -22,6 +22,6 @@ rule extract:
         options=extract_args,
         isolate=isolate_args,
     shell:
-        "python -m video2mesh extract --ckpt {input.ckpt} --resolution {wildcards.resolution}"
-        " {params.options} --transforms {input.transforms} {params.isolate}"
-        " --out {output.mesh} --stats {output.stats} > {log} 2>&1"
+        "python -m video2mesh extract --ckpt {input.ckpt:q} --resolution {wildcards.resolution}"
+        " {params.options} --transforms {input.transforms:q} {params.isolate}"
+        " --out {output.mesh:q} --stats {output.stats:q} > {log:q} 2>&1"
