@@ -158,3 +158,16 @@ def test_isolate_cuts_the_support_and_drops_floaters():
     assert stats["support_found"] is False
     table_area = mesh.area - body.area - 4 * np.pi * 0.05**2
     assert no_plane.area == pytest.approx(body.area + table_area, rel=0.01)
+
+
+def test_overrides_keep_the_support_and_the_users_sphere():
+    from video2mesh.sphere import apply_overrides
+
+    rng = np.random.default_rng(4)
+    obj = _object(rng)
+    cams = _orbit()
+    pts = np.vstack([obj, _disc(rng, 6000, 4.0, 0.0)])
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    auto = object_sphere(pts, cams, plane)
+    mine = apply_overrides(auto, {"radius": 2.0}, pts)  # bigger than the cameras' cap allows
+    assert mine.radius == 2.0 and mine.support is plane and mine.box is auto.box
