@@ -10,9 +10,10 @@ right (the decomposition of projection matrices, the resize, the pixel conventio
 that they were not. It also exercises the silhouette scorer on real data.
 
 The carving box is found from the cameras alone: the point nearest to every optical axis, and the
-largest radius any mask needs there. Writes <name>/visual_hull.ply (calibration frame; not a
-reference: a hull is larger than the object wherever no view sees the gap) and
-<name>/visual_hull.json.
+largest radius any mask needs there; a coarse carve there gives the box of the hull, which is
+carved again with ``--grid`` voxels along its longest side. Writes <name>/visual_hull.ply
+(calibration frame; not a reference: a hull is larger than the object wherever no view sees the
+gap) and <name>/visual_hull.json.
 """
 
 from __future__ import annotations
@@ -58,36 +59,50 @@ def carving_radius(cameras: list[Camera], masks: list[np.ndarray], center: np.nd
     return 1.1 * radius
 
 
-def visual_hull(cameras: list[Camera], masks: list[np.ndarray], grid: int):  # -> trimesh.Trimesh
-    import trimesh
-    from skimage.measure import marching_cubes
-
-    center = axes_meeting_point(cameras)
-    radius = carving_radius(cameras, masks, center)
-    axis = np.linspace(-radius, radius, grid)
-    pts = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3) + center
+def carve(cameras: list[Camera], masks: list[np.ndarray], lo: np.ndarray, step: float, shape):
+    """Occupancy of the voxel centres lo + step * index (a voxel no image sees is kept)."""
+    axes = [lo[i] + step * np.arange(shape[i]) for i in range(3)]
+    pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     inside = np.ones(len(pts), bool)
     for cam, mask in zip(cameras, masks, strict=True):
-        cam_pts = pts @ cam.w2c[:3, :3].T + cam.w2c[:3, 3]
-        proj = cam_pts @ cam.k.T
+        proj = (pts @ cam.w2c[:3, :3].T + cam.w2c[:3, 3]) @ cam.k.T
         u = np.floor(proj[:, 0] / proj[:, 2]).astype(np.int64)
         v = np.floor(proj[:, 1] / proj[:, 2]).astype(np.int64)
         seen = (proj[:, 2] > 0) & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
         keep = np.ones(len(pts), bool)
         keep[seen] = mask[v[seen], u[seen]]
         inside &= keep
-    occupancy = inside.reshape(grid, grid, grid).astype(np.float32)
-    step = axis[1] - axis[0]
-    verts, faces, _, _ = marching_cubes(np.pad(occupancy, 1), 0.5, spacing=(step,) * 3)
-    verts += center - radius - step  # the padding shifted the grid by one step
-    return trimesh.Trimesh(verts, faces, process=True), center, radius, float(inside.mean())
+    return inside.reshape(shape)
+
+
+def visual_hull(cameras: list[Camera], masks: list[np.ndarray], grid: int):  # -> trimesh.Trimesh
+    """Carve coarsely in the cameras' common ball, then finely in the box of what is left."""
+    import trimesh
+    from skimage.measure import marching_cubes
+
+    center = axes_meeting_point(cameras)
+    radius = carving_radius(cameras, masks, center)
+    coarse_step = 2 * radius / 63
+    coarse = carve(cameras, masks, center - radius, coarse_step, (64, 64, 64))
+    occupied = np.argwhere(coarse)
+    lo = center - radius + coarse_step * (occupied.min(0) - 1)
+    hi = center - radius + coarse_step * (occupied.max(0) + 1)
+    step = float((hi - lo).max()) / (grid - 1)
+    shape = tuple(int(n) for n in np.ceil((hi - lo) / step) + 1)
+    occupancy = carve(cameras, masks, lo, step, shape)
+    verts, faces, _, _ = marching_cubes(
+        np.pad(occupancy.astype(np.float32), 1), 0.5, spacing=(step,) * 3
+    )
+    verts += lo - step  # the padding shifted the grid by one step
+    mesh = trimesh.Trimesh(verts, faces, process=True)
+    return mesh, (lo + hi) / 2, step, float(occupancy.mean())
 
 
 def check(folder: Path, grid: int) -> dict:
     cameras = load_cameras(folder / "cameras.json")
     masks = [load_mask(folder / "masks" / f"{c.name}.png", c) for c in cameras]
     started = time.perf_counter()
-    mesh, center, radius, filled = visual_hull(cameras, masks, grid)
+    mesh, center, step, filled = visual_hull(cameras, masks, grid)
     with atomic_path(folder / "visual_hull.ply") as tmp:
         mesh.export(tmp)
     score = silhouette_iou(mesh.vertices, mesh.faces, cameras, folder / "masks")
@@ -96,8 +111,7 @@ def check(folder: Path, grid: int) -> dict:
         "views": len(cameras),
         "grid": grid,
         "center": center.tolist(),
-        "radius": radius,
-        "voxel": 2 * radius / (grid - 1),
+        "voxel": step,
         "filled_fraction": filled,
         "faces": len(mesh.faces),
         "mean_iou": round(score["mean_iou"], 4),
@@ -114,7 +128,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*")
     ap.add_argument("--root", type=Path, default=REPO_ROOT / "benchmarks" / "_work" / "realworld")
-    ap.add_argument("--grid", type=int, default=160)
+    ap.add_argument("--grid", type=int, default=200)
     args = ap.parse_args()
     folders = [args.root / n for n in args.names] or sorted(
         p.parent for p in args.root.glob("*/masks") if (p.parent / "cameras.json").is_file()

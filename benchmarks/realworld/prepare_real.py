@@ -194,16 +194,33 @@ def read_middlebury(
         )
 
 
-def read_idr(snap: Snapshot, folder: str) -> Iterator[View]:
-    """IDR/NeuS layout: image/*.png, mask/*.png and cameras_sphere.npz (world_mat_i = K [R | t])."""
-    cams = np.load(io.BytesIO(snap.read(f"{folder}/cameras_sphere.npz")))
-    images = [p for p in snap.files(f"{folder}/image") if p.endswith(".png")]
+def read_idr(
+    snap: Snapshot,
+    folder: str,
+    cameras: str = "cameras_sphere.npz",
+    suffix: str = ".png",
+    pixel_map: np.ndarray | None = None,
+) -> Iterator[View]:
+    """IDR/NeuS/MonoSDF layout: images <folder>/image/*.png (or <folder>/*<suffix>), masks in
+    <folder>/mask/ when there are any, <cameras> with world_mat_i = K [R | t] for image i.
+
+    ``pixel_map`` (3x3) maps the calibration's pixels to the stored images' (a resize and crop
+    that the preprocessing applied to the images but left to its loader for the cameras).
+    """
+    cams = np.load(io.BytesIO(snap.read(f"{folder}/{cameras}")))
+    images = [p for p in snap.files(f"{folder}/image") if p.endswith(".png")] or [
+        p for p in snap.files(folder) if p.endswith(suffix)
+    ]
     masks = [p for p in snap.files(f"{folder}/mask") if p.endswith(".png")]
-    for i, (img_path, mask_path) in enumerate(zip(images, masks, strict=True)):
+    for i, img_path in enumerate(images):
         k, w2c = decompose_projection(cams[f"world_mat_{i}"][:3, :4])
+        if pixel_map is not None:
+            k = pixel_map @ k
         image = Image.open(io.BytesIO(snap.read(img_path))).convert("RGB")
-        mask = np.asarray(Image.open(io.BytesIO(snap.read(mask_path))).convert("L")) > 127
-        yield View(Path(img_path).stem, image, mask, k, w2c)
+        mask = None
+        if masks:
+            mask = np.asarray(Image.open(io.BytesIO(snap.read(masks[i]))).convert("L")) > 127
+        yield View(Path(img_path).stem.removesuffix("_rgb"), image, mask, k, w2c)
 
 
 def read_photos(snap: Snapshot, folder: str) -> Iterator[View]:
@@ -212,17 +229,6 @@ def read_photos(snap: Snapshot, folder: str) -> Iterator[View]:
         if Path(path).suffix.lower() in {".jpg", ".jpeg", ".png"}:
             image = ImageOps.exif_transpose(Image.open(io.BytesIO(snap.read(path))))
             yield View(Path(path).stem, image.convert("RGB"))
-
-
-def read_alicevision_p(snap: Snapshot, folder: str) -> Iterator[View]:
-    """AliceVision MVS layout: <id>._c.png photos with <id>_P.txt 3x4 projection matrices."""
-    for path in snap.files(folder):
-        if path.endswith("._c.png"):
-            ident = Path(path).name.removesuffix("._c.png")
-            p = np.array(snap.read(f"{folder}/{ident}_P.txt").split(), float).reshape(3, 4)
-            k, w2c = decompose_projection(p)
-            image = Image.open(io.BytesIO(snap.read(path))).convert("RGB")
-            yield View(ident, image, None, k, w2c)
 
 
 # --- the captures ---------------------------------------------------------------------------------
@@ -239,6 +245,9 @@ class Capture:
     reader: Callable[[Snapshot], Iterator[View]]
     scene: dict = field(default_factory=dict)  # extra keys of the scenes: entry
 
+
+# MonoSDF's DTU images: 1600x1200 resized to 512x384, then the central 384x384 (x from 64).
+MONOSDF_DTU_PIXELS = np.array([[0.32, 0.0, -64.0], [0.0, 0.32, 0.0], [0.0, 0.0, 1.0]])
 
 MIDDLEBURY_LICENCE = (
     "no licence stated; Middlebury multi-view stereo data (Seitz, Curless, Diebel, Scharstein, "
@@ -290,15 +299,17 @@ CAPTURES = [
         lambda s: read_photos(s, "full"),
     ),
     Capture(
-        "buddha",
-        "alicevision/dataset_buddha",
-        "9067f679eb5a772c3e818b7a12dc35882c071858",
-        "buddha",
-        "CC BY 4.0 (LICENSE.md); Gasparini, Castan, Lanthony, Buddha Dataset, Zenodo, "
-        "doi:10.5281/zenodo.1203283",
-        "AliceVision buddha: a plaster Buddha head on a table in a room, photos with projection "
-        "matrices; the snapshot holds 13 of the 67 (files >= 4 MiB left out)",
-        lambda s: read_alicevision_p(s, "buddha"),
+        "dtu_scan24",
+        "jingz666/NeuF",
+        "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
+        "data/monosdf_DTU/scan24",
+        "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014), research "
+        "use: cite the paper",
+        "DTU scan 24 (a model house on a table) as MonoSDF preprocessed it: 49 calibrated views, "
+        "384x384 centre crops, no masks",
+        lambda s: read_idr(
+            s, "data/monosdf_DTU/scan24", "cameras.npz", "_rgb.png", MONOSDF_DTU_PIXELS
+        ),
     ),
 ]
 
