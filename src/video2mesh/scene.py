@@ -231,20 +231,30 @@ def plot_sphere(
     import matplotlib.pyplot as plt
 
     c2w = np.stack(list(poses.values()))
+    box = sphere.box.corners() if sphere.box is not None else None
+    patch = None
+    # With a support, draw in its frame (x, y on the table, z up): a top view and two sides.
+    frame, labels = np.eye(3), ["x–y", "x–z", "y–z"]
+    if sphere.support is not None:  # a square of the plane around the sphere's foot
+        frame = up_frame(sphere.support.normal)
+        labels = ["top (support frame)", "side (support frame)", "side (support frame)"]
+        foot = sphere.support.project(sphere.center)
+        half = 1.6 * sphere.radius
+        patch = np.stack([foot + half * (a * frame[0] + b * frame[1]) for a, b in SQUARE])
+        patch = patch @ frame.T
+    points = points @ frame.T
+    box = None if box is None else box @ frame.T
+    c2w = c2w.copy()
+    c2w[:, :3, :3] = frame @ c2w[:, :3, :3]
+    c2w[:, :3, 3] = c2w[:, :3, 3] @ frame.T
+    sphere = Sphere(
+        frame @ sphere.center, sphere.radius, sphere.method, sphere.notes, sphere.support
+    )
     centers = c2w[:, :3, 3]
     span = np.linalg.norm(centers - sphere.center, axis=1).max() * 1.1
     frustum = 0.08 * span
-    box = sphere.box.corners() if sphere.box is not None else None
-    patch = None
-    if sphere.support is not None:  # a square of the plane around the sphere's foot
-        e1, e2, _ = up_frame(sphere.support.normal)
-        foot = sphere.support.project(sphere.center)
-        half = 1.6 * sphere.radius
-        patch = np.stack([foot + half * (a * e1 + b * e2) for a, b in SQUARE])
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
-    for ax, (i, j), label in zip(
-        axes, [(0, 1), (0, 2), (1, 2)], ["x–y", "x–z", "y–z"], strict=True
-    ):
+    for ax, (i, j), label in zip(axes, [(0, 1), (0, 2), (1, 2)], labels, strict=True):
         inside = np.linalg.norm(points - sphere.center, axis=1) < sphere.radius
         ax.scatter(points[~inside, i], points[~inside, j], s=1, c="0.7", label="points outside")
         ax.scatter(points[inside, i], points[inside, j], s=1, c="tab:blue", label="points inside")
@@ -265,7 +275,7 @@ def plot_sphere(
         if sphere.support is not None:
             ax.fill(patch[:, i], patch[:, j], fc="tab:green", alpha=0.15, ec="tab:green", lw=1)
             ax.plot([], [], c="tab:green", label="support plane")
-        if sphere.box is not None:
+        if box is not None:
             for a, b in BOX_EDGES:
                 ax.plot(box[[a, b], i], box[[a, b], j], c="tab:orange", lw=1)
             ax.plot([], [], c="tab:orange", label="object box")
