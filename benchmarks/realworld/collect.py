@@ -48,6 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = json.loads((args.run / "results.json").read_text())
+    rows = [r for r in rows if "skipped" not in r]
     rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
     head = (
         "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "

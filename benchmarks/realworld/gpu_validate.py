@@ -90,6 +90,8 @@ def thumb(mesh: Path, scene_dir: Path) -> None:
 
 def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -> list[dict]:
     """One (scene, variant): a training chain over the sweep, a scored mesh per sweep point."""
+    if time.perf_counter() - T0 > args.budget:  # the device call has a hard limit
+        return [{"scene": scene, "variant": variant, "skipped": "budget"}]
     sd = args.data / scene
     run_dir = WORK / scene / variant
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +152,7 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=512)
     ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
     ap.add_argument("--jobs", type=int, default=1, help="chains trained at once on the GPU")
+    ap.add_argument("--budget", type=float, default=1e9, help="start no chain after these seconds")
     args = ap.parse_args()
     variants = json.loads(args.variants)
     scenes = (
