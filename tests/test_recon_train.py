@@ -157,6 +157,32 @@ def test_resume_after_kill(scene, tmp_path: Path) -> None:
     ]
 
 
+def test_resumed_segment_trains_with_the_thread_count_of_its_save(
+    scene, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The preempted job's retry resumes from an in-segment save on a machine that gives it
+    another thread count (`--cores all`); CPU sums split across threads, so it keeps the saved
+    run's count and ends bitwise equal to one uninterrupted run with that count."""
+    one = tmp_path / "one"
+    run_segment(dataclasses.replace(_segment(scene, one, 40, 40), threads=2))
+    # an in-segment save at 15 of a 2-thread job (same inputs: a final save is a valid partial)
+    job1 = tmp_path / "job1"
+    run_segment(dataclasses.replace(_segment(scene, job1, 15, 40), threads=2))
+    job2 = tmp_path / "job2"
+    job2.mkdir()
+    shutil.copy(job1 / "it15.pt", job2 / "it40.partial.pt")
+    seg = _segment(scene, job2, 40, 40, partial=job2 / "it40.partial.pt")
+    assert seg.threads == 1
+    before = torch.get_num_threads()
+    with caplog.at_level(logging.INFO, logger="video2mesh.recon.train"):
+        summary = run_segment(seg)
+    assert summary["start"] == 15 and summary["threads"] == 2
+    assert "training with 2 threads" in caplog.text
+    assert torch.load(job2 / "it40.pt", weights_only=False)["threads"] == 2
+    assert torch.get_num_threads() == before  # the process's setting is restored
+    _same_state(one / "it40.pt", job2 / "it40.pt")
+
+
 S3_KEYS = {"access": "testing-access", "secret": "testing-secret"}
 
 
