@@ -138,8 +138,7 @@ def test_resume_after_kill(scene, tmp_path: Path) -> None:
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while not partial.exists() and proc.poll() is None and time.time() < deadline:
+    while not partial.exists() and proc.poll() is None:  # pytest's timeout bounds a hang
         time.sleep(0.01)
     time.sleep(0.05)  # let it run past the save, then kill it mid-segment
     proc.send_signal(signal.SIGKILL)
@@ -248,8 +247,7 @@ def test_killed_segment_resumes_from_its_s3_partial_save_on_a_fresh_disk(
     first = tmp_path / "job1"
     proc = subprocess.Popen(cmd(first), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     bucket, key = url.removeprefix("s3://").split("/", 1)
-    deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline:
+    while proc.poll() is None:  # pytest's timeout bounds a hang
         if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
             break
         time.sleep(0.02)
