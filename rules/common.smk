@@ -43,9 +43,9 @@ os.makedirs("results", exist_ok=True)
 
 # Rules run this repository's own code, whatever else is installed (also in remote jobs,
 # where the deployed sources sit at the same relative path).
-shell.prefix(
-    f"export PYTHONPATH={workflow.basedir}/src${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
-)
+# Quoted (a checkout may sit under "My Drive"); braces doubled: snakemake formats the prefix.
+_src = shlex.quote(f"{workflow.basedir}/src").replace("{", "{{").replace("}", "}}")
+shell.prefix(f"export PYTHONPATH={_src}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 SCENES = config["scenes"]
 RUNS = config["runs"]
@@ -111,6 +111,22 @@ def sfm_settings(wildcards):
     return scene_settings(wildcards.scene, "sfm")
 
 
+def object_settings(wildcards):
+    """The object clean-up settings of a scene (type scene: nothing is cut or dropped)."""
+    if scene_type(wildcards) != "object":
+        return {"support": "keep", "floaters": "keep", "find_support": False}
+    return scene_settings(wildcards.scene, "object")
+
+
+def isolate_args(wildcards):
+    s = object_settings(wildcards)
+    return f"--object-support {s['support']} --object-floaters {s['floaters']}"
+
+
+def support_arg(wildcards):
+    return "" if object_settings(wildcards)["find_support"] else "--no-support"
+
+
 def sphere_overrides(wildcards):
     return json.dumps(config["sphere"].get(wildcards.scene, {}))
 
@@ -130,7 +146,11 @@ def reference_inputs(wildcards):
 
 
 def reference_camera_arg(wildcards, input):
-    return f"--reference-cameras {input.cameras}" if "cameras" in input.keys() else ""
+    return (
+        f"--reference-cameras {shlex.quote(input.cameras)}"
+        if "cameras" in input.keys()
+        else ""
+    )
 
 
 def scene_targets(scene):
@@ -178,7 +198,7 @@ def train_inputs(wildcards):
 
 
 def resume_arg(wildcards, input):
-    return f"--resume {input.resume}" if "resume" in input.keys() else ""
+    return f"--resume {shlex.quote(input.resume)}" if "resume" in input.keys() else ""
 
 
 def save_every_seconds(wildcards):

@@ -44,7 +44,7 @@ def neuralangelo_train_inputs(wildcards):
 def neuralangelo_resume_args(wildcards, input):
     if "resume" not in input.keys():
         return ""
-    return f"--resume {input.resume} --resume-metrics {input.resume_metrics}"
+    return f"--resume {shlex.quote(input.resume)} --resume-metrics {shlex.quote(input.resume_metrics)}"
 
 
 def neuralangelo_extract_args(wildcards):

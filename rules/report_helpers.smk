@@ -30,7 +30,12 @@ def eval_alignment(wildcards):
 
 
 def eval_alignment_arg(wildcards, input):
-    return f"--alignment {input.alignment}" if input.alignment else ""
+    return f"--alignment {shlex.quote(input.alignment[0])}" if input.alignment else ""
+
+
+def eval_reference_arg(wildcards, input):
+    """--reference for the thumbnail and viewer framing, when the scene has one."""
+    return f"--reference {shlex.quote(input.reference[0])}" if input.reference else ""
 
 
 def eval_reference_kind(wildcards):

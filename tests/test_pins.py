@@ -62,6 +62,14 @@ def test_conda_env_follows_the_pins() -> None:
         assert pip_name in pins, f"envs/video2mesh.yaml: {name} is not in constraints.txt"
         major_minor = ".".join(pins[pip_name].split(".")[:2])
         assert version == major_minor, f"envs/video2mesh.yaml: {dep}, constraints {major_minor}"
+    in_env = {
+        canonicalize_name(CONDA_NAMES.get(d.split("=")[0], d.split("=")[0]))
+        for d in env["dependencies"]
+    }
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for req in map(Requirement, runtime):
+        if req.name != "snakemake":  # the rules' env runs under Snakemake, it does not hold it
+            assert canonicalize_name(req.name) in in_env, f"{req.name} is missing in the conda env"
 
 
 def test_job_image_and_makefile_install_with_the_constraints() -> None:

@@ -5,9 +5,12 @@ time bin, whatever the source resolution); the video is cut into ``count`` equal
 the sharpest frame of each bin is kept. Sharpness is local: the variance of the Laplacian
 in tiles, taking a high percentile over tiles, so a sharp object in front of a plain wall
 is not called blurry. A kept frame far below the median sharpness of the kept set is
-rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank.
+rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank. A set
+whose typical frame is nearly white, black or featureless is refused with its cause named
+(``exposure``).
 
-Photos: every photo is oriented by its EXIF tag and resized; photos whose size differs
+Photos: every photo is decoded to upright 8-bit RGB (``photos``: formats, bit depths,
+transparency, EXIF orientation) and resized; photos whose size differs
 from the majority are rejected (COLMAP then shares one camera), and so are blurry ones.
 
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
@@ -27,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.exposure import check_frame_set, frame_stats
+from video2mesh.photos import decode_photo
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +150,8 @@ def select_video_frames(
         index += 1
     if index == 0:
         raise UserError(f"video {video} decoded to zero frames", "check that the video plays")
+    # the best frame of each bin stands for the video: a set SfM cannot use is named here
+    exposure = check_frame_set([frame_stats(rgb) for _s, _n, rgb in best.values()], "video")
     by_name = {r.name: r for r in records}
     jpegs: dict[str, bytes] = {}
     for b, (_s, name, rgb) in sorted(best.items()):
@@ -163,6 +170,7 @@ def select_video_frames(
         "source_size": [src_w, src_h],
         "size": [w, h],
         "decoded_frames": index,
+        "exposure": exposure,
     }
     return records, {n: j for n, j in jpegs.items() if by_name[n].kept}, info
 
@@ -179,20 +187,22 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
                 continue
             name = Path(member.name).stem
             try:
-                img = ImageOps.exif_transpose(Image.open(io.BytesIO(data.read())))
-                img = img.convert("RGB")
-            except OSError as exc:
+                full, kind = decode_photo(data.read(), member.name)
+            except (OSError, ValueError) as exc:  # Pillow: OSError, or ValueError for odd modes
                 records.append(
                     FrameRecord(name, member.name, None, 0.0, reason=f"unreadable: {exc}")
                 )
                 continue
+            img = Image.fromarray(full)
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
             std[name] = float(rgb.std())
             rec = FrameRecord(name, member.name, None, sharpness(rgb), kept=True, reason="photo")
             rec.extra["size"] = [rgb.shape[1], rgb.shape[0]]
+            rec.extra["format"] = kind
             records.append(rec)
+    exposure = check_frame_set([frame_stats(rgb) for rgb in images.values()], "images")
     sizes = [tuple(r.extra["size"]) for r in records if r.kept]
     if sizes:
         majority = max(set(sizes), key=sizes.count)
@@ -206,17 +216,21 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
     _reject_blurry_and_blank(records, std)
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
     size = list(majority) if sizes else None
-    return records, jpegs, {"kind": "images", "size": size, "photos": len(records)}
+    info = {"kind": "images", "size": size, "photos": len(records), "exposure": exposure}
+    return records, jpegs, info
 
 
 def write_frames(
     source: Path, out_tar: Path, out_json: Path, count: int, max_size: int, scene: str
 ) -> dict:
     started = time.perf_counter()
-    if source.suffix.lower() == ".tar":
-        records, jpegs, info = select_photos(source, max_size)
-    else:
-        records, jpegs, info = select_video_frames(source, count, max_size)
+    try:
+        if source.suffix.lower() == ".tar":
+            records, jpegs, info = select_photos(source, max_size)
+        else:
+            records, jpegs, info = select_video_frames(source, count, max_size)
+    except UserError as err:
+        raise err.for_scene(scene) from None
     kept = [r for r in records if r.kept]
     if len(kept) < MIN_FRAMES:
         # Why frames were rejected, by kind and count (frames merely not picked in their time

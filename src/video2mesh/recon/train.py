@@ -202,6 +202,9 @@ class _Step:
         cfg = self.cfg
         app = img if self.model.appearance is not None else None
         out = render_rays(self.model, o, d, st, (jit_c, jit_b), app)
+        backdrop = None
+        if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
+            rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
         l1 = (out.rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
         hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
         n_hit = hitw.sum().clamp_min(1.0)
@@ -209,6 +212,9 @@ class _Step:
         eik = (torch.nan_to_num((gnorm - 1.0) ** 2) * hitw).sum() / n_hit
         curv = (torch.nan_to_num(out.lap.abs()) * hitw).sum() / n_hit
         loss = cfg.rgb_weight * l1 + cfg.eikonal_weight * eik + st.curvature_weight * curv
+        if backdrop is not None:  # no surface in front of the backdrop: BCE(opacity, 0)
+            empty = -torch.log((1.0 - out.opacity).clamp_min(1e-4))
+            loss = loss + cfg.backdrop_weight * (empty * backdrop).sum() / backdrop.sum().clamp(1)
         mse = ((out.rgb.detach() - rgb_gt) ** 2).mean()
         return loss, {
             "loss": loss.detach(),
@@ -402,6 +408,10 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
             100 * outside,
         )
+    if cfg.backdrop_weight > 0 and seg.scene_type == "object":
+        share = ds.find_backdrop()
+        if share is not None:
+            log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
     ds.to(device)
     if cfg.sphere_ray_fraction > 0:
         share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
