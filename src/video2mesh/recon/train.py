@@ -3,8 +3,9 @@
 A segment trains from the previous sweep point's checkpoint (or from scratch) up to ``until``
 under the schedule of the run's ``final`` iteration count, so that a chain of segments equals one
 uninterrupted run with the same seed and device: the schedule is a pure function of
-(iteration, final), the learning rates are set from it every step (no scheduler state), and the
-one random generator (rays and sample jitter) is saved in every checkpoint.
+(iteration, final), the learning rates are set from it every step (no scheduler state), the
+one random generator (rays and sample jitter) is saved in every checkpoint, and on CPU a resumed
+segment trains with the thread count its checkpoint was trained with.
 
 In-segment saves go to ``partial`` (atomic); a restarted segment continues from there when it is
 newer than the resume checkpoint, and the file is removed once the segment's output is written.
@@ -123,6 +124,7 @@ def save_checkpoint(
         "optimizer": opt.state_dict() if opt is not None else None,
         "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
         "device": str(next(model.parameters()).device),
+        "threads": torch.get_num_threads(),
         "train_seconds": elapsed,
         "torch": torch.__version__,
         "segment_rows": rows or [],
@@ -347,6 +349,56 @@ def run_segment(seg: Segment) -> dict[str, Any]:
         torch.set_flush_denormal(False)
 
 
+def _start_checkpoint(seg: Segment, origin: str) -> tuple[dict[str, Any] | None, Path | None]:
+    """The resume policy: the newer of the segment's own partial save (when it was trained from
+    the same inputs, settings and final count) and the previous sweep point's checkpoint."""
+    start_ck: dict[str, Any] | None = None
+    source = None
+    if seg.partial is not None and seg.partial.exists():
+        try:
+            ck = load_checkpoint(seg.partial)  # host first: no second copy on the GPU
+            _check_compatible(ck, seg, seg.partial)
+            if ck.get("lineage") != origin:
+                raise UserError(
+                    f"{seg.partial} was trained from other inputs or another previous checkpoint",
+                    "none (this segment starts without it and overwrites it)",
+                )
+            if ck["iteration"] <= seg.until:
+                start_ck, source = ck, seg.partial
+        except UserError as err:
+            log.warning("ignoring the partial save: %s", err)
+    if seg.resume is not None:
+        ck = load_checkpoint(seg.resume)
+        _check_compatible(ck, seg, seg.resume)
+        if ck["iteration"] > seg.until:
+            raise UserError(
+                f"{seg.resume} is at iteration {ck['iteration']}, past --until {seg.until}",
+                "resume from an earlier sweep point",
+            )
+        if start_ck is None or start_ck["iteration"] < ck["iteration"]:
+            start_ck, source = ck, seg.resume
+    return start_ck, source
+
+
+def _keep_thread_count(ck: dict[str, Any], source: Path | None) -> None:
+    """Train on with the thread count the checkpoint was trained with.
+
+    CPU kernels split some sums across threads (ATen's full reductions, MKL's GEMMs on some
+    CPUs), so the bits of a step depend on the thread count. A retried remote job runs with
+    `--cores all` of whatever machine it lands on, and a chain's segments may be given other
+    threads: without this, a resumed chain is not bitwise the run it continues.
+    """
+    saved = int(ck.get("threads") or 0)
+    if saved and saved != torch.get_num_threads():
+        log.info(
+            "training with %d threads as %s was (asked for %d)",
+            saved,
+            source,
+            torch.get_num_threads(),
+        )
+        torch.set_num_threads(saved)
+
+
 def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     cfg = seg.cfg
     ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
@@ -373,31 +425,9 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     if store is not None and seg.partial is not None and store.fetch(seg.partial):
         log.info("fetched the partial save %s", store.url)
     origin = lineage(seg)
-    start_ck: dict[str, Any] | None = None
-    source = None
-    if seg.partial is not None and seg.partial.exists():
-        try:
-            ck = load_checkpoint(seg.partial)  # host first: no second copy on the GPU
-            _check_compatible(ck, seg, seg.partial)
-            if ck.get("lineage") != origin:
-                raise UserError(
-                    f"{seg.partial} was trained from other inputs or another previous checkpoint",
-                    "none (this segment starts without it and overwrites it)",
-                )
-            if ck["iteration"] <= seg.until:
-                start_ck, source = ck, seg.partial
-        except UserError as err:
-            log.warning("ignoring the partial save: %s", err)
-    if seg.resume is not None:
-        ck = load_checkpoint(seg.resume)
-        _check_compatible(ck, seg, seg.resume)
-        if ck["iteration"] > seg.until:
-            raise UserError(
-                f"{seg.resume} is at iteration {ck['iteration']}, past --until {seg.until}",
-                "resume from an earlier sweep point",
-            )
-        if start_ck is None or start_ck["iteration"] < ck["iteration"]:
-            start_ck, source = ck, seg.resume
+    start_ck, source = _start_checkpoint(seg, origin)
+    if start_ck is not None and device.type == "cpu":
+        _keep_thread_count(start_ck, source)
 
     torch.manual_seed(cfg.seed)
     model = Model(cfg, ds.n_images).to(device)
@@ -488,6 +518,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         "seconds": seconds,
         "its_per_s": (it - it0) / max(seconds, 1e-9),
         "device": str(device),
+        "threads": torch.get_num_threads(),
         "last": rows[-1] if rows else None,
     }
     if device.type == "cuda":
