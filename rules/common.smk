@@ -93,7 +93,9 @@ def source_photos(wildcards):
 
 def sample_args(wildcards):
     s = SCENES[wildcards.scene].get("sample", {})
-    return " ".join(f"--{k} {int(v)}" for k, v in sorted(s.items()))
+    return " ".join(
+        f"--{k} {v if isinstance(v, str) else int(v)}" for k, v in sorted(s.items())
+    )
 
 
 def frames_settings(wildcards):

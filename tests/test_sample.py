@@ -148,7 +148,7 @@ def test_the_object_casts_a_shadow_on_its_support():
     toward_light = materials.LIGHT_DIR[:2] / np.linalg.norm(materials.LIGHT_DIR[:2])
     z = shape.bottom_z + 1e-3
     points = np.array([[0.0, 0.0, z], [*(2.0 * toward_light), z]], np.float32)
-    assert _in_shadow(scene, points, 10.0).tolist() == [True, False]
+    assert _in_shadow(scene, points, 10.0, stalled_hit=True).tolist() == [True, False]
 
 
 def test_glossy_highlight_moves_with_the_view_and_matte_does_not():

@@ -6,7 +6,8 @@ import numpy as np
 
 LIGHT_DIR = np.array([0.4, -0.3, 0.87]) / np.linalg.norm([0.4, -0.3, 0.87])
 SHADOW_DIM = 0.45  # a shadowed support keeps the ambient share of its light
-GLOSS = (0.55, 48.0)  # Blinn-Phong: white highlight strength and exponent
+GLOSS = (0.9, 32.0)  # Blinn-Phong: white highlight strength and exponent
+SHEEN = 0.18  # glossy: a mirrored sky (bright above, dark below) at grazing angles
 
 
 class Noise:
@@ -117,5 +118,9 @@ def shade_object(
         half /= np.linalg.norm(half, axis=-1, keepdims=True)
         strength, exponent = GLOSS
         spec = strength * np.clip(np.einsum("ij,ij->i", normal, half), 0, 1) ** exponent
-        rgb = rgb * 0.85 + np.where(lit, spec, 0.0)[:, None]
+        cos_v = np.clip(-np.einsum("ij,ij->i", normal, view_dir), 0, 1)
+        mirrored_z = view_dir[:, 2] + 2 * cos_v * normal[:, 2]
+        fresnel = 0.25 + 0.75 * (1 - cos_v) ** 5  # Schlick, for a glaze
+        sheen = SHEEN * fresnel * (0.5 + 0.5 * mirrored_z)
+        rgb = rgb * 0.85 + (np.where(lit, spec, 0.0) + sheen)[:, None]
     return rgb

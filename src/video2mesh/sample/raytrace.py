@@ -45,8 +45,12 @@ def _sphere_trace(
     t1: np.ndarray,
     steps: int = 96,
     eps: float = 5e-4,
+    stalled_hit: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """March rays from t0 to t1; returns (hit mask, t). Only unconverged rays are evaluated."""
+    """March rays from t0 to t1; returns (hit mask, t). Only unconverged rays are evaluated.
+
+    ``stalled_hit``: rays still marching after ``steps`` (grazing a surface) count as hits.
+    """
     t = t0.copy()
     hit = np.zeros(len(t), bool)
     active = np.nonzero(t0 < t1)[0]
@@ -59,6 +63,8 @@ def _sphere_trace(
         t[active] += np.where(done, 0.0, d * 0.95)
         keep = ~done & (t[active] < t1[active])
         active = active[keep]
+    if stalled_hit:
+        hit[active] = True
     return hit, t
 
 
@@ -88,15 +94,21 @@ def _normals(sdf: Sdf, p: np.ndarray, eps: float = 1e-3) -> np.ndarray:
     return g / np.maximum(np.sqrt(np.einsum("ij,ij->i", g, g))[:, None], 1e-9)
 
 
-def _in_shadow(scene: Scene, p: np.ndarray, t_max: float) -> np.ndarray:
-    """Whether the object blocks the light from points ``p`` (already offset off their surface)."""
+def _in_shadow(scene: Scene, p: np.ndarray, t_max: float, stalled_hit: bool) -> np.ndarray:
+    """Whether the object blocks the light from points ``p`` (already offset off their surface).
+
+    ``stalled_hit`` for points on the support: a ray that grazes the object (a leg) until its
+    steps run out is in shadow, not a lit speck inside the shadow.
+    """
     shape = scene.shape
     d = np.broadcast_to(LIGHT_DIR, p.shape).astype(np.float32)
     out = np.zeros(len(p), bool)
     idx, t0, t1 = _sphere_span(shape.trace_center, scene.shadow_radius, p, d)
     t0 = np.maximum(t0, 0.01).astype(np.float32)
     t1 = np.minimum(t1, t_max).astype(np.float32)
-    hit, _ = _sphere_trace(shape.sdf, p[idx], d[idx], t0, t1, steps=40, eps=2e-3)
+    hit, _ = _sphere_trace(
+        shape.sdf, p[idx], d[idx], t0, t1, steps=40, eps=2e-3, stalled_hit=stalled_hit
+    )
     out[idx[hit]] = True
     return out
 
@@ -119,7 +131,7 @@ def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     hidx = idx[hit]
     p = origins[hidx] + t[hit, None] * dirs[hidx]
     n = _normals(shape.sdf, p)
-    lit = ~_in_shadow(scene, p + n * 4e-3, 2.0)
+    lit = ~_in_shadow(scene, p + n * 4e-3, 2.0, stalled_hit=False)
     albedo = scene.tex.object_albedo(p)
     rgb[hidx] = shade_object(albedo, n, dirs[hidx], lit, spec.material == "glossy")
 
@@ -131,7 +143,7 @@ def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     pe = origins[ridx] + t_env[:, None] * dirs[ridx]
     rgb[ridx] = scene.world.albedo(pe, kind_env, scene.tex)
     top = np.nonzero(kind_env == w.SUPPORT_TOP)[0]
-    shadow = _in_shadow(scene, pe[top] + np.array([0, 0, 1e-3], np.float32), 10.0)
+    shadow = _in_shadow(scene, pe[top] + np.array([0, 0, 1e-3], np.float32), 10.0, stalled_hit=True)
     rgb[ridx[top[shadow]]] *= SHADOW_DIM
     kind = np.full(len(dirs), w.OBJECT, np.int8)
     kind[ridx] = kind_env
