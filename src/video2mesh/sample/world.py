@@ -23,7 +23,7 @@ DOME_RADIUS = 14.0
 FLOAT_DROP = 2.2  # floating: the room's floor this far below the object's centre
 BACKDROPS = {"dark": (0.05, 0.05, 0.055), "bright": (0.93, 0.93, 0.92)}
 
-# What a pixel shows, from near to far in the meaning of "part of the object's world".
+# What a pixel shows: the backdrop (DOME, ROOM_FLOOR), the support, or the object itself.
 DOME, ROOM_FLOOR, SUPPORT_TOP, TABLE_SIDE, OBJECT = range(5)
 
 
@@ -41,8 +41,11 @@ class World:
         bd = dirs @ origin
         t = -bd + np.sqrt(np.maximum(bd**2 - (oc - DOME_RADIUS**2), 0.0))
         kind = np.full(len(dirs), DOME, np.int8)
-        for z, k in ((self.room_floor_z, ROOM_FLOOR), (self.support_z, SUPPORT_TOP)):
-            if z is None or (k == SUPPORT_TOP and self.boxes):
+        planes = [(self.room_floor_z, ROOM_FLOOR)]
+        if not self.boxes:  # the support, if any, is an infinite floor
+            planes.append((self.support_z, SUPPORT_TOP))
+        for z, k in planes:
+            if z is None:
                 continue
             t_plane = np.where(
                 dirs[:, 2] < -1e-6, (z - origin[2]) / np.minimum(dirs[:, 2], -1e-6), np.inf
@@ -67,10 +70,10 @@ class World:
         # The rest can only meet the table's edge or legs: those inside its overall box.
         rest = down[~on_top]
         whole_lo = (lo[0], lo[1], min(leg[0][2] for leg in legs))
-        t_whole, _ = _ray_box(origin, dirs[rest], np.asarray(whole_lo), np.asarray(hi))
+        t_whole = _ray_box(origin, dirs[rest], np.asarray(whole_lo), np.asarray(hi))
         rest = rest[t_whole < t[rest]]
         for box_lo, box_hi in self.boxes:
-            t_box, _ = _ray_box(origin, dirs[rest], np.asarray(box_lo), np.asarray(box_hi))
+            t_box = _ray_box(origin, dirs[rest], np.asarray(box_lo), np.asarray(box_hi))
             closer = t_box < t[rest]
             t[rest[closer]] = t_box[closer]
             kind[rest[closer]] = TABLE_SIDE
@@ -92,16 +95,14 @@ class World:
         return rgb
 
 
-def _ray_box(
-    origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Entry distance into an axis-aligned box (inf on a miss) and whether it is the top face."""
+def _ray_box(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Entry distance of rays from outside into an axis-aligned box (inf on a miss)."""
     safe = np.where(dirs == 0, 1e-12, dirs)  # an axis-parallel ray: a huge slab distance
     t1, t2 = (lo - origin) / safe, (hi - origin) / safe
     near, far = np.minimum(t1, t2), np.maximum(t1, t2)
     t_in, t_out = near.max(axis=1), far.min(axis=1)
     hit = (t_out >= t_in) & (t_in > 0)
-    return np.where(hit, t_in, np.inf), near.argmax(axis=1) == 2
+    return np.where(hit, t_in, np.inf)
 
 
 def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
@@ -111,7 +112,7 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
         return World(spec.background, None, floor, (), 1.0)
     if spec.support == "floor":
         return World(spec.background, shape.bottom_z, None, (), 1.0)
-    # A table about 1.9 x 1.3 orbit radii, 2.2 radii high: the camera stands at its side.
+    # A table 1.9 x 1.3 horizontal orbit radii, 2.2 high: the camera stands at its side.
     r = orbit_radius * np.cos(np.radians(spec.elevation_deg))
     cx, cy, top = shape.look_at[0], shape.look_at[1], shape.bottom_z
     half_x, half_y, thick, leg = 0.95 * r, 0.65 * r, 0.04 * r, 0.05 * r
