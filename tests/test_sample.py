@@ -120,7 +120,9 @@ def test_object_is_where_the_cameras_say_and_fills_half_the_frame(variant):
         # The projected truth's box is the rendered object's, to a pixel or two.
         assert np.allclose([cols.min(), rows.min()], uv.min(0), atol=2.0)
         assert np.allclose([cols.max() + 1, rows.max() + 1], uv.max(0), atol=2.0)
-    heights = [np.ptp(_project(c, k, verts)[:, 1]) / spec.height for c in cams]
+    uvs = np.stack([_project(c, k, verts) for c in cams])  # (frames, vertices, 2)
+    assert uvs.min() > 0 and (uvs.max(1) < (spec.width, spec.height)).all()  # always in frame
+    heights = [np.ptp(uv[:, 1]) / spec.height for uv in uvs]
     assert min(heights) > 0.35 and max(heights) < 0.7  # a phone's framing of the object
     elevations = [np.degrees(np.arcsin(c[2, 2] * -1)) for c in cams]  # optical axis downwards
     assert min(elevations) > 10 and max(elevations) < 50
