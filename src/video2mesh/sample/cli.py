@@ -36,22 +36,21 @@ PIPELINE_VARIANT = "classic"
 _WORKER: dict[str, Scene] = {}
 
 
-def _worker_init(spec: SampleSpec) -> None:
-    _WORKER["scene"] = build_scene(spec)  # 3 MB of noise: built once per process
+def _worker_init(scene: Scene) -> None:
+    _WORKER["scene"] = scene  # 3 MB of noise and the framing: made once, sent once per process
 
 
 def _worker_render(c2w: np.ndarray) -> np.ndarray:
     return render_frame(c2w, _WORKER["scene"])
 
 
-def _render_frames(cams: list[np.ndarray], spec: SampleSpec, workers: int) -> Iterator[np.ndarray]:
+def _render_frames(cams: list[np.ndarray], scene: Scene, workers: int) -> Iterator[np.ndarray]:
     """Frames in camera order; numpy renders on one core, so frames go to worker processes."""
     if workers <= 1:
-        scene = build_scene(spec)
         yield from (render_frame(c2w, scene) for c2w in cams)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, ctx, _worker_init, (spec,)) as pool:
+    with ProcessPoolExecutor(workers, ctx, _worker_init, (scene,)) as pool:
         yield from pool.map(_worker_render, cams)
 
 
@@ -62,7 +61,7 @@ def generate(
     import imageio_ffmpeg
 
     started = time.perf_counter()
-    cams = orbit_cameras(spec)
+    cams, scene = orbit_cameras(spec), build_scene(spec)
     with atomic_path(out_video) as tmp:
         writer = imageio_ffmpeg.write_frames(
             str(tmp),
@@ -74,13 +73,12 @@ def generate(
             output_params=["-crf", "16", "-preset", "medium", "-g", "12"],
         )
         writer.send(None)
-        for frame in _render_frames(cams, spec, workers):
+        for frame in _render_frames(cams, scene, workers):
             writer.send(np.ascontiguousarray(frame))
         writer.close()
     mesh = ground_truth_mesh(spec.object, spec.mesh_resolution)
     with atomic_path(out_mesh) as tmp:
         mesh.export(tmp)
-    scene = build_scene(spec)
     write_json(
         out_cameras,
         {
