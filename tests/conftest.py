@@ -22,7 +22,7 @@ def tiny_pipeline(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sample(tmp_path_factory) -> dict[str, Path]:
     """A 32-frame 240×180 sample video with its cameras and true mesh."""
-    from video2mesh.sample import SampleSpec, generate
+    from video2mesh.sample import generate, variant_spec
 
     d = tmp_path_factory.mktemp("sample")
     out = {"video": d / "sample.mp4", "cameras": d / "cameras.json", "mesh": d / "truth.ply"}
@@ -30,6 +30,6 @@ def tiny_sample(tmp_path_factory) -> dict[str, Path]:
         out["video"],
         out["cameras"],
         out["mesh"],
-        SampleSpec(frames=32, width=240, height=180, mesh_resolution=64),
+        variant_spec("classic", frames=32, width=240, height=180, mesh_resolution=64),
     )
     return out

@@ -85,8 +85,11 @@ class Plan:
         return f"results/{scene}/input.mp4"
 
     def sample_args(self, scene: str) -> str:
-        s = self.scenes[scene].get("sample", {})
-        return " ".join(f"--{k} {int(v)}" for k, v in sorted(s.items()))
+        s = self.scenes[scene].get("sample", {})  # seed, frames, width, height: ints; variant
+        return " ".join(
+            quoted(f"--{k}", v) if isinstance(v, str) else f"--{k} {int(v)}"
+            for k, v in sorted(s.items())
+        )
 
     def sfm_matcher(self, scene: str) -> str:
         matcher = self.scene_settings(scene, "sfm")["matcher"]

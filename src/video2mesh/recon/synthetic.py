@@ -149,7 +149,7 @@ def write_scene(
 def write_sample_scene(
     out_dir: Path, frames: int = 60, width: int = 240, height: int = 180, seed: int = 0
 ) -> tuple[Path, Path, Path]:
-    """The pipeline's sample object (video2mesh.sample) seen from its TRUE cameras.
+    """The pipeline's classic sample (video2mesh.sample) seen from its TRUE cameras.
 
     Frames are rendered straight to JPEG (no video codec, no SfM); writes transforms.json
     (sphere: centre of the true mesh's box, radius 1.1 × its farthest vertex), images.tar and
@@ -160,9 +160,9 @@ def write_sample_scene(
     from video2mesh import sample
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec = sample.SampleSpec(seed=seed, frames=frames, width=width, height=height)
-    tex = sample._Textures(spec.seed)
-    mesh = sample.ground_truth_mesh(spec.mesh_resolution)
+    spec = sample.variant_spec("classic", seed=seed, frames=frames, width=width, height=height)
+    scene = sample.build_scene(spec)
+    mesh = sample.ground_truth_mesh(spec.object, spec.mesh_resolution)
     ref = out_dir / "reference.ply"
     mesh.export(ref)
     lo, hi = mesh.bounds
@@ -174,7 +174,7 @@ def write_sample_scene(
     with tarfile.open(tar_path, "w") as tar:
         for i, c2w in enumerate(sample.orbit_cameras(spec)):
             buf = io.BytesIO()
-            Image.fromarray(sample.render_frame(c2w, spec, tex)).save(buf, "JPEG", quality=95)
+            Image.fromarray(sample.render_frame(c2w, scene)).save(buf, "JPEG", quality=95)
             name = f"images/{i:06d}.jpg"
             info = tarfile.TarInfo(name)
             info.size = buf.tell()

@@ -1,0 +1,94 @@
+"""Generate the rendered half of the validation set into benchmarks/_work/realworld/<name>/.
+
+Each scene is a variant of video2mesh.sample (objects standing on textured tables or floors,
+plain dark and bright backdrops, matte and glossy) with its own seed, written as
+
+    video.mp4       the orbit video (H.264)
+    cameras.json    the exact cameras (OpenCV c2w per video frame index), support plane, object box
+    reference.ply   the true mesh of the object alone (not its table or floor)
+    scene.yaml      its entry for the config's `scenes:` (video + reference + reference_cameras)
+
+plus generated_scenes.yaml, all entries under one `scenes:` key, for
+`snakemake --configfile config/config.yaml benchmarks/_work/realworld/generated_scenes.yaml`.
+Existing scenes are kept unless --force. Run from the repository root:
+
+    nice python benchmarks/realworld/generate_scenes.py [--only NAME ...] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import yaml
+
+from video2mesh.atomic import write_text
+from video2mesh.sample import generate, variant_spec
+
+OUT = Path("benchmarks/_work/realworld")
+
+# name -> (variant, seed): every choice of every axis appears at least once.
+SCENES: dict[str, tuple[str, int]] = {
+    "gen-cup-table-room": ("table-room-matte-cup", 11),
+    "gen-vase-floor-glossy": ("floor-room-glossy-vase", 12),
+    "gen-figurine-dark": ("floating-dark-matte-figurine", 13),
+    "gen-house-table-bright": ("table-bright-matte-house", 14),
+    "gen-figurine-table-dark-glossy": ("table-dark-glossy-figurine", 15),
+}
+
+
+def scene_entry(name: str, folder: Path) -> dict:
+    return {
+        name: {
+            "video": str(folder / "video.mp4"),
+            "type": "object",
+            "reference": str(folder / "reference.ply"),
+            "reference_cameras": str(folder / "cameras.json"),
+        }
+    }
+
+
+def write_scene(name: str, variant: str, seed: int, args: argparse.Namespace) -> float:
+    folder = OUT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = variant_spec(
+        variant, seed=seed, frames=args.frames, width=args.width, height=args.height
+    )
+    started = time.perf_counter()
+    generate(
+        folder / "video.mp4", folder / "cameras.json", folder / "reference.ply", spec, args.workers
+    )
+    header = f"# {variant}, seed {seed}: benchmarks/realworld/generate_scenes.py\n"
+    write_text(
+        folder / "scene.yaml", header + yaml.safe_dump(scene_entry(name, folder), sort_keys=False)
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", nargs="+", choices=sorted(SCENES), help="these scenes only")
+    p.add_argument("--force", action="store_true", help="regenerate existing scenes")
+    p.add_argument("--frames", type=int, default=120)
+    p.add_argument("--width", type=int, default=480)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--workers", type=int, default=2, help="frame-rendering processes")
+    args = p.parse_args()
+    for name in args.only or SCENES:
+        variant, seed = SCENES[name]
+        if (OUT / name / "scene.yaml").exists() and not args.force:
+            print(f"{name}: kept (--force regenerates)")
+            continue
+        seconds = write_scene(name, variant, seed, args)
+        print(f"{name}: {variant}, seed {seed}: {seconds:.0f} s")
+    entries: dict = {}
+    for name in SCENES:
+        if (OUT / name / "scene.yaml").exists():
+            entries.update(scene_entry(name, OUT / name))
+    write_text(OUT / "generated_scenes.yaml", yaml.safe_dump({"scenes": entries}, sort_keys=False))
+    print(f"{len(entries)} scenes: {OUT / 'generated_scenes.yaml'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Sphere-traced frames of a generated scene (numpy, CPU), deterministic from the seed.
+
+The object is sphere-traced inside its bounding sphere; the support and background are
+analytic (planes, boxes, a dome). The support receives the object's hard shadow and the
+object its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from video2mesh.sample import world as w
+from video2mesh.sample.cameras import orbit_radius
+from video2mesh.sample.materials import LIGHT_DIR, SHADOW_DIM, Textures, shade_object
+from video2mesh.sample.shapes import SHAPES, Sdf, Shape, coarse_vertices
+from video2mesh.sample.spec import SampleSpec
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything a frame needs, built once per process from the spec."""
+
+    spec: SampleSpec
+    shape: Shape
+    world: w.World
+    tex: Textures
+    shadow_radius: float  # a tight bounding sphere for shadow rays (about the trace centre)
+
+
+def build_scene(spec: SampleSpec) -> Scene:
+    shape = SHAPES[spec.object]
+    world = w.build_world(spec, shape, orbit_radius(spec))
+    reach = np.linalg.norm(coarse_vertices(spec.object) - shape.trace_center, axis=1).max()
+    tex = Textures(spec.seed, np.asarray(shape.palette))
+    return Scene(spec, shape, world, tex, min(float(reach) + 0.02, shape.trace_radius))
+
+
+def _sphere_trace(
+    sdf: Sdf,
+    origins: np.ndarray,
+    dirs: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    steps: int = 96,
+    eps: float = 5e-4,
+    stalled_hit: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """March rays from t0 to t1; returns (hit mask, t). Only unconverged rays are evaluated.
+
+    ``stalled_hit``: rays still marching after ``steps`` (grazing a surface) count as hits.
+    """
+    t = t0.copy()
+    hit = np.zeros(len(t), bool)
+    active = np.nonzero(t0 < t1)[0]
+    for _ in range(steps):
+        if active.size == 0:
+            break
+        d = sdf(origins[active] + t[active, None] * dirs[active])
+        done = d < eps
+        hit[active[done]] = True
+        t[active] += np.where(done, 0.0, d * 0.95)
+        keep = ~done & (t[active] < t1[active])
+        active = active[keep]
+    if stalled_hit:
+        hit[active] = True
+    return hit, t
+
+
+def _sphere_span(
+    center: tuple[float, ...], radius: float, origin: np.ndarray, dirs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rays that cross the shape's bounding sphere: their indices and [t0, t1] inside it.
+
+    ``origin`` is one point (a camera: every ray starts there) or one point per ray.
+    """
+    rel = origin - np.asarray(center, np.float32)
+    if rel.ndim == 1:
+        oc, bd = float(rel @ rel), dirs @ rel
+    else:
+        oc, bd = np.einsum("ij,ij->i", rel, rel), np.einsum("ij,ij->i", dirs, rel)
+    disc = bd**2 - (oc - radius**2)
+    idx = np.nonzero(disc > 0)[0]
+    sq = np.sqrt(disc[idx])
+    t0 = np.maximum(-bd[idx] - sq, 0.0).astype(np.float32)
+    t1 = (-bd[idx] + sq).astype(np.float32)
+    return idx, t0, t1
+
+
+def _normals(sdf: Sdf, p: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    k = np.array([[1, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]], np.float32)
+    g = sum(ki * sdf(p + eps * ki)[:, None] for ki in k)
+    return g / np.maximum(np.sqrt(np.einsum("ij,ij->i", g, g))[:, None], 1e-9)
+
+
+def _in_shadow(scene: Scene, p: np.ndarray, t_max: float, stalled_hit: bool) -> np.ndarray:
+    """Whether the object blocks the light from points ``p`` (already offset off their surface).
+
+    ``stalled_hit`` for points on the support: a ray that grazes the object (a leg) until its
+    steps run out is in shadow, not a lit speck inside the shadow.
+    """
+    shape = scene.shape
+    d = np.broadcast_to(LIGHT_DIR, p.shape).astype(np.float32)
+    out = np.zeros(len(p), bool)
+    idx, t0, t1 = _sphere_span(shape.trace_center, scene.shadow_radius, p, d)
+    t0 = np.maximum(t0, 0.01).astype(np.float32)
+    t1 = np.minimum(t1, t_max).astype(np.float32)
+    hit, _ = _sphere_trace(
+        shape.sdf, p[idx], d[idx], t0, t1, steps=40, eps=2e-3, stalled_hit=stalled_hit
+    )
+    out[idx[hit]] = True
+    return out
+
+
+def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """One frame: RGB float (H, W, 3) in [0, 1] and what each pixel shows (world.DOME, ...)."""
+    spec, shape = scene.spec, scene.shape
+    k = spec.intrinsics()
+    u, v = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
+    d_cam = np.stack([(u - k["cx"]) / k["fx"], (v - k["cy"]) / k["fy"], np.ones_like(u)], -1)
+    dirs = (d_cam.reshape(-1, 3) @ c2w[:3, :3].T).astype(np.float32)
+    dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
+    origin = c2w[:3, 3].astype(np.float32)
+    origins = np.broadcast_to(origin, dirs.shape)
+    rgb = np.zeros_like(dirs)
+
+    # The object: trace only rays that enter its bounding sphere.
+    idx, t0, t1 = _sphere_span(shape.trace_center, shape.trace_radius, origin, dirs)
+    hit, t = _sphere_trace(shape.sdf, origins[idx], dirs[idx], t0, t1)
+    hidx = idx[hit]
+    p = origins[hidx] + t[hit, None] * dirs[hidx]
+    n = _normals(shape.sdf, p)
+    lit = ~_in_shadow(scene, p + n * 4e-3, 2.0, stalled_hit=False)
+    albedo = scene.tex.object_albedo(p)
+    rgb[hidx] = shade_object(albedo, n, dirs[hidx], lit, spec.material == "glossy")
+
+    # Everything else: the support (darkened in the object's shadow) and the background.
+    rest = np.ones(len(dirs), bool)
+    rest[hidx] = False
+    ridx = np.nonzero(rest)[0]
+    t_env, kind_env = scene.world.intersect(origin, dirs[ridx])
+    pe = origins[ridx] + t_env[:, None] * dirs[ridx]
+    rgb[ridx] = scene.world.albedo(pe, kind_env, scene.tex)
+    top = np.nonzero(kind_env == w.SUPPORT_TOP)[0]
+    shadow = _in_shadow(scene, pe[top] + np.array([0, 0, 1e-3], np.float32), 10.0, stalled_hit=True)
+    rgb[ridx[top[shadow]]] *= SHADOW_DIM
+    kind = np.full(len(dirs), w.OBJECT, np.int8)
+    kind[ridx] = kind_env
+    return rgb.reshape(spec.height, spec.width, 3), kind.reshape(spec.height, spec.width)
+
+
+def render_frame(c2w: np.ndarray, scene: Scene) -> np.ndarray:
+    """Render one RGB uint8 frame (H, W, 3)."""
+    rgb, _ = render(c2w, scene)
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
