@@ -22,10 +22,11 @@ rule scene:
     params:
         type=scene_type,
         sphere=sphere_overrides,
+        support=support_arg,
     shell:
         "python -m video2mesh scene --scene {wildcards.scene:q}"
         ' --sparse "$(dirname {input.cameras:q})"'
-        " --type {params.type:q} --sphere {params.sphere:q}"
+        " --type {params.type:q} --sphere {params.sphere:q} {params.support}"
         " --out-transforms {output.transforms:q} --out-png {output.preview:q} > {log:q} 2>&1"
 
 

@@ -44,7 +44,7 @@ include: "{root}/rules/train.smk"
 include: "{root}/rules/mesh.smk"
 include: "{root}/rules/neuralangelo.smk"
 rule all:
-    input: mesh_targets()
+    input: W.mesh_targets()
 """
 
 

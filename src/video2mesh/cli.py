@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "video2mesh.recon.cli",
     "video2mesh.neuralangelo",
     "video2mesh.evaluate",
+    "video2mesh.silhouette",
     "video2mesh.render",
     "video2mesh.report",
 ]

@@ -16,16 +16,23 @@ photographer; the error says how to export them.
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
 import numpy as np
-import pillow_heif
 from PIL import Image, ImageOps
 
 from video2mesh.errors import UserError
 
-pillow_heif.register_heif_opener()
+
+@functools.cache
+def _register_heif() -> None:
+    """HEIC/HEIF through pillow-heif, registered on first decode (the CLI starts without it)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp")
 RAW_EXTENSIONS = (
@@ -89,6 +96,7 @@ def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, str]:
     """
     if is_raw(name):
         raise UserError(f"{name} is a camera RAW file, which video2mesh does not develop", RAW_HINT)
+    _register_heif()
     img = Image.open(io.BytesIO(data))
     fmt = img.format or "?"
     img = ImageOps.exif_transpose(img)

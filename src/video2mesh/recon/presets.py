@@ -76,6 +76,9 @@ class TrainConfig:
     # losses
     rgb_weight: float = 1.0
     eikonal_weight: float = 0.1
+    # objects in front of a plain backdrop: BCE pushing the object's opacity to 0 on backdrop
+    # pixels flood-filled from the frame border (recon.plain_background); 0 turns it off
+    backdrop_weight: float = 0.1
     curvature_weight: float = 5e-4
     # optimiser (AdamW, linear warm-up, ×lr_gamma at each step fraction)
     lr: float = 1e-3
