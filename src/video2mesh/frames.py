@@ -142,8 +142,9 @@ def select_video_frames(
     """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info.
 
     The file is read once: the number of frames is estimated from the container's duration
-    and frame rate (frames past the estimate fall into the last bin), and memory holds one
-    downscaled frame per bin. A progress line is logged every PROGRESS_SECONDS.
+    and frame rate (frames past the estimate fall into the last bin; only a container without
+    a duration costs a counting pass), and memory holds one downscaled frame per bin. A
+    progress line is logged every PROGRESS_SECONDS.
     """
     import imageio_ffmpeg
 
@@ -156,7 +157,7 @@ def select_video_frames(
     duration = float(meta.get("duration") or 0.0)
     if duration > 0:
         n_est = max(1, round(duration * fps))
-    else:  # no duration in the container (some streamed mkv/webm): count packets, a quick pass
+    else:  # no duration in the container (some streamed mkv/webm): a counting decode pass
         n_est = max(1, imageio_ffmpeg.count_frames_and_secs(str(video))[0])
     n_bins = max(1, min(count, n_est))
     vf, hdr = decode_filter(meta, out_w, out_h)
