@@ -90,3 +90,16 @@ def test_variable_frame_rate_spreads_frames_and_skips_repeats(tmp_path):
     assert len(kept) >= 8  # one per bin (5 frames) except the bins inside the gap
     for a, b in itertools.pairwise(frames):  # no two kept frames are the same picture
         assert np.abs(a - b).mean() > 1
+
+
+def test_video_without_duration_is_counted_and_spread(tmp_path):
+    """A WebM written to a pipe (a browser's MediaRecorder does the same) has no duration."""
+    live = tmp_path / "live.webm"
+    cmd = [FFMPEG, "-loglevel", "error", "-f", "lavfi", "-i", SOURCE, "-c:v", "libvpx",
+           "-deadline", "realtime", "-f", "webm", "-"]  # fmt: skip
+    live.write_bytes(subprocess.run(cmd, capture_output=True, check=True).stdout)
+    assert imageio_ffmpeg.read_frames(str(live)).__next__()["duration"] == 0
+    manifest, _ = _frames_stage(live, tmp_path, count=10)
+    kept = sorted(r["index"] for r in manifest["frames"] if r["kept"])
+    assert manifest["decoded_frames"] == 30 and len(kept) == 10
+    assert kept[0] <= 2 and kept[-1] >= 27  # bins over the whole clip, not all in the first
