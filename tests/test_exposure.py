@@ -70,6 +70,19 @@ def test_hopeless_photo_sets_are_named_by_the_frames_stage(tmp_path, make, cause
     assert not (tmp_path / "f.tar").exists()
 
 
+def test_12bit_data_in_16bit_files_is_named(tmp_path):
+    """A 12-bit camera's 16-bit PNGs (values 0-4095): scaled as 16-bit they are grey 0-16."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(10):
+        twelve = np.rint(_texture(i)[..., 0] / 255 * 4095).astype(np.uint16)
+        Image.fromarray(twelve).save(folder / f"IMG_{i:02d}.png")
+    proc = _frames_cli(tmp_path, images=folder)
+    assert proc.returncode == 2
+    assert re.search(r"frames are nearly black \(median frame: mean grey [6-9]/255, .*10/12-bit "
+                     r"data stored in 16-bit files", proc.stderr), proc.stderr  # fmt: skip
+
+
 def test_fog_video_is_named_with_the_hdr_hint(tmp_path):
     video = tmp_path / "fog.mp4"
     writer = imageio_ffmpeg.write_frames(str(video), (160, 120), fps=10, quality=10)

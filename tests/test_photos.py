@@ -112,6 +112,7 @@ CASES: dict[str, tuple[Callable[[], bytes], np.ndarray, int | None, str]] = {
     "tiff8.tif": (lambda: _pillow(_stored(UP8), "TIFF"), UP8, 0, "TIFF RGB"),
     "tiff_grey16.tiff": (lambda: _tifffile(_stored(GREY16)), GREY8[..., None], 1, "16-bit grey"),
     "tiff_rgb16.tif": (lambda: _tifffile(_stored(UP16)), UP8, 1, "TIFF RGB"),
+    "webp.webp": (lambda: _pillow(_stored(UP8), "WEBP", lossless=True), UP8, 0, "WEBP RGB"),
     "heic8.heic": (lambda: _heif(_stored(UP8), "RGB", quality=-1), UP8, None, "HEIF RGB"),
     "heic10.heic": (lambda: _heif(_stored(UP16), "RGB;16", quality=-1), UP8, None, "10-bit"),
 }

@@ -3,7 +3,8 @@
 Each decoded frame gets a few numbers (grey levels 0–255): mean, the share of saturated
 (>= 250) and of black (<= 10) pixels, and the share of textured tiles (16×16 grid, grey std
 above 4 levels: where feature points can be found). A set is refused when its median frame
-is nearly all saturated or all black, or has texture in almost no tile; the message names
+is nearly all saturated or all black (or its mean grey is within 12 levels of either end:
+12-bit data in a 16-bit file has a mean near 8), or has texture in almost no tile; the message names
 what was found and its likely cause (16-bit or HDR data read as 8-bit, a lens cap, fog or a
 washed-out HDR video), instead of SfM's generic advice after minutes of matching.
 
@@ -18,6 +19,7 @@ import numpy as np
 from video2mesh.errors import UserError
 
 SATURATED, BLACK = 250, 10  # grey levels
+DARKEST, BRIGHTEST = 12.0, 243.0  # mean grey beyond which a frame is nearly black/white
 TILE_STD = 4.0  # a tile with less grey-level spread than this holds no feature
 MOSTLY = 0.9  # share of pixels that makes a frame "nearly white/black"
 MIN_TEXTURED = 0.05  # share of textured tiles under which SfM finds too few features
@@ -50,13 +52,13 @@ def check_frame_set(stats: list[dict[str, float]], kind: str) -> dict[str, float
         if kind == "images"
         else ("if the video is HDR (HLG/PQ, 10-bit), export it as SDR or record with HDR off")
     )
-    if med["saturated"] >= MOSTLY:
+    if med["saturated"] >= MOSTLY or med["mean"] > BRIGHTEST:
         raise UserError(
             f"frames are nearly white ({what}, {med['saturated']:.0%} of pixels saturated): "
             "16-bit or HDR data read as 8-bit, or heavily overexposed",
             f"look at one photo or frame as it was given; {source}; or lower the exposure",
         )
-    if med["black"] >= MOSTLY:
+    if med["black"] >= MOSTLY or med["mean"] < DARKEST:
         raise UserError(
             f"frames are nearly black ({what}, {med['black']:.0%} of pixels black): lens cap "
             "on, far too dark, or 10/12-bit data stored in 16-bit files",

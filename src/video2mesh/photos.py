@@ -71,7 +71,7 @@ def _deep_grey(img: Image.Image) -> tuple[np.ndarray, str]:
 
 
 def to_rgb8(img: Image.Image) -> tuple[np.ndarray, str]:
-    """An opened image as upright-agnostic (H, W, 3) uint8, and a description of what it was."""
+    """An opened image as (H, W, 3) uint8 (no orientation applied), and what it was."""
     mode = img.mode
     if mode in (*_DEEP_GREY, "F"):
         grey, kind = _deep_grey(img)
