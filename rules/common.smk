@@ -143,7 +143,7 @@ def scene_targets(scene):
 def final_targets():
     """Everything `make run` ends with: scenes, meshes of the sweep, the report's inputs."""
     scenes = [t for scene in SCENES for t in scene_targets(scene)]
-    return scenes + mesh_targets() + report_targets()
+    return scenes + mesh_targets() + texture_targets() + report_targets()
 
 
 # --- training chains and meshes ---------------------------------------------------------
@@ -215,6 +215,65 @@ def extract_args(wildcards):
 def mesh_targets():
     return expand(
         "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+        scene=list(SCENES),
+        run=list(RUNS),
+        iterations=ITERATIONS,
+        resolution=RESOLUTIONS,
+    )
+
+
+# --- textured meshes (rules/texture.smk) ------------------------------------------------
+
+TEXTURE = config["texture"]
+TEXTURE_STEM = "results/{scene}/{run}/mesh/it{iterations}_res{resolution}"
+
+
+def texture_inputs(wildcards):
+    w = wildcards
+    out = {
+        "mesh": f"results/{w.scene}/{w.run}/mesh/it{w.iterations}_res{w.resolution}.ply",
+        "transforms": f"results/{w.scene}/transforms.json",
+    }
+    if TEXTURE["source"] == "field":
+        if w.run not in BUILTIN_RUNS:
+            raise WorkflowError(
+                f"texture: source: field needs the builtin backend's colour network; run "
+                f"'{w.run}' is {RUNS[w.run]['backend']}. What to do: use texture: source: photos"
+            )
+        out["ckpt"] = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.pt"
+    else:
+        out["images"] = f"results/{w.scene}/sfm/images.tar"
+    return out
+
+
+def texture_extra_outputs():
+    """Levels of detail and the OBJ files, as the texture command names them."""
+    out = [f"{TEXTURE_STEM}.lod{n}.glb" for n in TEXTURE["lods"]]
+    if TEXTURE["obj"]:
+        out += [f"{TEXTURE_STEM}.{ext}" for ext in ("obj", "mtl", "png")]
+    return out
+
+
+def texture_args(wildcards, input):
+    args = [
+        f"--source {TEXTURE['source']}",
+        f"--size {int(TEXTURE['size'])} --faces {int(TEXTURE['faces'])}",
+        f"--top-k {int(TEXTURE['top_k'])}",
+    ]
+    if "images" in input.keys():
+        args.append(f"--images {shlex.quote(input.images)}")
+    if "ckpt" in input.keys():
+        args.append(f"--ckpt {shlex.quote(input.ckpt)}")
+    if TEXTURE["lods"]:
+        args.append("--lods " + " ".join(str(int(n)) for n in TEXTURE["lods"]))
+    if TEXTURE["obj"]:
+        args.append("--obj")
+    return " ".join(args)
+
+
+def texture_targets():
+    return expand(
+        f"{TEXTURE_STEM}.glb",
         scene=list(SCENES),
         run=list(RUNS),
         iterations=ITERATIONS,

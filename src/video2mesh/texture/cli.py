@@ -171,6 +171,10 @@ def texture_mesh(
 
 
 def _run(args: argparse.Namespace) -> None:
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     texture_mesh(
         Path(args.mesh),
         Path(args.transforms),
@@ -208,6 +212,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=3, help="photos blended per texel")
     p.add_argument("--holdout", type=int, default=0, help="hold back every N-th photo")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
     p.add_argument("--out", required=True, help="mesh/it{N}_res{R}.glb")
     p.add_argument("--stats", required=True, help="JSON: sizes, timings, world_from_gltf")
     p.set_defaults(func=_run)
