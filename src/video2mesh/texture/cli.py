@@ -47,6 +47,17 @@ def held_out(index: int, every: int) -> bool:
     return every > 0 and index % every == every // 2
 
 
+def unit_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals; a vertex of degenerate faces only gets +z (glTF requires
+    unit normals)."""
+    import trimesh
+
+    n = np.array(trimesh.Trimesh(vertices, faces, process=False).vertex_normals, dtype=float)
+    length = np.linalg.norm(n, axis=1)
+    n[length < 0.5] = (0.0, 0.0, 1.0)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
 def texture_mesh(
     mesh_path: Path,
     transforms: Path,
@@ -64,7 +75,6 @@ def texture_mesh(
     device_name: str = "auto",
 ) -> dict[str, Any]:
     import torch
-    import trimesh
 
     from video2mesh.evaluate import load_mesh
     from video2mesh.recon.data import load_dataset, read_transforms
@@ -114,7 +124,7 @@ def texture_mesh(
     for level in levels:
         t0 = time.perf_counter()
         v, f = decimate(np.asarray(mesh.vertices), np.asarray(mesh.faces), level.faces)
-        normals = np.asarray(trimesh.Trimesh(v, f, process=False).vertex_normals)
+        normals = unit_normals(v, f)
         t1 = time.perf_counter()
         atlas = unwrap(v, f, level.size)
         t2 = time.perf_counter()
