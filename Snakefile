@@ -19,9 +19,9 @@ include: "rules/sfm.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
 include: "rules/mesh.smk"
-include: "rules/texture.smk"
 include: "rules/neuralangelo.smk"
 include: "rules/evaluate.smk"
+include: "rules/texture.smk"
 include: "rules/report.smk"
 
 

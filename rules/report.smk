@@ -90,6 +90,10 @@ rule viewer:
             "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
             scene=wildcards.scene,
         ),
+        textured=lambda wildcards: report_sweep(
+            "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.glb",
+            scene=wildcards.scene,
+        ),
         transforms="results/{scene}/transforms.json",
         reference=eval_framing_reference,
     output:
@@ -111,5 +115,6 @@ rule viewer:
         max_faces=config.get("report", {}).get("viewer_max_faces", 30000),
     shell:
         "python -m video2mesh viewer --scene {wildcards.scene} --meshes {input.meshes}"
-        " --evals {input.evals} --transforms {input.transforms} {params.reference}"
+        " --evals {input.evals} --textured {input.textured}"
+        " --transforms {input.transforms} {params.reference}"
         " --max-faces {params.max_faces} --output {output} > {log} 2>&1"

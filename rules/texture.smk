@@ -7,7 +7,13 @@ rule texture:
     input:
         unpack(texture_inputs),
     output:
-        glb="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.glb",
+        glb=report(
+            "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.glb",
+            caption="../report/texture.rst",
+            category="10. Textured meshes (GLB)",
+            subcategory="{scene}",
+            labels=eval_labels,
+        ),
         stats="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.texture.json",
         extra=texture_extra_outputs(),
     log:

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from texture_capture import colour, write_capture
 from v2m_testing import ROOT, run_cli
 
 from video2mesh.texture.decimate import decimate
 from video2mesh.texture.export import gltf_from_world
 from video2mesh.texture.raster import rasterize
+from video2mesh.texture.synthetic import colour, write_capture
 
 VALIDATOR = ROOT / ".tools" / "node_modules" / "gltf-validator"
 
@@ -156,3 +156,39 @@ def test_texture_beats_vertex_colours_on_held_out_photos(capture, textured: Path
         assert a.ssim > b.ssim
         gains.append(a.psnr - b.psnr)
     assert np.mean(gains) >= 3.0, gains
+
+
+def test_viewer_inlines_vertex_colours_and_a_redecimated_texture(
+    capture, textured: Path, tmp_path: Path
+) -> None:
+    """The viewer record of a mesh carries its vertex colours, and its textured GLB re-baked
+    for display below the face budget; the page stays self-contained."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from video2mesh.cli import main
+
+    mesh = tmp_path / "s" / "r" / "mesh" / "it1_res1.ply"
+    mesh.parent.mkdir(parents=True)
+    shutil.copy(capture["mesh"], mesh)
+    shutil.copy(textured, mesh.with_suffix(".glb"))
+    html = tmp_path / "viewer.html"
+    argv = ["viewer", "--scene", "s", "--meshes", str(mesh), "--textured"]
+    argv += [str(mesh.with_suffix(".glb"))]
+    argv += ["--transforms", str(capture["transforms"]), "--max-faces", "2000"]
+    assert main([*argv, "--output", str(html)]) == 0
+    page = html.read_text()
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=|https?://", page)
+    data = json.loads(re.search(r'id="v2m-data"[^>]*>(.*?)</script>', page, re.S)[1])
+    rec = data["meshes"][0]
+    assert rec["colors"] and rec["faces"] <= 2000
+    tex = rec["textured"]
+    assert tex["uv"] and tex["faces"] <= 2000 * 1.05
+    uri = tex["texture"]
+    assert uri.startswith("data:image/jpeg;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert image.size == (1024, 1024)
+    assert np.asarray(image).std() > 20  # the stripes, not a flat colour

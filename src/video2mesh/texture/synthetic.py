@@ -1,4 +1,4 @@
-"""A synthetic capture for the texture tests: a patterned sphere and a box, photographed.
+"""A synthetic capture for the texture tests and benchmark: a patterned sphere and a box.
 
 The colour is a function of the 3-D point (stripes finer than the decimated mesh's vertex
 spacing), evaluated per pixel, so a texture can reproduce the photos and vertex colours cannot.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-WIDTH, HEIGHT, FOCAL = 160, 120, 150.0
+WIDTH, HEIGHT, FOCAL = 160, 120, 150.0  # the test's size; the benchmark scales all three
 BACKGROUND = (0.1, 0.6, 0.2)
 
 
@@ -31,10 +31,10 @@ def colour(p: np.ndarray) -> np.ndarray:
     )
 
 
-def scene_mesh():  # -> trimesh.Trimesh with vertex colours
+def scene_mesh(subdivisions: int = 5):  # -> trimesh.Trimesh with vertex colours
     import trimesh
 
-    sphere = trimesh.creation.icosphere(subdivisions=5, radius=0.45)
+    sphere = trimesh.creation.icosphere(subdivisions=subdivisions, radius=0.45)
     box = trimesh.creation.box(extents=(0.3, 0.3, 0.3))
     box.apply_translation((0.55, 0.0, -0.2))
     box = box.subdivide().subdivide().subdivide()
@@ -60,20 +60,21 @@ def orbit_c2w(n: int) -> list[np.ndarray]:
     return out
 
 
-def photograph(mesh, c2w: np.ndarray) -> np.ndarray:
+def photograph(mesh, c2w: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(H, W, 3) uint8 photo of the scene's true colour function."""
     import torch
 
     from video2mesh.texture.raster import rasterize
 
+    w, h, focal = round(WIDTH * scale), round(HEIGHT * scale), FOCAL * scale
     v = np.asarray(mesh.vertices)
     cam = (v - c2w[:3, 3]) @ c2w[:3, :3]
-    x = FOCAL * cam[:, 0] / cam[:, 2] + WIDTH / 2
-    y = FOCAL * cam[:, 1] / cam[:, 2] + HEIGHT / 2
+    x = focal * cam[:, 0] / cam[:, 2] + w / 2
+    y = focal * cam[:, 1] / cam[:, 2] + h / 2
     f = torch.as_tensor(np.asarray(mesh.faces))
     xy = torch.as_tensor(np.stack([x, y], -1), dtype=torch.float32)[f]
-    r = rasterize(xy, HEIGHT, WIDTH, depth=torch.as_tensor(cam[:, 2], dtype=torch.float32)[f])
-    img = np.tile(np.asarray(BACKGROUND), (HEIGHT, WIDTH, 1))
+    r = rasterize(xy, h, w, depth=torch.as_tensor(cam[:, 2], dtype=torch.float32)[f])
+    img = np.tile(np.asarray(BACKGROUND), (h, w, 1))
     mask = (r.face >= 0).numpy()
     corners = np.asarray(mesh.faces)[r.face.numpy()[mask]]
     p = (r.bary.numpy()[mask][..., None] * v[corners]).sum(1)
@@ -81,29 +82,31 @@ def photograph(mesh, c2w: np.ndarray) -> np.ndarray:
     return (img * 255 + 0.5).astype(np.uint8)
 
 
-def write_capture(folder: Path, views: int = 24) -> dict[str, Path]:
+def write_capture(
+    folder: Path, views: int = 24, scale: float = 1.0, subdivisions: int = 5
+) -> dict[str, Path]:
     """mesh.ply (vertex colours), transforms.json and images.tar in ``folder``."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    mesh = scene_mesh()
+    mesh = scene_mesh(subdivisions)
     frames = []
     with tarfile.open(folder / "images.tar", "w") as tar:
         for i, c2w in enumerate(orbit_c2w(views)):
             buf = io.BytesIO()
-            Image.fromarray(photograph(mesh, c2w)).save(buf, format="PNG")
+            Image.fromarray(photograph(mesh, c2w, scale)).save(buf, format="PNG")
             info = tarfile.TarInfo(f"images/{i:03d}.png")
             info.size = len(buf.getvalue())
             tar.addfile(info, io.BytesIO(buf.getvalue()))
             gl = c2w @ np.diag([1.0, -1.0, -1.0, 1.0])
             frames.append({"file_path": f"images/{i:03d}.png", "transform_matrix": gl.tolist()})
     meta = {
-        "fl_x": FOCAL,
-        "fl_y": FOCAL,
-        "cx": WIDTH / 2,
-        "cy": HEIGHT / 2,
-        "w": WIDTH,
-        "h": HEIGHT,
+        "fl_x": FOCAL * scale,
+        "fl_y": FOCAL * scale,
+        "cx": round(WIDTH * scale) / 2,
+        "cy": round(HEIGHT * scale) / 2,
+        "w": round(WIDTH * scale),
+        "h": round(HEIGHT * scale),
         "sphere_center": [0.0, 0.0, 0.0],
         "sphere_radius": 1.0,
         "frames": frames,
