@@ -271,11 +271,13 @@ def texture_args(wildcards, input):
     return " ".join(args)
 
 
-def texture_targets():
+def texture_targets(scene=None):
+    """The GLBs the workflow makes: per scene and run the finest mesh's, or every mesh's."""
+    finest = TEXTURE["meshes"] == "finest"
     return expand(
         f"{TEXTURE_STEM}.glb",
-        scene=list(SCENES),
+        scene=[scene] if scene else list(SCENES),
         run=list(RUNS),
-        iterations=ITERATIONS,
-        resolution=RESOLUTIONS,
+        iterations=ITERATIONS[-1:] if finest else ITERATIONS,
+        resolution=RESOLUTIONS[-1:] if finest else RESOLUTIONS,
     )

@@ -90,10 +90,7 @@ rule viewer:
             "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
             scene=wildcards.scene,
         ),
-        textured=lambda wildcards: report_sweep(
-            "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.glb",
-            scene=wildcards.scene,
-        ),
+        textured=lambda wildcards: texture_targets(wildcards.scene),
         transforms="results/{scene}/transforms.json",
         reference=eval_framing_reference,
     output:

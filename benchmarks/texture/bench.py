@@ -64,6 +64,19 @@ def speed(args: argparse.Namespace) -> dict:
     return {"machine": machine(), "threads": args.threads, "stats": stats}
 
 
+def _photo_vertex_colours(v, f, ds, held_out: list[str]):  # -> (V, 3) tensor
+    import torch
+
+    from video2mesh.texture.bake import Texels, bake_photos
+    from video2mesh.texture.cli import unit_normals
+
+    n = torch.as_tensor(unit_normals(v.double().numpy(), f.numpy()), dtype=torch.float32)
+    texels = Texels(index=torch.arange(len(v)), position=v, normal=n, size=0)
+    views = [i for i in range(ds.n_images) if ds.names[i] not in held_out]
+    rgb, _ = bake_photos(texels, v, f, ds, views)
+    return rgb
+
+
 def _render_scores(run: Path, scene: str, mesh_rel: str, glb: Path, stats: dict) -> dict:
     import torch
     import trimesh
@@ -91,8 +104,11 @@ def _render_scores(run: Path, scene: str, mesh_rel: str, glb: Path, stats: dict)
     p = {
         "v": torch.as_tensor((np.asarray(ply.vertices) - center) / radius, dtype=torch.float32),
         "f": torch.as_tensor(np.asarray(ply.faces)),
-        "c": torch.as_tensor(np.asarray(ply.visual.vertex_colors[:, :3], np.float32) / 255),
     }
+    if ply.visual.kind == "vertex":  # the colour network's, from extraction
+        p["c"] = torch.as_tensor(np.asarray(ply.visual.vertex_colors[:, :3], np.float32) / 255)
+    else:  # no network colours (a reference mesh): the same photo blend, at the vertices
+        p["c"] = _photo_vertex_colours(p["v"], p["f"], ds, stats["held_out"])
     rows = []
     for name in stats["held_out"]:
         i = ds.names.index(name)
@@ -127,7 +143,13 @@ def quality(args: argparse.Namespace) -> dict:
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     scores = _render_scores(run, args.scene, args.mesh, out, stats)
-    return {"machine": machine(), "texture_seconds": seconds, "stats": stats, **scores}
+    return {
+        "machine": machine(),
+        "mesh": args.mesh,
+        "texture_seconds": seconds,
+        "stats": stats,
+        **scores,
+    }
 
 
 def main() -> None:
@@ -152,7 +174,8 @@ def main() -> None:
     result = speed(args) if args.cmd == "speed" else quality(args)
     text = json.dumps(result, indent=1)
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / f"{args.cmd}.json").write_text(text + "\n")
+    name = args.cmd if args.cmd == "speed" else f"quality_{Path(args.mesh).stem}"
+    (WORK / f"{name}.json").write_text(text + "\n")
     print(text)
 
 
