@@ -41,7 +41,9 @@ def display_atlas(
     cpu = torch.device("cpu")
     src = atlas_texels(vertices, faces, uv, unit_normals(vertices, faces), image.shape[0], cpu)
     src_rgb = image.reshape(-1, 3)[src.index.numpy()]
-    v, f = decimate(vertices, faces, max_faces)
+    # weld the copies a UV atlas makes along its seams first: decimated apart, they would crack
+    welded, inverse = np.unique(vertices, axis=0, return_inverse=True)
+    v, f = decimate(welded, inverse.reshape(-1)[faces], max_faces)
     atlas = unwrap(v, f, size)
     normals = unit_normals(v, f)[atlas.source_vertex]
     dst = atlas_texels(atlas.vertices, atlas.faces, atlas.uv, normals, size, cpu)
