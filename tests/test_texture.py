@@ -192,3 +192,44 @@ def test_viewer_inlines_vertex_colours_and_a_redecimated_texture(
     image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert image.size == (1024, 1024)
     assert np.asarray(image).std() > 20  # the stripes, not a flat colour
+
+
+@pytest.mark.slow
+def test_field_source_bakes_the_colour_network(tiny_pipeline: Path, tmp_path: Path) -> None:
+    """``--source field`` on the tiny run's mesh: the texture holds the network's colours, so
+    rendered into a training view it matches the mesh's own vertex colours (same network)."""
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.texture.evaluate import render_view, score
+
+    res = tiny_pipeline / "results" / "sample"
+    mesh = res / "builtin" / "mesh" / "it300_res64.ply"
+    out = tmp_path / "it300_res64.glb"
+    proc = run_cli(
+        "texture", "--mesh", str(mesh), "--transforms", str(res / "transforms.json"),
+        "--source", "field", "--ckpt", str(res / "builtin" / "ckpt" / "it300.pt"),
+        "--size", "256", "--faces", "0", "--threads", "1",
+        "--out", str(out), "--stats", str(out.with_suffix(".texture.json")),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = json.loads(out.with_suffix(".texture.json").read_text())
+    assert stats["source"] == "field" and stats["levels"][0]["faces"] > 1000
+    ds = load_dataset(res / "transforms.json", res / "sfm" / "images.tar", max_side=240)
+    glb = trimesh.load(out, force="mesh", process=False)
+    back = np.asarray(stats["world_from_gltf"])
+    world = np.asarray(glb.vertices) @ back[:3, :3].T + back[:3, 3]
+    ply = trimesh.load(mesh, process=False)
+    center, radius = np.asarray(ds.center), ds.radius
+    image = np.asarray(glb.visual.material.baseColorTexture.convert("RGB"), np.float32) / 255
+    tex, mask = render_view(
+        torch.as_tensor((world - center) / radius, dtype=torch.float32),
+        torch.as_tensor(np.asarray(glb.faces)),
+        ds, 0, uv=torch.as_tensor(np.asarray(glb.visual.uv), dtype=torch.float32),
+        texture=torch.from_numpy(image),
+    )  # fmt: skip
+    vc, _ = render_view(
+        torch.as_tensor((np.asarray(ply.vertices) - center) / radius, dtype=torch.float32),
+        torch.as_tensor(np.asarray(ply.faces)), ds, 0,
+        colors=torch.as_tensor(np.asarray(ply.visual.vertex_colors[:, :3], np.float32) / 255),
+    )  # fmt: skip
+    agreement = score(tex.numpy(), vc.numpy(), mask.numpy())
+    assert agreement.pixels > 500 and agreement.psnr > 25, agreement

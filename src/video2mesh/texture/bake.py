@@ -3,7 +3,7 @@
 Photos (the default): every texel's surface point is projected into every photo. A photo sees
 the point when the point lies in front of that photo's depth buffer (the mesh rasterised into
 the camera) within ``DEPTH_TOLERANCE``. Each seeing photo gets a weight: cos² of the angle
-between the surface normal and the line of sight times (f / depth)², i.e. how many of its
+between the surface normal and the line of sight (either side: meshes of either winding work) times (f / depth)², i.e. how many of its
 pixels the texel covers; pixels within ``EDGE_PIXELS`` of a depth discontinuity (silhouettes,
 where a slightly too large mesh would pick up background) weigh 1 %. The ``top_k`` best photos
 per texel are blended by weight: a single best photo would show every change of photo as a seam,
@@ -129,7 +129,7 @@ def bake_photos(
         depth = depth_buffer(vertices, faces, c2w, ds)
         edge = _edge_mask(depth)
         to_cam = F.normalize(c2w[:, 3] - texels.position, dim=-1)
-        cos = (to_cam * texels.normal).sum(-1)
+        cos = (to_cam * texels.normal).sum(-1).abs()  # either winding: the depth test decides
         cand = torch.nonzero(cos > MIN_COSINE)[:, 0]
         x, y, z = project(texels.position[cand], c2w, ds)
         ix, iy = x.floor().long(), y.floor().long()
