@@ -4,10 +4,11 @@ Photos (the default): every texel's surface point is projected into every photo.
 the point when the point lies in front of that photo's depth buffer (the mesh rasterised into
 the camera) within ``DEPTH_TOLERANCE``. Each seeing photo gets a weight: cos² of the angle
 between the surface normal and the line of sight (either side, so that meshes of either winding
-bake) times (f / depth)², i.e. how many of its pixels the texel covers; pixels within ``EDGE_PIXELS`` of a depth discontinuity (silhouettes,
-where a slightly too large mesh would pick up background) weigh 1 %. The ``top_k`` best photos
-per texel are blended by weight: a single best photo would show every change of photo as a seam,
-all photos blur. Texels no photo sees take the mesh's vertex colour (or grey).
+bake) times (f / depth)², i.e. how many of its pixels the texel covers; pixels within
+``EDGE_PIXELS`` of a depth discontinuity (silhouettes, where a slightly too large mesh would
+pick up background) weigh 1 %. The ``top_k`` best photos per texel are blended by weight: a
+single best photo would show every change of photo as a seam, all photos blur. Texels no
+photo sees take the mesh's vertex colour (or grey).
 
 Field: the colour network of the run's checkpoint at the texel's point, seen along −normal, as
 extraction does for vertex colours (reference §4); the fallback when photos are not at hand.
