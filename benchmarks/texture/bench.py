@@ -77,7 +77,9 @@ def _photo_vertex_colours(v, f, ds, held_out: list[str]):  # -> (V, 3) tensor
     return rgb
 
 
-def _render_scores(run: Path, scene: str, mesh_rel: str, glb: Path, stats: dict) -> dict:
+def _render_scores(
+    run: Path, scene: str, mesh_rel: str, glb: Path, stats: dict, same_mesh: bool
+) -> dict:
     import torch
     import trimesh
 
@@ -105,7 +107,10 @@ def _render_scores(run: Path, scene: str, mesh_rel: str, glb: Path, stats: dict)
         "v": torch.as_tensor((np.asarray(ply.vertices) - center) / radius, dtype=torch.float32),
         "f": torch.as_tensor(np.asarray(ply.faces)),
     }
-    if ply.visual.kind == "vertex":  # the colour network's, from extraction
+    if same_mesh:  # the GLB's own (decimated) geometry, coloured per vertex from the photos
+        p = {"v": t["v"], "f": t["f"]}
+        p["c"] = _photo_vertex_colours(p["v"], p["f"], ds, stats["held_out"])
+    elif ply.visual.kind == "vertex":  # the colour network's, from extraction
         p["c"] = torch.as_tensor(np.asarray(ply.visual.vertex_colors[:, :3], np.float32) / 255)
     else:  # no network colours (a reference mesh): the same photo blend, at the vertices
         p["c"] = _photo_vertex_colours(p["v"], p["f"], ds, stats["held_out"])
@@ -134,7 +139,7 @@ def quality(args: argparse.Namespace) -> dict:
     from video2mesh.texture.cli import texture_mesh
 
     run = Path(args.run)
-    out = WORK / "quality" / f"{args.scene}_{Path(args.mesh).stem}.glb"
+    out = WORK / "quality" / f"{args.scene}_{Path(args.mesh).stem}_{args.faces}.glb"
     t0 = time.perf_counter()
     stats = texture_mesh(
         run / f"results/{args.scene}" / args.mesh, run / f"results/{args.scene}/transforms.json",
@@ -142,10 +147,11 @@ def quality(args: argparse.Namespace) -> dict:
         size=args.size, faces=args.faces, holdout=args.holdout, device_name="cpu",
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    scores = _render_scores(run, args.scene, args.mesh, out, stats)
+    scores = _render_scores(run, args.scene, args.mesh, out, stats, args.same_mesh)
     return {
         "machine": machine(),
         "mesh": args.mesh,
+        "vertex_colours_on": "the GLB's own geometry" if args.same_mesh else args.mesh,
         "texture_seconds": seconds,
         "stats": stats,
         **scores,
@@ -167,6 +173,11 @@ def main() -> None:
     q.add_argument("--size", type=int, default=1024)
     q.add_argument("--faces", type=int, default=100_000)
     q.add_argument("--holdout", type=int, default=8)
+    q.add_argument(
+        "--same-mesh",
+        action="store_true",
+        help="vertex colours (from the photos) on the decimated GLB geometry, not the input mesh",
+    )
     args = p.parse_args()
     import torch
 
@@ -174,7 +185,9 @@ def main() -> None:
     result = speed(args) if args.cmd == "speed" else quality(args)
     text = json.dumps(result, indent=1)
     WORK.mkdir(parents=True, exist_ok=True)
-    name = args.cmd if args.cmd == "speed" else f"quality_{Path(args.mesh).stem}"
+    name = args.cmd
+    if args.cmd == "quality":
+        name = f"quality_{Path(args.mesh).stem}_{args.faces}" + ("_same" if args.same_mesh else "")
     (WORK / f"{name}.json").write_text(text + "\n")
     print(text)
 
