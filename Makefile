@@ -11,7 +11,7 @@ PLUGIN := plugins/snakemake-executor-plugin-ovh
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint format browser clean
+.PHONY: run test lint format browser gltf-validator clean
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(wildcard $(PLUGIN)/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "video2mesh needs Python >= 3.11"'
@@ -25,7 +25,7 @@ run: $(VENV)/.installed
 	snakemake --cores all
 	snakemake --report results/report.html
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed browser gltf-validator
 	pytest
 
 # Headless Chromium and its driver for the report test (Debian's packages; root or sudo).
@@ -33,6 +33,14 @@ browser:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The Khronos glTF validator (npm) for the GLB test, in the git-ignored .tools/.
+GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
+gltf-validator: $(GLTF_VALIDATOR)
+$(GLTF_VALIDATOR):
+	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .tools gltf-validator@2.0.0-dev.3.10
 
 lint: $(VENV)/.installed
 	ruff check .

@@ -57,6 +57,7 @@ W = Plan(config)
 SCENES = W.scenes
 RUNS = W.runs
 ITERATIONS = W.iterations
+RESOLUTIONS = W.resolutions
 SAMPLE_SCENES = W.sample_scenes
 VIDEO_SCENES = W.video_scenes
 PHOTO_SCENES = W.photo_scenes
@@ -117,7 +118,7 @@ def reference_camera_arg(wildcards, input):
 
 
 def final_targets():
-    return W.final_targets()
+    return W.final_targets() + texture_targets()
 
 
 # --- training chains and meshes ---------------------------------------------------------
@@ -153,3 +154,64 @@ def partial_store_arg(wildcards):
 
 def extract_args(wildcards):
     return W.extract_args(wildcards.run)
+
+
+# --- textured meshes (rules/texture.smk) ------------------------------------------------
+
+TEXTURE = config["texture"]
+TEXTURE_STEM = "results/{scene}/{run}/mesh/it{iterations}_res{resolution}"
+
+
+def texture_inputs(wildcards):
+    w = wildcards
+    out = {
+        "mesh": f"results/{w.scene}/{w.run}/mesh/it{w.iterations}_res{w.resolution}.ply",
+        "transforms": f"results/{w.scene}/transforms.json",
+    }
+    if TEXTURE["source"] == "field":
+        if w.run not in BUILTIN_RUNS:
+            raise WorkflowError(
+                f"texture: source: field needs the builtin backend's colour network; run "
+                f"'{w.run}' is {RUNS[w.run]['backend']}. What to do: use texture: source: photos"
+            )
+        out["ckpt"] = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.pt"
+    else:
+        out["images"] = f"results/{w.scene}/sfm/images.tar"
+    return out
+
+
+def texture_extra_outputs():
+    """Levels of detail and the OBJ files, as the texture command names them."""
+    out = [f"{TEXTURE_STEM}.lod{n}.glb" for n in TEXTURE["lods"]]
+    if TEXTURE["obj"]:
+        out += [f"{TEXTURE_STEM}.{ext}" for ext in ("obj", "mtl", "png")]
+    return out
+
+
+def texture_args(wildcards, input):
+    args = [
+        f"--source {TEXTURE['source']}",
+        f"--size {int(TEXTURE['size'])} --faces {int(TEXTURE['faces'])}",
+        f"--top-k {int(TEXTURE['top_k'])}",
+    ]
+    if "images" in input.keys():
+        args.append(f"--images {shlex.quote(input.images)}")
+    if "ckpt" in input.keys():
+        args.append(f"--ckpt {shlex.quote(input.ckpt)}")
+    if TEXTURE["lods"]:
+        args.append("--lods " + " ".join(str(int(n)) for n in TEXTURE["lods"]))
+    if TEXTURE["obj"]:
+        args.append("--obj")
+    return " ".join(args)
+
+
+def texture_targets(scene=None):
+    """The GLBs the workflow makes: per scene and run the finest mesh's, or every mesh's."""
+    finest = TEXTURE["meshes"] == "finest"
+    return expand(
+        f"{TEXTURE_STEM}.glb",
+        scene=[scene] if scene else list(SCENES),
+        run=list(RUNS),
+        iterations=ITERATIONS[-1:] if finest else ITERATIONS,
+        resolution=RESOLUTIONS[-1:] if finest else RESOLUTIONS,
+    )

@@ -90,6 +90,7 @@ rule viewer:
             "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
             scene=wildcards.scene,
         ),
+        textured=lambda wildcards: texture_targets(wildcards.scene),
         transforms="results/{scene}/transforms.json",
         reference=eval_framing_reference,
     output:
@@ -109,5 +110,6 @@ rule viewer:
         max_faces=config.get("report", {}).get("viewer_max_faces", 30000),
     shell:
         "python -m video2mesh viewer --scene {wildcards.scene:q} --meshes {input.meshes:q}"
-        " --evals {input.evals:q} --transforms {input.transforms:q} {params.reference}"
+        " --evals {input.evals:q} --textured {input.textured:q}"
+        " --transforms {input.transforms:q} {params.reference}"
         " --max-faces {params.max_faces} --output {output:q} > {log:q} 2>&1"
