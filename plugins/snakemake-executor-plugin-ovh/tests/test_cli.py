@@ -1,4 +1,4 @@
-"""`snakemake --profile profiles/ovh` (the real profile) against the emulator and moto S3."""
+"""`snakemake --profile tests/profile` (a user's profile) against the emulator and moto S3."""
 
 from __future__ import annotations
 
