@@ -16,7 +16,6 @@ from typing import Any
 # list shows an A10 flavor: a guessed id would only be refused at submission.
 BUILTIN_GPU_FLAVORS: dict[str, str] = {
     "V100S": "ai1-1-gpu",
-    "V100": "ai1-1-gpu",
     "A100": "a100-1-gpu",
     "H100": "h100-1-gpu",
     "L40S": "l40s-1-gpu",
