@@ -259,6 +259,7 @@ class Executor(RemoteExecutor):
             job_workdir=self.executor_settings.job_workdir,
             snakemake_version=self._versions[0],
             s3_plugin_version=self._versions[1],
+            project_setup=self.executor_settings.project_setup,
         )
         if self._token in script:
             raise WorkflowError("refusing to submit: the job command would contain the API token")

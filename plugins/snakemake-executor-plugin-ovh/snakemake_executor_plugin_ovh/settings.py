@@ -92,6 +92,14 @@ class ExecutorSettings(ExecutorSettingsBase):
             "metavar": "BOOL",
         },
     )
+    project_setup: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Shell commands run in each job right after Snakemake unpacked the "
+            "workflow's sources, before the job's snakemake (e.g. 'pip install .', or putting "
+            "the workflow's src/ on PYTHONPATH). Default: none.",
+        },
+    )
     keep_jobs: Optional[bool] = field(
         default=False,
         metadata={

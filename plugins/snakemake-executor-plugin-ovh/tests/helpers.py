@@ -14,7 +14,6 @@ from .conftest import Emulator
 
 HERE = Path(__file__).parent
 PROFILE = HERE / "profile"
-REPO = HERE.parents[2]  # the e2e tests move to the project next
 
 
 def copy_workflow(name: str, dest: Path) -> Path:
