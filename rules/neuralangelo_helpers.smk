@@ -15,7 +15,7 @@ def neuralangelo_gpu_model(wildcards):
 
 
 def neuralangelo_image(wildcards):
-    """The job image for the resource ovh_image, from the run or by GPU model."""
+    """The job image (the rules' container: directive), from the run or by GPU model."""
     import sys
 
     src = f"{workflow.basedir}/src"
