@@ -130,6 +130,7 @@ class Executor(RemoteExecutor):
         self.status_timeout = float(settings.status_timeout or 0)
         self._status_ok = time.monotonic()  # last round that got an answer
         self._per_job_status = False  # the list call was refused: GET each job instead
+        self._last_status_error = ""
         self.log_dir = Path(self.workflow.persistence.aux_path) / "ovh-logs"
         self._versions = (installed_version("snakemake"), self._s3_plugin_version())
         storage = getattr(self.workflow, "storage_settings", None)
@@ -473,7 +474,7 @@ class Executor(RemoteExecutor):
             raise WorkflowError(
                 f"no job status from OVHcloud AI Training for {silent:.0f} s "
                 f"(--ovh-status-timeout {self.status_timeout:.0f}); last error: "
-                f"{self._redact(getattr(self, '_last_status_error', '?'))}. Stopping the run "
+                f"{self._redact(self._last_status_error or '?')}. Stopping the run "
                 "and killing its jobs; check the API (token, region, status.ovhcloud.com) and "
                 "run again"
             )

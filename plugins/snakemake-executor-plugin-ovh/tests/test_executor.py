@@ -101,6 +101,7 @@ def make_executor(
     ex.status_timeout = 3600
     ex._status_ok = time.monotonic()
     ex._per_job_status = False
+    ex._last_status_error = ""
     ex.executor_settings = SimpleNamespace(keep_jobs=False, region="gra")
     ex.origin = {"snakemake-workflow": "wf1", "snakemake-host": "here", "snakemake-pid": "1"}
     ex.status_rate_limiter = NullLimiter()  # type: ignore[assignment]
@@ -329,3 +330,20 @@ def test_foreign_jobs_matching_some_labels_are_never_killed_or_adopted(tmp_path:
     }
     round_(ex, [job_info(tmp_path, "ours")])
     assert client.killed == ["mine-left"]  # other-run is no duplicate of ours
+
+
+def test_the_job_image_is_the_rules_container_else_the_default(tmp_path: Path) -> None:
+    import pytest
+    from snakemake_executor_plugin_ovh.spec import SpecOptions
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    ex, _, _ = make_executor(tmp_path)
+    ex.options = SpecOptions(image="default/image:1")
+
+    def job(url: str | None, **resources: str) -> Any:
+        return SimpleNamespace(name="r", container_img_url=url, resources=resources)
+
+    assert ex._image(job("docker://registry.example/na:23.04")) == "registry.example/na:23.04"
+    assert ex._image(job(None)) == "default/image:1"
+    with pytest.raises(WorkflowError, match="container: directive"):
+        ex._image(job(None, ovh_image="old/way:1"))
