@@ -64,6 +64,15 @@ class Emulator:
                 page, pages = page + 1, int(r.json()["metadata"]["pageCount"])
         return items
 
+    def kill_unfinished(self) -> None:
+        """Kill every job not finished yet: a test's leftovers must not hold the next test's
+        GPU quota."""
+        finished = {"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"}
+        with self._client() as c:
+            for job in self.jobs():
+                if job["status"]["state"] not in finished:
+                    c.put(f"/v1/job/{job['id']}/kill")
+
     def stats(self) -> dict[str, Any]:
         """Calls per endpoint, list calls (time, selector), every job created (jobs.Stats)."""
         with self._client() as c:
@@ -122,6 +131,7 @@ def emulator(_emulator_process: Emulator) -> Iterator[Emulator]:
     _emulator_process.reset()
     yield _emulator_process
     _emulator_process.reset()
+    _emulator_process.kill_unfinished()
 
 
 @pytest.fixture(scope="session")
