@@ -59,10 +59,11 @@ rule neuralangelo_train:
         iterations=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
+    container:
+        neuralangelo_image
     resources:
         gpu=neuralangelo_gpus,
         gpu_model=neuralangelo_gpu_model,
-        ovh_image=neuralangelo_image,
     params:
         final=ITERATIONS[-1],
         resume=neuralangelo_resume_args,
@@ -90,10 +91,11 @@ rule neuralangelo_extract:
         resolution=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
+    container:
+        neuralangelo_image
     resources:
         gpu=neuralangelo_gpus,
         gpu_model=neuralangelo_gpu_model,
-        ovh_image=neuralangelo_image,
     params:
         options=neuralangelo_extract_args,
     shell:

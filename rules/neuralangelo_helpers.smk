@@ -15,7 +15,7 @@ def neuralangelo_gpu_model(wildcards):
 
 
 def neuralangelo_image(wildcards):
-    """The job image for the resource ovh_image, from the run or by GPU model."""
+    """The job image (the rules' container: directive), from the run or by GPU model."""
     from video2mesh.neuralangelo import OfficialRun, job_image
 
     return job_image(OfficialRun.from_config(RUNS[wildcards.run]))

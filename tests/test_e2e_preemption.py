@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import S3_ACCESS_KEY, S3_SECRET_KEY, Emulator
-from .helpers import REPO
-from .test_e2e_workflow import checkout_copy
+from snakemake_executor_plugin_ovh.testing import S3_ACCESS_KEY, S3_SECRET_KEY, Emulator
+from test_e2e_workflow import checkout_copy
+from v2m_testing import ROOT as REPO
 
 pytestmark = [
     pytest.mark.slow,
@@ -104,6 +103,7 @@ def test_preempted_train_job_is_retried_and_resumes_from_its_s3_partial_save(
         "--default-storage-prefix", f"s3://{s3_bucket}/{prefix}",
         "--seconds-between-status-checks", "1", "--ovh-request-backoff", "0.05",
         "--latency-wait", "5", "--ovh-keep-jobs", "true", "--ovh-labels", "test=preempt",
+        "--ovh-log-settle-seconds", "0",
     ]  # fmt: skip
     smk = subprocess.Popen(
         cmd, cwd=wd, env=ovh_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
