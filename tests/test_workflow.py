@@ -83,8 +83,9 @@ def test_the_table_under_the_sample_is_found_and_cut(scene_run):
     for mesh_path in sorted(scene_run.glob("*/mesh/it*_res*.ply")):
         mesh = trimesh.load(mesh_path, force="mesh")
         heights = np.asarray(mesh.vertices) @ normal + plane["offset"]
-        assert heights.min() > 0.0, mesh_path.name  # the table and all below it are cut
         stats = json.loads(mesh_path.with_suffix(".json").read_text())
+        voxel = 2 * t["sphere_radius"] / stats["resolution"]  # a kept face's corner may dip
+        assert heights.min() > -voxel, mesh_path.name  # the table and all below it are cut
         assert stats["isolate"]["support_found"] and stats["isolate"]["support_area_share"] > 0
 
 
