@@ -2,28 +2,30 @@
 # `make test` (the suite). Both create the project virtualenv (.venv) when needed.
 VENV ?= .venv
 PYTHON ?= python3
-# The CPU build on machines without CUDA is whatever `pip install torch==2.13.0` resolves to
-# there; override e.g. TORCH="torch==2.13.0 --index-url <cuda index>" for a GPU build.
-TORCH ?= torch==2.13.0
+# Versions come from constraints.txt (the one place that pins them). The CPU build on machines
+# without CUDA is whatever pip resolves for the pinned torch there; override e.g.
+# TORCH="torch --index-url <cuda index>" for a GPU build (the pin still applies).
+CONSTRAINTS := constraints.txt
+TORCH ?= torch
 PLUGIN := plugins/snakemake-executor-plugin-ovh
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint format browser clean
+.PHONY: run test lint format browser gltf-validator clean
 
-$(VENV)/.installed: pyproject.toml $(wildcard $(PLUGIN)/pyproject.toml)
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(wildcard $(PLUGIN)/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "video2mesh needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip show -q torch >/dev/null 2>&1 || $(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[dev]" $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
+	$(BIN)/python -m pip show -q torch >/dev/null 2>&1 || $(BIN)/python -m pip install -q -c $(CONSTRAINTS) $(TORCH)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[dev]" $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
 	touch $@
 
 run: $(VENV)/.installed
 	snakemake --cores all
 	snakemake --report results/report.html
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed browser gltf-validator
 	pytest
 
 # Headless Chromium and its driver for the report test (Debian's packages; root or sudo).
@@ -31,6 +33,14 @@ browser:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The Khronos glTF validator (npm) for the GLB test, in the git-ignored .tools/.
+GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
+gltf-validator: $(GLTF_VALIDATOR)
+$(GLTF_VALIDATOR):
+	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .tools gltf-validator@2.0.0-dev.3.10
 
 lint: $(VENV)/.installed
 	ruff check .

@@ -21,6 +21,7 @@ include: "rules/train.smk"
 include: "rules/mesh.smk"
 include: "rules/neuralangelo.smk"
 include: "rules/evaluate.smk"
+include: "rules/texture.smk"
 include: "rules/report.smk"
 
 

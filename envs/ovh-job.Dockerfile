@@ -21,7 +21,7 @@
 ARG BASE_IMAGE=docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 FROM ${BASE_IMAGE}
 
-ARG SNAKEMAKE_VERSION=9.27.1
+ARG SNAKEMAKE_VERSION=9.15.0
 ARG S3_PLUGIN_VERSION=0.3.6
 
 # boto3 >= 1.36 default checksums break non-AWS S3 (OVHcloud); the s3 plugin sets the same.
@@ -39,11 +39,13 @@ RUN python -m pip install \
         "snakemake==${SNAKEMAKE_VERSION}" \
         "snakemake-storage-plugin-s3==${S3_PLUGIN_VERSION}"
 
-# The project and its dependencies (torch is already satisfied by the base image). The copy in
-# site-packages is a fallback only: jobs import the deployed src/ first.
-COPY pyproject.toml README.md /opt/video2mesh/
+# The project and its dependencies at the versions of constraints.txt, except torch: the base
+# image's CUDA build stays (the constraint is left out for it). The copy in site-packages is a
+# fallback only: jobs import the deployed src/ first.
+COPY pyproject.toml README.md constraints.txt /opt/video2mesh/
 COPY src /opt/video2mesh/src
-RUN python -m pip install /opt/video2mesh \
+RUN grep -v '^torch==' /opt/video2mesh/constraints.txt > /tmp/constraints.txt \
+    && python -m pip install -c /tmp/constraints.txt /opt/video2mesh \
     && python -c "import torch, pycolmap, video2mesh; print('torch', torch.__version__)"
 
 # OVHcloud AI Training runs containers as UID 42420 with HOME=/workspace: make it writable.

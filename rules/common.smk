@@ -1,8 +1,10 @@
-# Helpers shared by the rules: which scenes exist, their merged settings, sweep targets.
+# Config validation, then the rules' view of the config: a video2mesh.workflow.Plan (scenes,
+# targets, run settings, argument builders; unit-tested) and one-line wildcard bindings to it.
 import json
 import os
 import re
 import shlex
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -43,44 +45,32 @@ os.makedirs("results", exist_ok=True)
 
 # Rules run this repository's own code, whatever else is installed (also in remote jobs,
 # where the deployed sources sit at the same relative path).
-shell.prefix(
-    f"export PYTHONPATH={workflow.basedir}/src${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
-)
+# Quoted (a checkout may sit under "My Drive"); braces doubled: snakemake formats the prefix.
+_src = shlex.quote(f"{workflow.basedir}/src").replace("{", "{{").replace("}", "}}")
+shell.prefix(f"export PYTHONPATH={_src}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
-SCENES = config["scenes"]
-RUNS = config["runs"]
-ITERATIONS = sorted(config["sweep"]["iterations"])
-RESOLUTIONS = sorted(config["sweep"]["resolutions"])
+# The DAG is built in whatever Python runs Snakemake: workflow.py needs only the standard library.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from video2mesh.workflow import Plan, one_of, quoted
 
-SAMPLE_SCENES = [s for s, c in SCENES.items() if c.get("source") == "sample"]
-VIDEO_SCENES = [s for s, c in SCENES.items() if "video" in c]
-PHOTO_SCENES = [s for s, c in SCENES.items() if "images" in c]
-REFERENCE_SCENES = SAMPLE_SCENES + [s for s, c in SCENES.items() if "reference" in c]
-
-
-def one_of(names):
-    """Regex matching exactly these names (never matching when the list is empty)."""
-    return "|".join(re.escape(n) for n in names) or "(?!)"
-
-
-def scene_settings(scene, section):
-    """A config section with the scene's own overrides on top."""
-    return {**config.get(section, {}), **SCENES[scene].get(section, {})}
+W = Plan(config)
+SCENES = W.scenes
+RUNS = W.runs
+ITERATIONS = W.iterations
+RESOLUTIONS = W.resolutions
+SAMPLE_SCENES = W.sample_scenes
+VIDEO_SCENES = W.video_scenes
+PHOTO_SCENES = W.photo_scenes
+REFERENCE_SCENES = W.reference_scenes
+BUILTIN_RUNS = W.runs_of("builtin")
 
 
 def scene_type(wildcards):
-    return SCENES[wildcards.scene].get("type", "object")
+    return W.scene_type(wildcards.scene)
 
 
 def input_file(wildcards):
-    """results/{scene}/input.<ext>: the ingested video, or input.tar of the photos."""
-    c = SCENES[wildcards.scene]
-    if "images" in c:
-        return f"results/{wildcards.scene}/input.tar"
-    if "video" in c:
-        ext = c["video"].rsplit(".", 1)[-1].lower()
-        return f"results/{wildcards.scene}/input.{ext}"
-    return f"results/{wildcards.scene}/input.mp4"
+    return W.input_file(wildcards.scene)
 
 
 def source_video(wildcards):
@@ -92,133 +82,136 @@ def source_photos(wildcards):
 
 
 def sample_args(wildcards):
-    s = SCENES[wildcards.scene].get("sample", {})
-    return " ".join(
-        f"--{k} {v if isinstance(v, str) else int(v)}" for k, v in sorted(s.items())
-    )
+    return W.sample_args(wildcards.scene)
 
 
 def frames_settings(wildcards):
-    return scene_settings(wildcards.scene, "frames")
+    return W.scene_settings(wildcards.scene, "frames")
 
 
 def sfm_matcher(wildcards):
-    matcher = scene_settings(wildcards.scene, "sfm")["matcher"]
-    if matcher == "auto":
-        return "exhaustive" if "images" in SCENES[wildcards.scene] else "sequential"
-    return matcher
+    return W.sfm_matcher(wildcards.scene)
 
 
 def sfm_settings(wildcards):
-    return scene_settings(wildcards.scene, "sfm")
+    return W.scene_settings(wildcards.scene, "sfm")
+
+
+def isolate_args(wildcards):
+    return W.isolate_args(wildcards.scene)
+
+
+def support_arg(wildcards):
+    return W.support_arg(wildcards.scene)
 
 
 def sphere_overrides(wildcards):
-    return json.dumps(config["sphere"].get(wildcards.scene, {}))
+    return W.sphere_overrides(wildcards.scene)
 
 
 def reference_inputs(wildcards):
-    c = SCENES[wildcards.scene]
-    scene = wildcards.scene
-    if c.get("source") == "sample":
-        return {
-            "mesh": f"results/{scene}/sample_truth.ply",
-            "cameras": f"results/{scene}/sample_cameras.json",
-        }
-    out = {"mesh": local(c["reference"])}
-    if "reference_cameras" in c:
-        out["cameras"] = local(c["reference_cameras"])
-    return out
+    return W.reference_inputs(wildcards.scene, local)
 
 
 def reference_camera_arg(wildcards, input):
-    return f"--reference-cameras {input.cameras}" if "cameras" in input.keys() else ""
-
-
-def scene_targets(scene):
-    out = [f"results/{scene}/transforms.json", f"results/{scene}/sphere.png"]
-    if scene in REFERENCE_SCENES:
-        out.append(f"results/{scene}/reference.ply")
-    return out
+    return quoted("--reference-cameras", input.get("cameras"))
 
 
 def final_targets():
-    """Everything `make run` ends with: scenes, meshes of the sweep, the report's inputs."""
-    scenes = [t for scene in SCENES for t in scene_targets(scene)]
-    return scenes + mesh_targets() + report_targets()
+    return W.final_targets() + texture_targets()
 
 
 # --- training chains and meshes ---------------------------------------------------------
 
-BUILTIN_RUNS = [r for r, c in RUNS.items() if c["backend"] == "builtin"]
-
 
 def run_config(wildcards):
-    """The run's config entry as a shell-quoted JSON argument."""
-    return shlex.quote(json.dumps(RUNS[wildcards.run], sort_keys=True))
-
-
-def previous_iteration(wildcards):
-    """The sweep point before this one (0 when this segment starts the chain)."""
-    n = int(wildcards.iterations)
-    if n not in ITERATIONS:
-        raise ValueError(f"{n} is not in sweep.iterations {ITERATIONS}")
-    i = ITERATIONS.index(n)
-    return ITERATIONS[i - 1] if i else 0
+    return W.run_config_arg(wildcards.run)
 
 
 def train_inputs(wildcards):
-    scene, run = wildcards.scene, wildcards.run
-    out = {
-        "transforms": f"results/{scene}/transforms.json",
-        "images": f"results/{scene}/sfm/images.tar",
-    }
-    prev = previous_iteration(wildcards)
-    if prev:
-        out["resume"] = f"results/{scene}/{run}/ckpt/it{prev}.pt"
-    return out
+    return W.train_inputs(wildcards.scene, wildcards.run, wildcards.iterations)
 
 
 def resume_arg(wildcards, input):
-    return f"--resume {input.resume}" if "resume" in input.keys() else ""
+    return quoted("--resume", input.get("resume"))
 
 
 def save_every_seconds(wildcards):
-    return float(RUNS[wildcards.run].get("save_every_seconds", 300))
+    return W.save_every_seconds(wildcards.run)
 
 
 def partial_store_arg(wildcards):
-    """With S3 default storage, `train` keeps its in-segment save in S3 too, next to where the
-    checkpoint goes: a preempted remote job loses its disk; the retried job finds it there.
-    """
-    settings = getattr(workflow, "storage_settings", None)
-    prefix = getattr(settings, "default_storage_prefix", None)
-    if getattr(settings, "default_storage_provider", None) != "s3" or not prefix:
-        return ""
+    s = getattr(workflow, "storage_settings", None)
     w = wildcards
-    key = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.partial.pt"
-    url = f"{str(prefix).rstrip('/')}/{key}"
-    return f"--partial-store {shlex.quote(url)}"
+    return W.partial_store_arg(
+        getattr(s, "default_storage_provider", None),
+        getattr(s, "default_storage_prefix", None),
+        w.scene,
+        w.run,
+        w.iterations,
+    )
 
 
 def extract_args(wildcards):
-    """Extraction options of the run (config `runs: {run: {extract: {...}}}`)."""
-    opts = RUNS[wildcards.run].get("extract", {})
-    args = []
-    if opts.get("keep_largest"):
-        args.append("--keep-largest")
-    if "block" in opts:
-        args += ["--block", str(int(opts["block"]))]
-    if opts.get("colors") is False:
-        args.append("--no-colors")
+    return W.extract_args(wildcards.run)
+
+
+# --- textured meshes (rules/texture.smk) ------------------------------------------------
+
+TEXTURE = config["texture"]
+TEXTURE_STEM = "results/{scene}/{run}/mesh/it{iterations}_res{resolution}"
+
+
+def texture_inputs(wildcards):
+    w = wildcards
+    out = {
+        "mesh": f"results/{w.scene}/{w.run}/mesh/it{w.iterations}_res{w.resolution}.ply",
+        "transforms": f"results/{w.scene}/transforms.json",
+    }
+    if TEXTURE["source"] == "field":
+        if w.run not in BUILTIN_RUNS:
+            raise WorkflowError(
+                f"texture: source: field needs the builtin backend's colour network; run "
+                f"'{w.run}' is {RUNS[w.run]['backend']}. What to do: use texture: source: photos"
+            )
+        out["ckpt"] = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.pt"
+    else:
+        out["images"] = f"results/{w.scene}/sfm/images.tar"
+    return out
+
+
+def texture_extra_outputs():
+    """Levels of detail and the OBJ files, as the texture command names them."""
+    out = [f"{TEXTURE_STEM}.lod{n}.glb" for n in TEXTURE["lods"]]
+    if TEXTURE["obj"]:
+        out += [f"{TEXTURE_STEM}.{ext}" for ext in ("obj", "mtl", "png")]
+    return out
+
+
+def texture_args(wildcards, input):
+    args = [
+        f"--source {TEXTURE['source']}",
+        f"--size {int(TEXTURE['size'])} --faces {int(TEXTURE['faces'])}",
+        f"--top-k {int(TEXTURE['top_k'])}",
+    ]
+    if "images" in input.keys():
+        args.append(f"--images {shlex.quote(input.images)}")
+    if "ckpt" in input.keys():
+        args.append(f"--ckpt {shlex.quote(input.ckpt)}")
+    if TEXTURE["lods"]:
+        args.append("--lods " + " ".join(str(int(n)) for n in TEXTURE["lods"]))
+    if TEXTURE["obj"]:
+        args.append("--obj")
     return " ".join(args)
 
 
-def mesh_targets():
+def texture_targets(scene=None):
+    """The GLBs the workflow makes: per scene and run the finest mesh's, or every mesh's."""
+    finest = TEXTURE["meshes"] == "finest"
     return expand(
-        "results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
-        scene=list(SCENES),
+        f"{TEXTURE_STEM}.glb",
+        scene=[scene] if scene else list(SCENES),
         run=list(RUNS),
-        iterations=ITERATIONS,
-        resolution=RESOLUTIONS,
+        iterations=ITERATIONS[-1:] if finest else ITERATIONS,
+        resolution=RESOLUTIONS[-1:] if finest else RESOLUTIONS,
     )

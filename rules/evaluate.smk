@@ -26,9 +26,9 @@ rule evaluate:
         alignment=eval_alignment_arg,
         samples=config.get("evaluate", {}).get("samples", 100000),
     shell:
-        "python -m video2mesh evaluate --mesh {input.mesh} --reference {input.reference}"
-        " --reference-kind {params.kind} --transforms {input.transforms} {params.alignment}"
-        " --samples {params.samples} --output {output} > {log} 2>&1"
+        "python -m video2mesh evaluate --mesh {input.mesh:q} --reference {input.reference:q}"
+        " --reference-kind {params.kind} --transforms {input.transforms:q} {params.alignment}"
+        " --samples {params.samples} --output {output:q} > {log:q} 2>&1"
 
 
 rule render:
@@ -53,12 +53,10 @@ rule render:
     conda:
         "../envs/video2mesh.yaml"
     params:
-        reference=lambda wildcards, input: (
-            f"--reference {input.reference}" if input.reference else ""
-        ),
+        reference=eval_reference_arg,
     shell:
-        "python -m video2mesh render --mesh {input.mesh} --transforms {input.transforms}"
-        " {params.reference} --output {output} > {log} 2>&1"
+        "python -m video2mesh render --mesh {input.mesh:q} --transforms {input.transforms:q}"
+        " {params.reference} --output {output:q} > {log:q} 2>&1"
 
 
 rule render_grid:
@@ -81,6 +79,8 @@ rule render_grid:
     localrule: True
     conda:
         "../envs/video2mesh.yaml"
+    params:
+        title="{scene} / {run}",
     shell:
-        "python -m video2mesh render-grid --images {input} --title '{wildcards.scene} / {wildcards.run}'"
-        " --output {output} > {log} 2>&1"
+        "python -m video2mesh render-grid --images {input:q} --title {params.title:q}"
+        " --output {output:q} > {log:q} 2>&1"

@@ -19,6 +19,6 @@ rule frames:
     params:
         frames=frames_settings,
     shell:
-        "python -m video2mesh frames --scene {wildcards.scene} --input {input}"
+        "python -m video2mesh frames --scene {wildcards.scene:q} --input {input:q}"
         " --count {params.frames[count]} --max-size {params.frames[max_size]}"
-        " --out-tar {output.tar} --out-json {output.manifest} > {log} 2>&1"
+        " --out-tar {output.tar:q} --out-json {output.manifest:q} > {log:q} 2>&1"

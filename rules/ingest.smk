@@ -17,8 +17,8 @@ rule sample:
     params:
         spec=sample_args,
     shell:
-        "python -m video2mesh sample --video {output.video} --cameras {output.cameras}"
-        " --mesh {output.mesh} {params.spec} --workers {threads} > {log} 2>&1"
+        "python -m video2mesh sample --video {output.video:q} --cameras {output.cameras:q}"
+        " --mesh {output.mesh:q} {params.spec} --workers {threads} > {log:q} 2>&1"
 
 
 rule ingest_video:
@@ -35,7 +35,8 @@ rule ingest_video:
     conda:
         "../envs/video2mesh.yaml"
     shell:
-        "python -m video2mesh ingest --scene {wildcards.scene} --video {input} --out {output} > {log} 2>&1"
+        "python -m video2mesh ingest --scene {wildcards.scene:q} --video {input:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule ingest_photos:
@@ -51,4 +52,5 @@ rule ingest_photos:
     conda:
         "../envs/video2mesh.yaml"
     shell:
-        "python -m video2mesh ingest --scene {wildcards.scene} --images {input} --out {output} > {log} 2>&1"
+        "python -m video2mesh ingest --scene {wildcards.scene:q} --images {input:q}"
+        " --out {output:q} > {log:q} 2>&1"

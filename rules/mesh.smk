@@ -3,7 +3,8 @@
 
 rule extract:
     input:
-        "results/{scene}/{run}/ckpt/it{iterations}.pt",
+        ckpt="results/{scene}/{run}/ckpt/it{iterations}.pt",
+        transforms="results/{scene}/transforms.json",
     output:
         mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
         stats="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.json",
@@ -19,6 +20,8 @@ rule extract:
         gpu=1,
     params:
         options=extract_args,
+        isolate=isolate_args,
     shell:
-        "python -m video2mesh extract --ckpt {input} --resolution {wildcards.resolution}"
-        " {params.options} --out {output.mesh} --stats {output.stats} > {log} 2>&1"
+        "python -m video2mesh extract --ckpt {input.ckpt:q} --resolution {wildcards.resolution}"
+        " {params.options} --transforms {input.transforms:q} {params.isolate}"
+        " --out {output.mesh:q} --stats {output.stats:q} > {log:q} 2>&1"

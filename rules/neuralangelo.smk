@@ -19,7 +19,7 @@ rule neuralangelo_source:
     params:
         run=run_config,
     shell:
-        "python -m video2mesh official-source --run-config {params.run} --out {output} > {log} 2>&1"
+        "python -m video2mesh official-source --run-config {params.run} --out {output:q} > {log:q} 2>&1"
 
 
 rule neuralangelo_config:
@@ -40,9 +40,10 @@ rule neuralangelo_config:
         type=scene_type,
         iterations=" ".join(str(n) for n in ITERATIONS),
     shell:
-        "python -m video2mesh official-config --transforms {input.transforms}"
-        " --scene-type {params.type} --run-config {params.run}"
-        " --iterations {params.iterations} --source {input.source} --out {output} > {log} 2>&1"
+        "python -m video2mesh official-config --transforms {input.transforms:q}"
+        " --scene-type {params.type:q} --run-config {params.run}"
+        " --iterations {params.iterations} --source {input.source:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule neuralangelo_train:
@@ -58,18 +59,19 @@ rule neuralangelo_train:
         iterations=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
+    container:
+        neuralangelo_image
     resources:
         gpu=neuralangelo_gpus,
         gpu_model=neuralangelo_gpu_model,
-        ovh_image=neuralangelo_image,
     params:
         final=ITERATIONS[-1],
         resume=neuralangelo_resume_args,
     shell:
-        "python -m video2mesh official-train --source {input.source} --config {input.config}"
-        " --transforms {input.transforms} --images {input.images}"
+        "python -m video2mesh official-train --source {input.source:q} --config {input.config:q}"
+        " --transforms {input.transforms:q} --images {input.images:q}"
         " --until {wildcards.iterations} --final {params.final} {params.resume}"
-        " --gpus {resources.gpu} --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"
+        " --gpus {resources.gpu} --out {output.ckpt:q} --metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule neuralangelo_extract:
@@ -89,14 +91,15 @@ rule neuralangelo_extract:
         resolution=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
+    container:
+        neuralangelo_image
     resources:
         gpu=neuralangelo_gpus,
         gpu_model=neuralangelo_gpu_model,
-        ovh_image=neuralangelo_image,
     params:
         options=neuralangelo_extract_args,
     shell:
-        "python -m video2mesh official-extract --source {input.source} --config {input.config}"
-        " --transforms {input.transforms} --ckpt {input.ckpt}"
+        "python -m video2mesh official-extract --source {input.source:q} --config {input.config:q}"
+        " --transforms {input.transforms:q} --ckpt {input.ckpt:q}"
         " --resolution {wildcards.resolution} {params.options} --gpus {resources.gpu}"
-        " --out {output.mesh} --stats {output.stats} > {log} 2>&1"
+        " --out {output.mesh:q} --stats {output.stats:q} > {log:q} 2>&1"

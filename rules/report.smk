@@ -34,9 +34,9 @@ rule summary:
     params:
         options=report_summary_options(),
     shell:
-        "python -m video2mesh summary --stats {input.stats} --evals {input.evals}"
-        " --train-csvs {input.train} {params.options}"
-        " --output {output.csv} --html {output.html} > {log} 2>&1"
+        "python -m video2mesh summary --stats {input.stats:q} --evals {input.evals:q}"
+        " --train-csvs {input.train:q} {params.options}"
+        " --output {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
 
 
 rule curves:
@@ -75,9 +75,9 @@ rule curves:
     conda:
         "../envs/video2mesh.yaml"
     shell:
-        "python -m video2mesh curves --scene {wildcards.scene} --summary {input.summary}"
-        " --train-csvs {input.train} --training {output.training}"
-        " --quality {output.quality} --time {output.time} > {log} 2>&1"
+        "python -m video2mesh curves --scene {wildcards.scene:q} --summary {input.summary:q}"
+        " --train-csvs {input.train:q} --training {output.training:q}"
+        " --quality {output.quality:q} --time {output.time:q} > {log:q} 2>&1"
 
 
 rule viewer:
@@ -90,6 +90,7 @@ rule viewer:
             "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
             scene=wildcards.scene,
         ),
+        textured=lambda wildcards: texture_targets(wildcards.scene),
         transforms="results/{scene}/transforms.json",
         reference=eval_framing_reference,
     output:
@@ -105,11 +106,10 @@ rule viewer:
     conda:
         "../envs/video2mesh.yaml"
     params:
-        reference=lambda wildcards, input: (
-            f"--reference {input.reference}" if input.reference else ""
-        ),
+        reference=eval_reference_arg,
         max_faces=config.get("report", {}).get("viewer_max_faces", 30000),
     shell:
-        "python -m video2mesh viewer --scene {wildcards.scene} --meshes {input.meshes}"
-        " --evals {input.evals} --transforms {input.transforms} {params.reference}"
-        " --max-faces {params.max_faces} --output {output} > {log} 2>&1"
+        "python -m video2mesh viewer --scene {wildcards.scene:q} --meshes {input.meshes:q}"
+        " --evals {input.evals:q} --textured {input.textured:q}"
+        " --transforms {input.transforms:q} {params.reference}"
+        " --max-faces {params.max_faces} --output {output:q} > {log:q} 2>&1"

@@ -1,101 +1,38 @@
-# Helpers of rules/evaluate.smk and rules/report.smk (functions only, as snakemake --lint
-# asks). They read only `config`; prefixed `eval_`/`report_` so as not to clash with
-# common.smk. `report_targets()` lists what rule all needs for the report.
-import shlex
-
-
-def eval_has_reference(scene):
-    """A scene has results/{scene}/reference.ply when it is the sample or names a reference."""
-    spec = config["scenes"][scene] or {}
-    return spec.get("source") == "sample" or "reference" in spec
-
-
-def eval_finest_mesh(wildcards):
-    its = max(config["sweep"]["iterations"])
-    res = max(config["sweep"]["resolutions"])
-    return f"results/{wildcards.scene}/{wildcards.run}/mesh/it{its}_res{res}.ply"
+# Wildcard bindings of rules/evaluate.smk and rules/report.smk to the Plan of common.smk
+# (functions only, as snakemake --lint asks; prefixed `eval_`/`report_`).
 
 
 def eval_reference(wildcards):
-    if eval_has_reference(wildcards.scene):
-        return f"results/{wildcards.scene}/reference.ply"
-    return eval_finest_mesh(wildcards)
+    return W.eval_reference(wildcards.scene, wildcards.run)
 
 
 def eval_alignment(wildcards):
-    """The reference's alignment: the metrics' bounding box follows the reference's own axes."""
-    if eval_has_reference(wildcards.scene):
-        return [f"results/{wildcards.scene}/alignment.json"]
-    return []
+    return W.if_reference(wildcards.scene, "alignment.json")
 
 
 def eval_alignment_arg(wildcards, input):
-    return f"--alignment {input.alignment}" if input.alignment else ""
+    return quoted("--alignment", input.alignment[0] if input.alignment else None)
+
+
+def eval_reference_arg(wildcards, input):
+    return quoted("--reference", input.reference[0] if input.reference else None)
 
 
 def eval_reference_kind(wildcards):
-    return "ground-truth" if eval_has_reference(wildcards.scene) else "finest-mesh"
+    return W.reference_kind(wildcards.scene)
 
 
 def eval_framing_reference(wildcards):
-    """Thumbnails are framed on the reference's bounds when there is one, else on the sphere."""
-    if eval_has_reference(wildcards.scene):
-        return [f"results/{wildcards.scene}/reference.ply"]
-    return []
+    return W.if_reference(wildcards.scene, "reference.ply")
 
 
 def eval_labels(wildcards):
-    return {
-        "scene": wildcards.scene,
-        "run": wildcards.run,
-        "iterations": wildcards.iterations,
-        "resolution": wildcards.resolution,
-    }
+    return {k: wildcards[k] for k in ("scene", "run", "iterations", "resolution")}
 
 
 def report_sweep(pattern, **fixed):
-    """Expand ``pattern`` over scenes × runs × iterations × resolutions (minus ``fixed``)."""
-    values = {
-        "scene": list(config["scenes"]),
-        "run": list(config["runs"]),
-        "iterations": config["sweep"]["iterations"],
-        "resolution": config["sweep"]["resolutions"],
-    }
-    values.update({k: [v] for k, v in fixed.items()})
-    return expand(pattern, **values)
+    return W.sweep(pattern, **fixed)
 
 
 def report_summary_options():
-    """--backend/--flavor/--price from config (`runs:` and `report: {prices:, flavor:}`)."""
-    opts = []
-    for run, spec in config["runs"].items():
-        spec = spec or {}
-        opts += ["--backend", f"{run}={spec.get('backend', run)}"]
-        if spec.get("flavor"):
-            opts += ["--flavor", f"{run}={spec['flavor']}"]
-    settings = config.get("report", {}) or {}
-    if settings.get("flavor"):
-        opts += ["--flavor", f"*={settings['flavor']}"]
-    for flavor, eur in (settings.get("prices", {}) or {}).items():
-        opts += ["--price", f"{flavor}={eur}"]
-    return " ".join(shlex.quote(o) for o in opts)
-
-
-def report_targets():
-    """Everything the report shows that these rules make (for rule all)."""
-    scenes = list(config["scenes"])
-    return [
-        "results/summary.csv",
-        "results/summary.html",
-        *expand(
-            "results/{scene}/{run}/eval/grid.png",
-            scene=scenes,
-            run=list(config["runs"]),
-        ),
-        *expand(
-            "results/{scene}/curves/{kind}.png",
-            scene=scenes,
-            kind=["training", "quality", "time"],
-        ),
-        *expand("results/{scene}/viewer.html", scene=scenes),
-    ]
+    return W.report_summary_options()

@@ -22,10 +22,12 @@ rule scene:
     params:
         type=scene_type,
         sphere=sphere_overrides,
+        support=support_arg,
     shell:
-        "python -m video2mesh scene --scene {wildcards.scene} --sparse $(dirname {input.cameras})"
-        " --type {params.type} --sphere '{params.sphere}'"
-        " --out-transforms {output.transforms} --out-png {output.preview} > {log} 2>&1"
+        "python -m video2mesh scene --scene {wildcards.scene:q}"
+        ' --sparse "$(dirname {input.cameras:q})"'
+        " --type {params.type:q} --sphere {params.sphere:q} {params.support}"
+        " --out-transforms {output.transforms:q} --out-png {output.preview:q} > {log:q} 2>&1"
 
 
 rule reference:
@@ -48,6 +50,7 @@ rule reference:
     params:
         cameras=reference_camera_arg,
     shell:
-        "python -m video2mesh reference --scene {wildcards.scene} --sparse $(dirname {input.cameras_bin})"
-        " --transforms {input.transforms} --reference {input.mesh} {params.cameras}"
-        " --out {output.mesh} --out-alignment {output.alignment} > {log} 2>&1"
+        "python -m video2mesh reference --scene {wildcards.scene:q}"
+        ' --sparse "$(dirname {input.cameras_bin:q})"'
+        " --transforms {input.transforms:q} --reference {input.mesh:q} {params.cameras}"
+        " --out {output.mesh:q} --out-alignment {output.alignment:q} > {log:q} 2>&1"

@@ -24,9 +24,9 @@ rule sfm:
         matcher=sfm_matcher,
         sfm=sfm_settings,
     shell:
-        "python -m video2mesh sfm --scene {wildcards.scene} --frames {input}"
-        " --out-dir $(dirname {output.stats:q}) --matcher {params.matcher}"
+        "python -m video2mesh sfm --scene {wildcards.scene:q} --frames {input:q}"
+        ' --out-dir "$(dirname {output.stats:q})" --matcher {params.matcher:q}'
         " --min-registered {params.sfm[min_registered]}"
-        " --camera-model {params.sfm[camera_model]} --overlap {params.sfm[overlap]}"
+        " --camera-model {params.sfm[camera_model]:q} --overlap {params.sfm[overlap]}"
         " --loop-keyframes {params.sfm[loop_keyframes]}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"

@@ -27,9 +27,9 @@ rule train:
         partial_store=partial_store_arg,
         save_every=save_every_seconds,
     shell:
-        "python -m video2mesh train --transforms {input.transforms} --images {input.images}"
-        " --run-config {params.run} --scene-type {params.type}"
+        "python -m video2mesh train --transforms {input.transforms:q} --images {input.images:q}"
+        " --run-config {params.run} --scene-type {params.type:q}"
         " --until {wildcards.iterations} --final {params.final} {params.resume}"
-        " --partial $(dirname {output.ckpt:q})/it{wildcards.iterations}.partial.pt"
+        ' --partial "$(dirname {output.ckpt:q})"/it{wildcards.iterations}.partial.pt'
         " {params.partial_store} --save-every-seconds {params.save_every} --threads {threads}"
-        " --out {output.ckpt} --metrics {output.metrics} > {log} 2>&1"
+        " --out {output.ckpt:q} --metrics {output.metrics:q} > {log:q} 2>&1"

@@ -5,6 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+# The OVHcloud plugin's fixtures (emulator, moto S3 server, environment of a --profile ovh run)
+# for the end-to-end tests of the workflow through the plugin (test_e2e_*.py).
+from snakemake_executor_plugin_ovh.testing import (  # noqa: F401
+    _emulator_process,
+    emulator,
+    ovh_env,
+    ovh_token,
+    s3_bucket,
+    s3_server,
+)
 from v2m_testing import TINY_CONFIG, snakemake
 
 

@@ -156,3 +156,16 @@ def test_diagonal_follows_the_reference_axes_not_the_frame() -> None:
     assert framed > 1.05 * own  # the axis-aligned box of the turned box is larger
     assert aligned["reference_diagonal"] == pytest.approx(own, rel=1e-6)
     assert aligned["thresholds"]["0.5pct"] == pytest.approx(0.005 * own, rel=1e-6)
+
+
+def test_object_share_counts_the_table_outside_the_sphere_and_chamfer_pct_reads_it() -> None:
+    ref = _sphere(0.5, (0, 0, 0.5))
+    table = _plane(size=4.0)  # 16 units² of table, most of it outside the sphere
+    mesh = trimesh.util.concatenate([ref, table])
+    crop = Sphere((0.0, 0.0, 0.5), 0.6)
+    m = evaluate_meshes(mesh, ref, sphere=crop, samples=SAMPLES)
+    expected = ref.area / mesh.area  # the table is > 1 % of the diagonal from the ball
+    assert m["object_share"] == pytest.approx(expected, abs=0.02)
+    assert m["chamfer_pct"] == pytest.approx(100 * m["chamfer_l1"] / m["reference_diagonal"])
+    alone = evaluate_meshes(ref, ref, sphere=crop, samples=SAMPLES)
+    assert alone["object_share"] == pytest.approx(1.0, abs=1e-3)

@@ -118,11 +118,11 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
 
 
 def test_too_few_usable_frames_is_a_clear_error_and_writes_nothing(tmp_path):
-    video = tmp_path / "dark.mp4"
-    _write_video(video, [np.zeros((120, 160, 3), np.uint8)] * 30)
+    video = tmp_path / "short.mp4"
+    _write_video(video, [_texture(np.random.default_rng(i)) for i in range(5)])
     with pytest.raises(UserError) as err:
-        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "dark")
+        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "short")
     msg = str(err.value)
-    assert "scene 'dark'" in msg and "usable frames" in msg and "blank" in msg
+    assert "scene 'short'" in msg and "only 5 usable frames out of 5" in msg
     assert "What to do" in msg
     assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()

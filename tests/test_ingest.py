@@ -47,5 +47,5 @@ def test_wrong_extension_and_empty_photo_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(UserError, match="video extension"):
         ingest.ingest_video(tmp_path / "notes.txt", tmp_path / "out.mp4")
-    with pytest.raises(UserError, match=r"no \.jpg"):
+    with pytest.raises(UserError, match=r"holds no photo \(jpg/jpeg/png/tif/tiff/heic"):
         ingest.ingest_photos(tmp_path, tmp_path / "out.tar")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -70,11 +69,10 @@ def test_background_outside_sphere_is_not_drawn(tmp_path: Path) -> None:
     assert sheet.mean() == pytest.approx(alone.mean(), abs=0.01)
 
 
-def test_200k_faces_render_in_a_few_seconds() -> None:
+def test_200k_faces_render() -> None:
+    # its time is measured by benchmarks/render/bench_render.py, not asserted here
     mesh = trimesh.creation.icosphere(subdivisions=7)  # 327,680 faces
-    start = time.perf_counter()
     sheet = render_views(mesh, Framing((0, 0, 0), 1.2, (0, 0, 1)), 256)
-    assert time.perf_counter() - start < 8.0  # ~1.3 s alone on one core
     assert sheet.size == (4 * 256, 256)
 
 

@@ -37,6 +37,23 @@ FLAGS = [
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# In the viewer's frame: share of non-background pixels and the spread of their chromaticity
+# (r - b and g - b over r + g + b: the same for every pixel of one shaded hue).
+PIXEL_STATS = """const c = document.getElementById('v2m-canvas');
+  const gl = c.getContext('webgl'); const w = c.width, h = c.height;
+  const px = new Uint8Array(4 * w * h);
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+  let n = 0, s = [0, 0], q = [0, 0];
+  for (let i = 0; i < px.length; i += 4) {
+    const r = px[i], g = px[i + 1], b = px[i + 2];
+    if ((r >= 240 && g >= 240 && b >= 240) || r + g + b < 60) continue;
+    const x = [(r - b) / (r + g + b), (g - b) / (r + g + b)];
+    n++;
+    for (const k of [0, 1]) { s[k] += x[k]; q[k] += x[k] * x[k]; }
+  }
+  const sd = k => Math.sqrt(Math.max(q[k] / Math.max(n, 1) - (s[k] / Math.max(n, 1)) ** 2, 0));
+  return {drawn: n / (w * h), chroma_std: sd(0) + sd(1)};"""
+
 
 @pytest.fixture(scope="module")
 def report(tiny_pipeline: Path) -> Path:
@@ -147,6 +164,19 @@ def test_report_shows_table_render_and_viewer_without_js_errors(report: Path, br
         return n / (w * h);"""
     )
     assert drawn > 0.02, f"the viewer drew almost nothing ({drawn:.3f} of the canvas)"
+
+    # The finest mesh has a baked texture and the viewer starts with it: its pixels carry the
+    # photos' colours, which plain shading (one hue) does not.
+    assert _wait(lambda: "textured" in driver.find_element(By.ID, "v2m-info").text)
+    textured = driver.execute_script(PIXEL_STATS)
+    select = driver.find_element(By.ID, "v2m-colour")
+    driver.execute_script(
+        "arguments[0].value = 'plain'; arguments[0].dispatchEvent(new Event('change'))", select
+    )
+    assert _wait(lambda: "textured" not in driver.find_element(By.ID, "v2m-info").text)
+    plain = driver.execute_script(PIXEL_STATS)
+    assert textured["drawn"] > 0.02 and plain["drawn"] > 0.02
+    assert textured["chroma_std"] > 3 * plain["chroma_std"] + 0.01, (textured, plain)
     driver.switch_to.default_content()
     _screenshot(driver, "report-viewer.png")
 

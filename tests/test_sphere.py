@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from video2mesh.errors import UserError
+from video2mesh.sample import look_at_c2w
 from video2mesh.scene import umeyama
-from video2mesh.sphere import apply_overrides, look_at_point, object_sphere, scene_sphere
+from video2mesh.sphere import Cameras, apply_overrides, look_at_point, object_sphere, scene_sphere
 
 
 def _orbit(n=40, radius=4.0, target=(0.3, -0.2, 0.1)):
@@ -11,6 +12,12 @@ def _orbit(n=40, radius=4.0, target=(0.3, -0.2, 0.1)):
     centers = np.stack([radius * np.cos(t), radius * np.sin(t), 1.0 + 0.5 * np.sin(2 * t)], 1)
     dirs = np.asarray(target) - centers
     return centers, dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+
+def _cams(centers, target, fov_deg=60.0):
+    c2w = np.stack([look_at_c2w(c, np.asarray(target), np.array([0, 0, 1.0])) for c in centers])
+    f = 320 / np.tan(np.radians(fov_deg) / 2)
+    return Cameras(c2w, f, f, 320.0, 240.0, 640, 480)
 
 
 def test_look_at_point_is_where_all_axes_meet():
@@ -25,8 +32,10 @@ def test_object_sphere_holds_the_object_and_ignores_background_and_outliers():
     floor = np.c_[rng.uniform(-8, 8, (4000, 2)), np.full(4000, -2.5)]  # far below
     wall = rng.uniform(-10, 10, (2000, 3)) * [1, 1, 0.1] + [0, 12, 0]
     outliers = rng.uniform(-1.5, 1.5, (15, 3))  # isolated noise near the object
-    centers, dirs = _orbit()
-    sphere = object_sphere(np.vstack([obj, floor, wall, outliers]), centers, dirs)
+    centers, _ = _orbit()
+    sphere = object_sphere(
+        np.vstack([obj, floor, wall, outliers]), _cams(centers, (0.3, -0.2, 0.1))
+    )
     assert np.linalg.norm(sphere.center - [0.3, -0.2, 0.1]) < 0.05
     # Contains the object (radius 0.5) with a margin, and is not inflated by the rest.
     assert 0.5 < sphere.radius < 0.65
@@ -35,9 +44,9 @@ def test_object_sphere_holds_the_object_and_ignores_background_and_outliers():
 
 def test_object_sphere_never_swallows_the_cameras():
     rng = np.random.default_rng(1)
-    centers, dirs = _orbit(radius=1.2, target=(0, 0, 0))
+    centers, _ = _orbit(radius=1.2, target=(0, 0, 0))
     blob = rng.normal(0, 0.6, (2000, 3))
-    sphere = object_sphere(blob, centers, dirs)
+    sphere = object_sphere(blob, _cams(centers, (0, 0, 0), fov_deg=120))
     assert sphere.radius <= 0.9 * np.linalg.norm(centers - sphere.center, axis=1).min() + 1e-9
 
 
@@ -51,8 +60,8 @@ def test_scene_sphere_is_robust_to_far_points():
 
 def test_overrides_offset_scale_and_reject_nonsense():
     pts = np.random.default_rng(3).uniform(-1, 1, (500, 3))
-    centers, dirs = _orbit(target=(0, 0, 0))
-    base = object_sphere(pts, centers, dirs)
+    centers, _ = _orbit(target=(0, 0, 0))
+    base = object_sphere(pts, _cams(centers, (0, 0, 0)))
     moved = apply_overrides(base, {"center": [0.1, 0, 0], "scale": 0.5}, pts)
     assert np.allclose(moved.center, base.center + np.array([0.1, 0, 0]))
     assert moved.radius == pytest.approx(base.radius * 0.5)

@@ -64,6 +64,30 @@ def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
         assert m.shape == (4, 4) and np.allclose(m[3], [0, 0, 0, 1])
 
 
+@pytest.mark.slow
+def test_the_table_under_the_sample_is_found_and_cut(scene_run):
+    """The sample's cup stands on a table: the plane found from the SfM points is that table top
+    (the true plane z = support_z, moved into the SfM frame by the reference alignment), and the
+    extracted meshes have nothing below it."""
+    t = json.loads((scene_run / "transforms.json").read_text())
+    truth = json.loads((scene_run / "sample_cameras.json").read_text())
+    align = json.loads((scene_run / "alignment.json").read_text())
+    plane = t["support_plane"]
+    assert plane is not None and truth["support_z"] is not None
+    rot, s, tr = np.asarray(align["rotation"]), align["scale"], np.asarray(align["translation"])
+    true_normal = rot @ np.array([0.0, 0.0, 1.0])
+    on_table = s * rot @ np.array([0.0, 0.0, truth["support_z"]]) + tr  # a point of the top
+    normal = np.asarray(plane["normal"])
+    assert np.degrees(np.arccos(np.clip(normal @ true_normal, -1, 1))) < 2.0
+    assert abs(normal @ on_table + plane["offset"]) < 0.01 * t["sphere_radius"]
+    for mesh_path in sorted(scene_run.glob("*/mesh/it*_res*.ply")):
+        mesh = trimesh.load(mesh_path, force="mesh")
+        heights = np.asarray(mesh.vertices) @ normal + plane["offset"]
+        assert heights.min() > 0.0, mesh_path.name  # the table and all below it are cut
+        stats = json.loads(mesh_path.with_suffix(".json").read_text())
+        assert stats["isolate"]["support_found"] and stats["isolate"]["support_area_share"] > 0
+
+
 def test_config_typo_names_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.read_text().replace("sweep:", "swep:"))

@@ -30,9 +30,11 @@ def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     )
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: float = 1500, snakefile: Path = ROOT / "Snakefile"
+) -> subprocess.CompletedProcess:
     """Run this repository's workflow in ``workdir``; stdout and stderr merged into stderr."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir)]
     proc = subprocess.run(
         [*cmd, *args], capture_output=True, text=True, env=cli_env(), timeout=timeout
     )

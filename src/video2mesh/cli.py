@@ -22,8 +22,10 @@ COMMAND_MODULES = [
     "video2mesh.sfm",
     "video2mesh.scene",
     "video2mesh.recon.cli",
+    "video2mesh.texture.cli",
     "video2mesh.neuralangelo",
     "video2mesh.evaluate",
+    "video2mesh.silhouette",
     "video2mesh.render",
     "video2mesh.report",
 ]

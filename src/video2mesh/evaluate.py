@@ -13,6 +13,9 @@ Definitions (DTU / Tanks-and-Temples conventions, all distances in world units):
   reference moved into the SfM frame by a similarity (``--alignment``) is measured before its
   rotation, so that percentages do not depend on how SfM happened to orient the scene (an
   axis-aligned box of the rotated sample is 0-10 % larger depending on the rotation).
+- Chamfer % = Chamfer-L1 as a percentage of that diagonal (the number to read across scenes).
+- object share = the share of the mesh's whole area (NOT cropped to the sphere) within 1 % of
+  the diagonal of the reference: how much of what the user gets is the object.
 - normal consistency = mean over both directions of |n · n_nearest|: the absolute value because a
   surface extracted from an SDF may have its faces wound either way.
 
@@ -274,7 +277,26 @@ def evaluate_meshes(
         "empty": len(pred.points) == 0,
     }
     out.update(surface_metrics(pred, ref, diagonal))
+    if out["chamfer_l1"] is not None:
+        out["chamfer_pct"] = 100 * out["chamfer_l1"] / diagonal
+    out["object_share"] = object_share(mesh, ref, OBJECT_SHARE_FRACTION * diagonal, samples, seed)
     return out
+
+
+# The object share counts mesh area within this share of the reference diagonal of the reference.
+OBJECT_SHARE_FRACTION = 0.01
+
+
+def object_share(
+    mesh: trimesh.Trimesh, ref: Surface, tau: float, samples: int, seed: int
+) -> float | None:
+    """Share of the mesh's whole area (not cropped to the sphere) within ``tau`` of the
+    reference: 1.0 is the object alone; a mesh that is 95 % table and floaters scores 0.05."""
+    whole = sample_surface(mesh, samples, seed + 2, None)
+    if len(whole.points) == 0:
+        return None
+    d, _ = distance_to_surface(whole.points, ref)
+    return float((d < tau).mean())
 
 
 _NAME = re.compile(r"it(?P<iterations>\d+)_res(?P<resolution>\d+)$")

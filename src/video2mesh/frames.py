@@ -5,14 +5,17 @@ time bin, whatever the source resolution); the video is cut into ``count`` equal
 the sharpest frame of each bin is kept. Sharpness is local: the variance of the Laplacian
 in tiles, taking a high percentile over tiles, so a sharp object in front of a plain wall
 is not called blurry. A kept frame far below the median sharpness of the kept set is
-rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank.
+rejected as blurry (a whole bin of motion blur), and near-uniform frames as blank. A set
+whose typical frame is nearly white, black or featureless is refused with its cause named
+(``exposure``).
 
-Photos: every photo is oriented by its EXIF tag and resized; photos whose size differs
+Photos: every photo is decoded to upright 8-bit RGB (``photos``: formats, bit depths,
+transparency, EXIF orientation) and resized; photos whose size differs
 from the majority are rejected (COLMAP then shares one camera), and so are blurry ones.
 
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
-0-based index in the video, a photo keeps its stem) and ``frames.json`` (every decoded
-frame or photo with time, sharpness, kept, and why).
+0-based index in the video, at the nominal rate for variable frame rate video; a photo keeps
+its stem) and ``frames.json`` (every decoded frame or photo with time, sharpness, kept, why).
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.exposure import check_frame_set, frame_stats
+from video2mesh.photos import decode_photo
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +112,40 @@ def _reject_blurry_and_blank(records: list[FrameRecord], std: dict[str, float]) 
             r.reason = f"blurry: sharpness {r.sharpness:.1f} < {BLUR_RATIO} × median {median:.1f}"
 
 
+# Phones record HDR (HLG or PQ transfer, 10-bit HEVC) by default. Converted to 8-bit RGB as if
+# it were SDR it comes out washed out (grey, a quarter of the contrast for PQ): such video is
+# tone-mapped to SDR (mobius keeps mid-tones and compresses highlights) after downscaling.
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")  # ffmpeg's names of PQ and HLG
+TONEMAP = (
+    "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=mobius:desat=0,"
+    "zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+)
+PROGRESS_SECONDS = 10.0
+
+
+def decode_filter(meta: dict, width: int, height: int) -> tuple[str, str | None]:
+    """ffmpeg -vf for the frames stage, and the HDR transfer found (None for SDR).
+
+    Frames come out at the stream's average rate (``fps`` filter): a variable frame rate
+    video is otherwise output at its highest rate, so that its frame count no longer matches
+    duration × fps and frame times drift.
+    """
+    rate = f"fps={meta['fps']}," if meta.get("fps") else ""
+    scale = f"{rate}scale={width}:{height}:flags=area"
+    transfer = next((t for t in HDR_TRANSFERS if t in str(meta.get("pix_fmt", ""))), None)
+    return (f"{scale},{TONEMAP}" if transfer else scale), transfer
+
+
 def select_video_frames(
     video: Path, count: int, max_size: int
 ) -> tuple[list[FrameRecord], dict[str, bytes], dict]:
-    """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info."""
+    """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info.
+
+    The file is read once: the number of frames is estimated from the container's duration
+    and frame rate (frames past the estimate fall into the last bin; only a container without
+    a duration costs a counting pass), and memory holds one downscaled frame per bin. A
+    progress line is logged every PROGRESS_SECONDS.
+    """
     import imageio_ffmpeg
 
     from video2mesh.ingest import probe_video
@@ -118,24 +153,35 @@ def select_video_frames(
     meta = probe_video(video)
     src_w, src_h = meta["display_size"]
     out_w, out_h = fit_size(src_w, src_h, max_size)
-    n_est, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
-    if n_est < 1:
-        raise UserError(f"video {video} has no frames", "check that the video plays")
-    n_bins = max(1, min(count, n_est))
     fps = float(meta.get("fps") or 0.0) or 1.0
+    duration = float(meta.get("duration") or 0.0)
+    if duration > 0:
+        n_est = max(1, round(duration * fps))
+    else:  # no duration in the container (some streamed mkv/webm): a counting decode pass
+        n_est = max(1, imageio_ffmpeg.count_frames_and_secs(str(video))[0])
+    n_bins = max(1, min(count, n_est))
+    vf, hdr = decode_filter(meta, out_w, out_h)
+    if hdr:
+        log.info("%s: HDR video (%s): tone-mapped to SDR", video.name, hdr)
 
-    gen = imageio_ffmpeg.read_frames(
-        str(video), output_params=["-vf", f"scale={out_w}:{out_h}:flags=area"]
-    )
+    gen = imageio_ffmpeg.read_frames(str(video), output_params=["-vf", vf])
     header = next(gen)
     w, h = header["size"]
     records: list[FrameRecord] = []
     std: dict[str, float] = {}
     best: dict[int, tuple[float, str, np.ndarray]] = {}
     index = 0
+    last_report = time.monotonic()
+    previous = b""
     for raw in gen:
-        rgb = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
         name = f"{index:06d}"
+        if raw == previous:  # variable frame rate: ffmpeg repeats frames to fill the gaps
+            records.append(FrameRecord(name, video.name, index / fps, 0.0, extra={"index": index}))
+            records[-1].reason = "repeat of the previous frame (variable frame rate)"
+            index += 1
+            continue
+        previous = raw
+        rgb = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
         s = sharpness(rgb)
         std[name] = float(rgb.std())
         b = min(index * n_bins // n_est, n_bins - 1)
@@ -143,8 +189,14 @@ def select_video_frames(
         if b not in best or s > best[b][0]:
             best[b] = (s, name, rgb.copy())
         index += 1
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:
+            last_report = time.monotonic()
+            pct = 100 * min(index / n_est, 1.0)
+            log.info("%s: decoded %d of ~%d frames (%.0f %%)", video.name, index, n_est, pct)
     if index == 0:
         raise UserError(f"video {video} decoded to zero frames", "check that the video plays")
+    # the best frame of each bin stands for the video: a set SfM cannot use is named here
+    exposure = check_frame_set([frame_stats(rgb) for _s, _n, rgb in best.values()], "video")
     by_name = {r.name: r for r in records}
     jpegs: dict[str, bytes] = {}
     for b, (_s, name, rgb) in sorted(best.items()):
@@ -153,7 +205,7 @@ def select_video_frames(
         jpegs[name] = _jpeg(rgb)
     bin_best = {b: name for b, (_s, name, _) in best.items()}
     for r in records:
-        if not r.kept:
+        if not r.kept and not r.reason:
             b = min(r.extra["index"] * n_bins // n_est, n_bins - 1)
             r.reason = f"not the sharpest of time bin {b} (kept {bin_best[b]})"
     _reject_blurry_and_blank(records, std)
@@ -163,6 +215,8 @@ def select_video_frames(
         "source_size": [src_w, src_h],
         "size": [w, h],
         "decoded_frames": index,
+        "hdr": hdr,
+        "exposure": exposure,
     }
     return records, {n: j for n, j in jpegs.items() if by_name[n].kept}, info
 
@@ -179,20 +233,22 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
                 continue
             name = Path(member.name).stem
             try:
-                img = ImageOps.exif_transpose(Image.open(io.BytesIO(data.read())))
-                img = img.convert("RGB")
-            except OSError as exc:
+                full, kind = decode_photo(data.read(), member.name)
+            except (OSError, ValueError) as exc:  # Pillow: OSError, or ValueError for odd modes
                 records.append(
                     FrameRecord(name, member.name, None, 0.0, reason=f"unreadable: {exc}")
                 )
                 continue
+            img = Image.fromarray(full)
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
             std[name] = float(rgb.std())
             rec = FrameRecord(name, member.name, None, sharpness(rgb), kept=True, reason="photo")
             rec.extra["size"] = [rgb.shape[1], rgb.shape[0]]
+            rec.extra["format"] = kind
             records.append(rec)
+    exposure = check_frame_set([frame_stats(rgb) for rgb in images.values()], "images")
     sizes = [tuple(r.extra["size"]) for r in records if r.kept]
     if sizes:
         majority = max(set(sizes), key=sizes.count)
@@ -206,17 +262,21 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
     _reject_blurry_and_blank(records, std)
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
     size = list(majority) if sizes else None
-    return records, jpegs, {"kind": "images", "size": size, "photos": len(records)}
+    info = {"kind": "images", "size": size, "photos": len(records), "exposure": exposure}
+    return records, jpegs, info
 
 
 def write_frames(
     source: Path, out_tar: Path, out_json: Path, count: int, max_size: int, scene: str
 ) -> dict:
     started = time.perf_counter()
-    if source.suffix.lower() == ".tar":
-        records, jpegs, info = select_photos(source, max_size)
-    else:
-        records, jpegs, info = select_video_frames(source, count, max_size)
+    try:
+        if source.suffix.lower() == ".tar":
+            records, jpegs, info = select_photos(source, max_size)
+        else:
+            records, jpegs, info = select_video_frames(source, count, max_size)
+    except UserError as err:
+        raise err.for_scene(scene) from None
     kept = [r for r in records if r.kept]
     if len(kept) < MIN_FRAMES:
         # Why frames were rejected, by kind and count (frames merely not picked in their time
@@ -224,7 +284,7 @@ def write_frames(
         rejected = Counter(
             r.reason.split(":")[0]
             for r in records
-            if not r.kept and not r.reason.startswith("not the sharpest")
+            if not r.kept and not r.reason.startswith(("not the sharpest", "repeat"))
         )
         reasons = [f"{kind} ({n})" for kind, n in sorted(rejected.items())]
         if "other size" in rejected:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from video2mesh.atomic import atomic_path
 from video2mesh.errors import UserError
+from video2mesh.photos import PHOTO_EXTENSIONS, RAW_HINT, is_raw
+
+log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def probe_video(path: Path) -> dict:
@@ -77,12 +79,27 @@ def probe_video(path: Path) -> dict:
 
 
 def list_photos(folder: Path) -> list[Path]:
+    """The photos of a folder, sorted; RAW files are skipped when a developed photo of the
+    same name is there (a phone's or camera's RAW+JPEG mode), refused otherwise."""
     if not folder.is_dir():
         raise UserError(f"photo folder {folder} does not exist", "check images: in the config")
-    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
-    if not photos:
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    photos = [p for p in files if p.suffix.lower() in PHOTO_EXTENSIONS]
+    developed = {p.stem for p in photos}
+    raws = [p for p in files if is_raw(p)]
+    lone = [p.name for p in raws if p.stem not in developed]
+    if lone:
         raise UserError(
-            f"photo folder {folder} holds no .jpg/.jpeg/.png file",
+            f"{len(lone)} camera RAW file(s) in {folder} ({', '.join(lone[:3])}) and video2mesh "
+            "does not develop RAW",
+            RAW_HINT,
+        )
+    if raws:
+        log.info("skipping %d RAW file(s) that have a developed photo beside them", len(raws))
+    if not photos:
+        kinds = "/".join(e.lstrip(".") for e in PHOTO_EXTENSIONS)
+        raise UserError(
+            f"photo folder {folder} holds no photo ({kinds})",
             "put the photos directly in that folder (sub-folders are not searched)",
         )
     stems = [p.stem for p in photos]
@@ -128,6 +145,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scene", required=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--video", help="a video file")
-    src.add_argument("--images", help="a folder of jpg/png photos")
+    src.add_argument("--images", help="a folder of photos (jpg, png, tiff, heic, webp)")
     p.add_argument("--out", required=True, help="results/{scene}/input.<ext> or input.tar")
     p.set_defaults(func=_cmd)

@@ -72,16 +72,12 @@ DEFAULT_LOGGING_ITER = 100  # printed "Iteration: N, average iter time: T." line
 
 
 def normalise_gpu_model(model: str | None) -> str:
-    """'NVIDIA H100 80GB HBM3', 'h100', 'Tesla V100S' -> 'H100', 'V100S' (the executor's rule)."""
-    text = re.sub(r"[^A-Z0-9]", "", str(model or "").upper())
-    for noise in ("NVIDIA", "TESLA", "AMPERE", "GEFORCE"):
-        text = text.replace(noise, "")
-    if text in GPU_MODELS:
-        return text
-    for key in sorted(GPU_MODELS, key=len, reverse=True):  # 'H10080GBHBM3' -> 'H100'
-        if text.startswith(key) and not text[len(key) : len(key) + 1].isalpha():
-            return key
-    return text
+    """'NVIDIA H100 80GB HBM3', 'h100', 'Tesla V100S' -> 'H100', 'V100S': the executor plugin's
+    normaliser (one rule for a gpu_model everywhere), with this table's models as known names.
+    Imported here, not at module level: only the submitting machine needs the plugin."""
+    from snakemake_executor_plugin_ovh.flavors import normalise_gpu_model as normalise
+
+    return normalise(model, GPU_MODELS)
 
 
 @dataclass(frozen=True)

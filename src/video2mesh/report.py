@@ -41,6 +41,8 @@ METRICS = [
     "accuracy",
     "completeness",
     "chamfer_l1",
+    "chamfer_pct",
+    "object_share",
     "fscore_0.5pct",
     "fscore_1pct",
     "normal_consistency",
@@ -217,6 +219,8 @@ HTML_COLUMNS = {
     "faces": "faces",
     "components": "comp.",
     "watertight": "watertight",
+    "chamfer_pct": "Chamfer %",
+    "object_share": "object share",
     "chamfer_l1": "Chamfer-L1",
     "fscore_0.5pct": "F@0.5%",
     "fscore_1pct": "F@1%",
@@ -242,8 +246,10 @@ p {{ color: #555; }}
 <table id="summary"><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table>
-<p>One row per mesh; the best Chamfer-L1 of each scene is highlighted. Distances in world units;
-F-scores at 0.5% and 1% of the reference's bounding-box diagonal. Click a header to sort.
+<p>One row per mesh; the best Chamfer-L1 of each scene is highlighted. Chamfer % is Chamfer-L1
+as a percentage of the reference's bounding-box diagonal; object share is the share of the mesh's
+area within 1% of that diagonal from the reference (1 = the object alone, no table or floaters).
+Chamfer-L1 in world units; F-scores at 0.5% and 1% of the diagonal. Click a header to sort.
 All columns: summary.csv.</p>
 <script>
 document.querySelectorAll("#summary th").forEach((th, i) => th.addEventListener("click", () => {{

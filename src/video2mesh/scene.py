@@ -25,12 +25,16 @@ import numpy as np
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
 from video2mesh.sphere import (
+    Cameras,
     Sphere,
     apply_overrides,
+    look_at_point,
     object_sphere,
     parse_overrides,
     scene_sphere,
+    up_frame,
 )
+from video2mesh.support import find_support
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +68,25 @@ def clean_points(model, max_error: float = 2.0, min_track: int = 3) -> np.ndarra
     return np.asarray(pts, float).reshape(-1, 3)
 
 
-def compute_sphere(model, scene_type: str, overrides: dict) -> tuple[Sphere, np.ndarray]:
-    poses = camera_poses(model)
-    c2w = np.stack(list(poses.values()))
+def model_cameras(model) -> Cameras:
+    """The registered cameras with the (first) camera's pinhole intrinsics."""
+    c2w = np.stack(list(camera_poses(model).values()))
+    cam = next(iter(model.cameras.values()))
+    k = cam.calibration_matrix()
+    return Cameras(c2w, k[0, 0], k[1, 1], k[0, 2], k[1, 2], int(cam.width), int(cam.height))
+
+
+def compute_sphere(
+    model, scene_type: str, overrides: dict, find_support_plane: bool = True
+) -> tuple[Sphere, np.ndarray]:
     points = clean_points(model)
     if scene_type == "object":
-        sphere = object_sphere(points, c2w[:, :3, 3], c2w[:, :3, 2])
+        cams = model_cameras(model)
+        support = None
+        if find_support_plane:
+            look = look_at_point(cams.centers, cams.axes)
+            support = find_support(points, cams.c2w, look)
+        sphere = object_sphere(points, cams, support)
     else:
         sphere = scene_sphere(points)
     return apply_overrides(sphere, overrides, points), points
@@ -195,6 +212,10 @@ def write_reference(mesh_path: Path, alignment: dict | None, out: Path) -> dict:
 
 # --- preview ---------------------------------------------------------------------------
 
+SQUARE = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+# edges of ObjectBox.corners() (corner index bits: x, y, z of the box frame)
+BOX_EDGES = [(a, a | bit) for a in range(8) for bit in (1, 2, 4) if not a & bit]
+
 
 def plot_sphere(
     points: np.ndarray,
@@ -210,13 +231,30 @@ def plot_sphere(
     import matplotlib.pyplot as plt
 
     c2w = np.stack(list(poses.values()))
+    box = sphere.box.corners() if sphere.box is not None else None
+    patch = None
+    # With a support, draw in its frame (x, y on the table, z up): a top view and two sides.
+    frame, labels = np.eye(3), ["x–y", "x–z", "y–z"]
+    if sphere.support is not None:  # a square of the plane around the sphere's foot
+        frame = up_frame(sphere.support.normal)
+        labels = ["top (support frame)", "side (support frame)", "side (support frame)"]
+        foot = sphere.support.project(sphere.center)
+        half = 1.6 * sphere.radius
+        patch = np.stack([foot + half * (a * frame[0] + b * frame[1]) for a, b in SQUARE])
+        patch = patch @ frame.T
+    points = points @ frame.T
+    box = None if box is None else box @ frame.T
+    c2w = c2w.copy()
+    c2w[:, :3, :3] = frame @ c2w[:, :3, :3]
+    c2w[:, :3, 3] = c2w[:, :3, 3] @ frame.T
+    sphere = Sphere(
+        frame @ sphere.center, sphere.radius, sphere.method, sphere.notes, sphere.support
+    )
     centers = c2w[:, :3, 3]
     span = np.linalg.norm(centers - sphere.center, axis=1).max() * 1.1
     frustum = 0.08 * span
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
-    for ax, (i, j), label in zip(
-        axes, [(0, 1), (0, 2), (1, 2)], ["x–y", "x–z", "y–z"], strict=True
-    ):
+    for ax, (i, j), label in zip(axes, [(0, 1), (0, 2), (1, 2)], labels, strict=True):
         inside = np.linalg.norm(points - sphere.center, axis=1) < sphere.radius
         ax.scatter(points[~inside, i], points[~inside, j], s=1, c="0.7", label="points outside")
         ax.scatter(points[inside, i], points[inside, j], s=1, c="tab:blue", label="points inside")
@@ -234,6 +272,13 @@ def plot_sphere(
                 label="bounding sphere",
             )
         )
+        if sphere.support is not None:
+            ax.fill(patch[:, i], patch[:, j], fc="tab:green", alpha=0.15, ec="tab:green", lw=1)
+            ax.plot([], [], c="tab:green", label="support plane")
+        if box is not None:
+            for a, b in BOX_EDGES:
+                ax.plot(box[[a, b], i], box[[a, b], j], c="tab:orange", lw=1)
+            ax.plot([], [], c="tab:orange", label="object box")
         ax.set_xlim(sphere.center[i] - span, sphere.center[i] + span)
         ax.set_ylim(sphere.center[j] - span, sphere.center[j] + span)
         ax.set_aspect("equal")
@@ -257,14 +302,19 @@ def build_scene(
     scene: str,
     scene_type: str = "object",
     overrides: dict | None = None,
+    find_support_plane: bool = True,
 ) -> dict:
     """transforms.json with the sphere written in, and its preview."""
     model = load_model(sparse_dir)
-    sphere, points = compute_sphere(model, scene_type, overrides or {})
+    sphere, points = compute_sphere(model, scene_type, overrides or {}, find_support_plane)
     for note in sphere.notes:
         log.warning("%s: sphere: %s", scene, note)
     transforms = transforms_dict(model, sphere)
-    transforms["sphere_notes"] = sphere.notes  # ignored by Neuralangelo; shown in the report
+    # Extra keys (Neuralangelo ignores them): notes for the report; the support plane and the
+    # object's box, in world units, for the mesh clean-up and the preview.
+    transforms["sphere_notes"] = sphere.notes
+    transforms["support_plane"] = sphere.support.as_json() if sphere.support else None
+    transforms["object_box"] = sphere.box.as_json() if sphere.box else None
     write_json(out_transforms, transforms)
     plot_sphere(
         points,
@@ -327,6 +377,7 @@ def _scene_cmd(args: argparse.Namespace) -> None:
             scene=args.scene,
             scene_type=args.type,
             overrides=parse_overrides(args.sphere),
+            find_support_plane=not args.no_support,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
@@ -353,6 +404,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sparse", required=True, help="folder of the undistorted model (sfm/sparse)")
     p.add_argument("--type", choices=["object", "scene"], default="object")
     p.add_argument("--sphere", help="JSON overrides: {center: [dx,dy,dz], radius: r, scale: s}")
+    p.add_argument(
+        "--no-support", action="store_true", help="do not look for a table/floor under an object"
+    )
     p.add_argument("--out-transforms", required=True)
     p.add_argument("--out-png", required=True)
     p.set_defaults(func=_scene_cmd)

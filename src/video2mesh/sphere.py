@@ -22,10 +22,31 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from video2mesh.errors import UserError
+from video2mesh.support import Plane
 
 OBJECT_QUANTILE = 0.99
 OBJECT_MARGIN = 1.15  # sparse points under-sample thin parts (legs, handles): leave room
 SCENE_QUANTILE = 0.9
+
+
+@dataclass
+class ObjectBox:
+    """The object's robust box: ``lo``/``hi`` in the frame whose rows are ``basis``."""
+
+    basis: np.ndarray  # (3, 3); the last row is up (the support's normal) when there is one
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def corners(self) -> np.ndarray:
+        idx = np.array([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)])
+        return np.where(idx, self.hi, self.lo) @ self.basis
+
+    def as_json(self) -> dict:
+        return {
+            "basis": np.round(self.basis, 6).tolist(),
+            "lo": np.round(self.lo, 6).tolist(),
+            "hi": np.round(self.hi, 6).tolist(),
+        }
 
 
 @dataclass
@@ -34,6 +55,8 @@ class Sphere:
     radius: float
     method: str
     notes: list[str] = field(default_factory=list)
+    support: Plane | None = None
+    box: ObjectBox | None = None
 
     def as_json(self) -> dict:
         return {
@@ -65,21 +88,90 @@ def remove_isolated(points: np.ndarray, k: int = 8, std_ratio: float = 2.0) -> n
     return points[keep]
 
 
-def object_sphere(points: np.ndarray, centers: np.ndarray, dirs: np.ndarray) -> Sphere:
+@dataclass
+class Cameras:
+    """Registered cameras: OpenCV camera-to-world matrices and one shared pinhole model."""
+
+    c2w: np.ndarray  # (n, 4, 4)
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @property
+    def centers(self) -> np.ndarray:
+        return self.c2w[:, :3, 3]
+
+    @property
+    def axes(self) -> np.ndarray:
+        return self.c2w[:, :3, 2]
+
+
+def in_view_share(points: np.ndarray, cams: Cameras, border: float = 0.02) -> np.ndarray:
+    """Per point, the share of cameras that see it in front of them and inside their image."""
+    w2c = np.linalg.inv(cams.c2w)
+    seen = np.zeros(len(points))
+    lo_u, hi_u = border * cams.width, (1 - border) * cams.width
+    lo_v, hi_v = border * cams.height, (1 - border) * cams.height
+    for m in w2c:
+        x = points @ m[:3, :3].T + m[:3, 3]
+        z = x[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = cams.fx * x[:, 0] / z + cams.cx
+            v = cams.fy * x[:, 1] / z + cams.cy
+        seen += (z > 0) & (u > lo_u) & (u < hi_u) & (v > lo_v) & (v < hi_v)
+    return seen / len(w2c)
+
+
+# A point of the object is in the images of most cameras of an orbit; the room behind it is in
+# the images of the few cameras on the other side only. 0.5 keeps an object that leaves the
+# frame now and then, and drops walls, shelves and the far end of the table.
+MIN_IN_VIEW = 0.5
+
+
+def up_frame(normal: np.ndarray) -> np.ndarray:
+    """Rows: two unit vectors in the plane and the normal (a right-handed basis)."""
+    helper = np.array([1.0, 0, 0]) if abs(normal[0]) < 0.9 else np.array([0, 1.0, 0])
+    e1 = np.cross(normal, helper)
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(normal, e1), normal])
+
+
+def object_sphere(points: np.ndarray, cams: Cameras, support: Plane | None = None) -> Sphere:
+    """The sphere around the object the cameras look at, standing on ``support`` if given.
+
+    Points on or below the support, and points few cameras see (the room), are not the object.
+    Of the rest, the cluster around the look-at point is found by the robust box iteration; the
+    box then reaches down to the support, so the object's foot is inside.
+    """
+    centers, dirs = cams.centers, cams.axes
     look = look_at_point(centers, dirs)
     cam_dist = np.linalg.norm(centers - look, axis=1)
     notes: list[str] = []
+    candidates = points[in_view_share(points, cams) >= MIN_IN_VIEW]
+    if len(candidates) < 20:
+        candidates = points
+    basis = np.eye(3)
+    if support is not None:
+        above = candidates[support.height(candidates) > 2 * support.tolerance]
+        if len(above) >= 20:
+            candidates = above
+            basis = up_frame(support.normal)
+            if support.height(look) < 0:
+                look = look - support.height(look) * support.normal
+        else:
+            notes.append("too few points above the support surface: it is ignored")
+            support = None
     center, radius = look, 0.6 * float(np.median(cam_dist))
-    inliers = points
+    inliers = candidates
     for _ in range(8):
-        near = points[np.linalg.norm(points - center, axis=1) < radius]
+        near = candidates[np.linalg.norm(candidates - center, axis=1) < radius]
         if len(near) < 20:
             break
         inliers = remove_isolated(near)
-        lo, hi = np.quantile(inliers, [0.005, 0.995], axis=0)
-        new_center = (lo + hi) / 2  # box middle: the median would lean to where points are dense
-        d = np.linalg.norm(inliers - new_center, axis=1)
-        new_radius = float(np.quantile(d, OBJECT_QUANTILE)) * OBJECT_MARGIN
+        new_center, new_radius = _fit(inliers, basis, None)
         converged = abs(new_radius - radius) < 1e-3 * radius
         center, radius = new_center, new_radius
         if converged:
@@ -90,6 +182,18 @@ def object_sphere(points: np.ndarray, centers: np.ndarray, dirs: np.ndarray) -> 
             "film the object from all around so that it fills the frame, or set the sphere "
             "by hand under sphere: in the config",
         )
+    if support is not None:
+        heights = support.height(inliers)
+        foot, top = np.quantile(heights, [0.005, 0.995])
+        if foot > FLOAT_GAP * (top - foot):
+            notes.append(
+                f"the object's lowest points are {foot:.3g} above the support plane found "
+                f"({foot / (top - foot):.0%} of its height): it is not standing on it, so "
+                "nothing is cut"
+            )
+            support, basis = None, np.eye(3)
+        else:  # reach down to the support, so that the object's foot is inside
+            center, radius = _fit(inliers, basis, support)
     nearest_cam = float(np.linalg.norm(centers - center, axis=1).min())
     if radius > 0.9 * nearest_cam:
         notes.append(
@@ -99,7 +203,37 @@ def object_sphere(points: np.ndarray, centers: np.ndarray, dirs: np.ndarray) -> 
         radius = 0.9 * nearest_cam
     if np.linalg.norm(look - center) > radius:
         notes.append("the cameras' look-at point lies outside the sphere: check sphere.png")
-    return Sphere(center, radius, "object: look-at seeded robust cluster", notes)
+    lo, hi = _box(inliers, basis, support)
+    method = "object: look-at seeded robust cluster" + (" on the support" if support else "")
+    return Sphere(center, radius, method, notes, support=support, box=ObjectBox(basis, lo, hi))
+
+
+# An object whose lowest points float higher than this share of its height above the plane
+# found does not stand on it (a floor far below a floating object, a table beside it).
+FLOAT_GAP = 0.15
+
+
+def _box(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple:
+    """Robust box of the points in the frame ``basis``; down to the support when given."""
+    lo, hi = np.quantile(points @ basis.T, [0.005, 0.995], axis=0)
+    if support is not None:
+        lo[2] = -support.offset  # height 0: basis[2] is the support's normal
+    return lo, hi
+
+
+def _fit(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple[np.ndarray, float]:
+    """Centre = middle of the robust box (the median leans to dense parts); radius = a high
+    quantile of the distances × margin. With a support, the object's lowest tenth dropped onto
+    the plane (its foot) counts too."""
+    lo, hi = _box(points, basis, support)
+    center = ((lo + hi) / 2) @ basis
+    ends = points
+    if support is not None:
+        h = support.height(points)
+        low = points[h < h.min() + 0.1 * (h.max() - h.min())]
+        ends = np.vstack([points, support.project(low)])
+    d = np.linalg.norm(ends - center, axis=1)
+    return center, float(np.quantile(d, OBJECT_QUANTILE)) * OBJECT_MARGIN
 
 
 def scene_sphere(points: np.ndarray) -> Sphere:
@@ -165,4 +299,5 @@ def apply_overrides(sphere: Sphere, overrides: dict, points: np.ndarray) -> Sphe
     notes = [*sphere.notes]
     if overrides:
         notes.append(f"overrides applied: {overrides}")
-    return Sphere(center, radius, sphere.method + (" + overrides" if overrides else ""), notes)
+    method = sphere.method + (" + overrides" if overrides else "")
+    return Sphere(center, radius, method, notes, support=sphere.support, box=sphere.box)

@@ -114,6 +114,7 @@ class OvhAiClient:
         json: Any = None,
         retries: int | None = None,
         ok: Iterable[int] = (200, 201, 204),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request, retrying transient failures; raise ApiError otherwise."""
         retries = self.retries if retries is None else retries
@@ -122,7 +123,9 @@ class OvhAiClient:
         for attempt in range(retries + 1):
             response: httpx.Response | None = None
             try:
-                response = self._http.request(method, path, params=params, json=json)
+                response = self._http.request(
+                    method, path, params=params, json=json, headers=headers
+                )
             except httpx.TransportError as e:
                 last = f"{method} {path}: network error: {type(e).__name__}"
             else:
@@ -145,8 +148,17 @@ class OvhAiClient:
     def submit(self, spec: Mapping[str, Any], *, retries: int | None = None) -> Job:
         return self.request("POST", "/v1/job", json=dict(spec), retries=retries).json()
 
-    def get(self, job_id: str) -> Job:
-        return self.request("GET", f"/v1/job/{job_id}").json()
+    def get(self, job_id: str, *, retries: int | None = None) -> Job:
+        return self.request("GET", f"/v1/job/{job_id}", retries=retries).json()
+
+    def me(self, *, retries: int | None = None) -> dict[str, Any]:
+        """Who the token is (``tokenKind``, ``role``...): the cheapest check of token + region."""
+        return self.request("GET", "/v1/me", retries=retries).json()
+
+    def flavors(self, *, retries: int | None = None) -> list[dict[str, Any]]:
+        """``GET /v1/capabilities/flavor``: the flavors this region offers."""
+        body = self.request("GET", "/v1/capabilities/flavor", retries=retries).json()
+        return list(body.get("items") or []) if isinstance(body, dict) else list(body)
 
     def list(
         self,
@@ -186,8 +198,15 @@ class OvhAiClient:
         )
 
     def log(self, job_id: str, *, tail: int | None = None, retries: int | None = None) -> str:
+        # the log is plain text (no response schema); asking for JSON may be refused
         params = {"tail": tail} if tail else None
-        return self.request("GET", f"/v1/job/{job_id}/log", params=params, retries=retries).text
+        return self.request(
+            "GET",
+            f"/v1/job/{job_id}/log",
+            params=params,
+            retries=retries,
+            headers={"Accept": "text/plain, */*"},
+        ).text
 
 
 def job_state(job: Job) -> str:

@@ -11,10 +11,9 @@ The job command is ``<workdir> <bootstrap> <format_job_exec with project install
    with no Python >= 3.11 at all, get ``uv`` (pip from PyPI, else its installer) and let it
    fetch a standalone CPython 3.11. A ``python`` shim is put first on PATH because Snakemake
    calls ``python -m snakemake``.
-3. After ``--deploy-sources`` unpacked the workflow (also with ``bootstrap: false``): put
-   ``src/`` first on PYTHONPATH (the deployed code wins over a stale copy in the image); when
-   bootstrapping, also ``pip install .`` if the project's distribution is not installed yet
-   (to get its dependencies).
+3. After ``--deploy-sources`` unpacked the workflow (also with ``bootstrap: false``): the
+   ``project-setup`` setting's shell commands, if any (the plugin assumes nothing about the
+   workflow's layout; e.g. put its ``src/`` first on PYTHONPATH, ``pip install .``).
 """
 
 from __future__ import annotations
@@ -111,26 +110,12 @@ export PATH="$OVH_HOME/.ovh-bin:$PATH"
 """
 
 
-def project_script(install: bool) -> str:
-    """Shell function run after the sources are deployed: their ``src/`` first on PYTHONPATH
-    (the deployed code wins over a copy baked into the image); with ``install``, also
-    ``pip install .`` when the project's distribution is missing (to get its dependencies)."""
-    install_part = (
-        """
-  if python -c 'import sys, tomllib, importlib.metadata as m; m.distribution(tomllib.load(open("pyproject.toml", "rb"))["project"]["name"])' 2>/dev/null; then
-    return 0
-  fi
-  echo "[ovh-bootstrap] installing the project from the deployed sources" >&2
-  python -m pip install -q --disable-pip-version-check ."""
-        if install
-        else ""
-    )
-    return f"""\
-{PROJECT_STEP}() {{
-  if [ -d src ]; then export PYTHONPATH="$PWD/src${{PYTHONPATH:+:$PYTHONPATH}}"; fi
-  [ -f pyproject.toml ] || return 0{install_part}
-}}
-"""
+def project_script(setup: str | None) -> str:
+    """Shell function run after the sources are deployed: the workflow's own setup commands
+    (``--ovh-project-setup``), or nothing."""
+    if not setup or not setup.strip():
+        return f"{PROJECT_STEP}() {{ :; }}\n"
+    return f'{PROJECT_STEP}() {{\n  echo "[ovh-bootstrap] project setup" >&2\n{setup.strip()}\n}}\n'
 
 
 def insert_project_step(exec_command: str, precommand: str) -> str:
@@ -148,11 +133,12 @@ def job_script(
     job_workdir: str | None,
     snakemake_version: str,
     s3_plugin_version: str,
+    project_setup: str | None = None,
 ) -> str:
     parts = [workdir_script(job_workdir)]
     if bootstrap:
         parts.append(bootstrap_script(snakemake_version, s3_plugin_version))
-    parts.append(project_script(install=bootstrap))
+    parts.append(project_script(project_setup))
     exec_command = insert_project_step(exec_command, precommand)
     parts.append(rewrite_directory(exec_command) + "\n")
     return "".join(parts)

@@ -10,8 +10,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ from .api import (
     job_timed_out,
 )
 from .bootstrap import installed_version, job_script
+from .flavors import flavor_limits, region_gpu_flavors
+from .joblogs import LogCollector
+from .preflight import check_token, read_flavors
+from .quota import GpuQuota, is_quota_refusal, quota_pause
 from .spec import (
     HOST_LABEL,
     OUTPUT_LABEL,
@@ -50,16 +55,27 @@ from .spec import (
 TOKEN_ENV = "SNAKEMAKE_OVH_TOKEN"
 # A job missing from this many consecutive list answers is looked up directly.
 MISSING_ROUNDS_BEFORE_GET = 3
-LOG_TAIL_LINES = 20000
 # A closed terminal (SIGHUP) or a kill (SIGTERM) must not leave billed GPU jobs running.
 KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 # A kill is the last thing standing between a dead run and a billed GPU: try harder than for
 # other calls (with the default back-off, about a minute in all).
 KILL_RETRIES = 6
 # States in which a job can still start, run or bill: what a dead run may have left behind.
+# (RESTARTING is missing from older API versions' enum: a filter naming it may be refused.)
 ACTIVE_STATES = ("QUEUED", "INITIALIZING", "PENDING", "RUNNING", "RESTARTING")
 # Our own mark (never an API state) for a job whose kill kept failing: reported once, by id.
 KILL_FAILED = "KILL_FAILED"
+
+
+def labels_match(job: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+    """Every wanted label, checked here: how the server applies a selector of several labels
+    (AND is only inferred) must never decide which job is adopted or killed."""
+    labels = job_labels_of(dict(job))
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _vanished(ovh_id: str) -> dict[str, Any]:
+    return {"id": ovh_id, "status": {"state": "ERROR", "info": {"message": "job vanished (404)"}}}
 
 
 def pid_alive(pid: str | None) -> bool | None:
@@ -96,6 +112,8 @@ class Executor(RemoteExecutor):
                 settings.request_backoff if settings.request_backoff is not None else 1.0
             ),
         )
+        self.region = None if settings.api_url else (settings.region or "gra").lower()
+        check_token(self.client, self.region)
         self.run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         self.options = SpecOptions(
             image=settings.image or "",
@@ -106,7 +124,13 @@ class Executor(RemoteExecutor):
             timeout_margin=int(settings.timeout_margin or 0),
             labels=parse_mapping(settings.labels, "--ovh-labels"),
         )
+        self._use_region_flavors(read_flavors(self.client))
         self.max_queued_seconds = int(settings.max_queued_seconds or 0)
+        self.quota = GpuQuota(int(settings.gpu_quota or 0))
+        self.status_timeout = float(settings.status_timeout or 0)
+        self._status_ok = time.monotonic()  # last round that got an answer
+        self._per_job_status = False  # the list call was refused: GET each job instead
+        self._last_status_error = ""
         self.log_dir = Path(self.workflow.persistence.aux_path) / "ovh-logs"
         self._versions = (installed_version("snakemake"), self._s3_plugin_version())
         storage = getattr(self.workflow, "storage_settings", None)
@@ -124,6 +148,14 @@ class Executor(RemoteExecutor):
         self._missing: dict[str, int] = {}
         self._jobs_lock = threading.Lock()
         self._closed = False
+        self.logs = LogCollector(
+            self.client,
+            float(settings.log_settle_seconds if settings.log_settle_seconds is not None else 30),
+            self._redact,
+            self.logger.warning,
+        )
+        # finished successfully, log still settling: OVH id -> log path (deleted once settled)
+        self._settling: dict[str, Path] = {}
         atexit.register(self._kill_unfinished)
         self._previous_handlers: dict[int, Any] = {}
         self._install_signal_handlers()
@@ -131,6 +163,26 @@ class Executor(RemoteExecutor):
         self._stop_leftovers()
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _use_region_flavors(self, flavors: list[dict[str, Any]] | None) -> None:
+        """Map gpu_model through the region's own flavor list, and refuse flavors it lacks."""
+        if flavors is None:
+            self.logger.warning(
+                "could not read the region's flavors (GET /v1/capabilities/flavor): using "
+                "the built-in gpu_model table, unchecked"
+            )
+            return
+        limits = flavor_limits(flavors)
+        for name, flavor in (("--ovh-flavor", self.options.flavor),
+                             ("--ovh-cpu-flavor", self.options.cpu_flavor)):  # fmt: skip
+            if flavor not in limits:
+                raise WorkflowError(
+                    f"{name} {flavor!r} is not offered in this region; it offers "
+                    f"{', '.join(sorted(limits))}"
+                )
+        self.options = replace(
+            self.options, region_gpu_flavors=region_gpu_flavors(flavors), flavor_max=limits
+        )
 
     def _check_storage_prefix(self) -> None:
         storage = getattr(self.workflow, "storage_settings", None)
@@ -168,10 +220,18 @@ class Executor(RemoteExecutor):
         return env
 
     def _image(self, job: JobExecutorInterface) -> str:
-        image = job.resources.get("ovh_image", None) or self.options.image
+        """The rule's ``container:`` image, else ``--ovh-image``."""
+        if job.resources.get("ovh_image", None):
+            raise WorkflowError(
+                f"rule {job.name}: the resource ovh_image is gone; give the image with the "
+                "rule's container: directive"
+            )
+        image = str(getattr(job, "container_img_url", None) or self.options.image or "")
+        for scheme in ("docker://", "oci://"):
+            image = image.removeprefix(scheme)
         if not image:
-            raise WorkflowError("no job image: set --ovh-image or the rule resource ovh_image")
-        return str(image)
+            raise WorkflowError("no job image: set --ovh-image or the rule's container:")
+        return image
 
     def _log_path(self, job: JobExecutorInterface, ovh_id: str) -> Path:
         wildcards = getattr(job, "wildcards_dict", None) or {}
@@ -200,6 +260,7 @@ class Executor(RemoteExecutor):
             job_workdir=self.executor_settings.job_workdir,
             snakemake_version=self._versions[0],
             s3_plugin_version=self._versions[1],
+            project_setup=self.executor_settings.project_setup,
         )
         if self._token in script:
             raise WorkflowError("refusing to submit: the job command would contain the API token")
@@ -216,6 +277,20 @@ class Executor(RemoteExecutor):
             labels=labels,
             options=self.options,
         )
+        gpus = int(spec["resources"].get("gpu") or 0)
+        if self.quota.limit and gpus > self.quota.limit:
+            raise WorkflowError(
+                f"rule {job.name} asks {gpus} GPUs, more than the project's quota "
+                f"(--ovh-gpu-quota {self.quota.limit})"
+            )
+        self.quota.wait_for_room(
+            gpus,
+            lambda used: self.logger.info(
+                f"waiting for GPU quota: job {job.jobid} needs {gpus}, this run holds {used} "
+                f"of {self.quota.limit} (--ovh-gpu-quota)"
+            ),
+            stop=lambda: self._closed,
+        )
         try:
             ovh_job = self._submit(spec, labels)
         except ApiError as e:
@@ -223,6 +298,7 @@ class Executor(RemoteExecutor):
                 f"OVHcloud AI Training: submission failed: {self._redact(str(e))}"
             ) from e
         ovh_id = str(ovh_job["id"])
+        self.quota.hold(ovh_id, gpus)
         with self._jobs_lock:
             self._jobs[ovh_id] = job_state(ovh_job)
             self._keys[ovh_id] = (labels["snakemake-jobid"], labels["snakemake-attempt"])
@@ -231,23 +307,46 @@ class Executor(RemoteExecutor):
         self.report_job_submission(SubmittedJobInfo(job, external_jobid=ovh_id, aux=aux))
 
     def _submit(self, spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-        """POST the job; a retried POST first checks whether the lost answer created it."""
+        """POST the job; a retried POST first checks whether the lost answer created it. A
+        refusal for quota (other runs or users of the project hold the GPUs) waits and
+        retries, up to --ovh-max-queued-seconds."""
         attempts = int(self.client.retries) + 1
-        selector = ",".join(
-            f"{k}={labels[k]}" for k in (RUN_LABEL, "snakemake-jobid", "snakemake-attempt")
-        )
+        keys = (RUN_LABEL, "snakemake-jobid", "snakemake-attempt")
+        wanted = {k: labels[k] for k in keys}
+        selector = ",".join(f"{k}={v}" for k, v in wanted.items())
         last: ApiError | None = None
-        for attempt in range(attempts):
+        attempt = quota_waits = 0
+        quota_since: float | None = None
+        while attempt < attempts:
             if attempt:
                 try:
                     existing = self.client.list(label_selector=selector, retries=2)
-                except ApiError:
+                except (ApiError, ValueError):
                     existing = []
-                if existing:
-                    return existing[0]
+                adopted = [j for j in existing if labels_match(j, wanted)]
+                if adopted:
+                    return adopted[0]
             try:
                 return self.client.submit(spec, retries=0)
             except ApiError as e:
+                if is_quota_refusal(e):
+                    quota_since = quota_since or time.monotonic()
+                    waited = time.monotonic() - quota_since
+                    if self.max_queued_seconds and waited > self.max_queued_seconds:
+                        raise ApiError(
+                            f"{e} (still refused for quota after {waited:.0f} s, "
+                            "--ovh-max-queued-seconds): free GPUs of the project, lower "
+                            "--ovh-gpu-quota, or ask OVHcloud support for more quota",
+                            e.status,
+                        ) from e
+                    if not quota_waits:
+                        self.logger.info(
+                            f"waiting for GPU quota: {self._redact(str(e))}; submitting again "
+                            "when GPUs of the project are free"
+                        )
+                    time.sleep(quota_pause(quota_waits, float(self.client.backoff)))
+                    quota_waits += 1
+                    continue  # not a failed attempt: nothing was created
                 transient = e.status is None or e.status == 429 or e.status >= 500
                 if not transient:
                     raise
@@ -258,6 +357,7 @@ class Executor(RemoteExecutor):
                         f"{self._redact(str(e))}; retrying submission in {delay:.1f} s"
                     )
                     time.sleep(delay)
+                attempt += 1
         assert last is not None
         raise last
 
@@ -266,19 +366,18 @@ class Executor(RemoteExecutor):
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
     ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        # (the wait thread calls this from before __post_init__: nothing is set up yet then)
         if not active_jobs:
             return
-        try:
-            async with self.status_rate_limiter:
-                listed = self.client.list(label_selector=f"{RUN_LABEL}={self.run_id}", retries=3)
-        except (ApiError, ValueError) as e:  # ValueError: an answer that is not JSON
-            # transient or not, a failed status round never fails the run: try again next round
-            self.logger.warning(f"OVHcloud status query failed, will retry: {self._redact(str(e))}")
+        self._settle_logs()
+        async with self.status_rate_limiter:
+            by_id = self._status_round([str(j.external_jobid) for j in active_jobs])
+        if by_id is None:
+            self._check_status_timeout()
             for job_info in active_jobs:
                 yield job_info
             return
-        by_id = {str(j.get("id")): j for j in listed}
-        self._kill_duplicates(listed)
+        self._status_ok = time.monotonic()
         for job_info in active_jobs:
             ovh_id = str(job_info.external_jobid)
             ovh_job = by_id.get(ovh_id)
@@ -292,6 +391,8 @@ class Executor(RemoteExecutor):
                 kill_failed = self._jobs.get(ovh_id) == KILL_FAILED
                 if not kill_failed:
                     self._jobs[ovh_id] = state
+            if state in TERMINAL_STATES:
+                self.quota.release(ovh_id)
             if kill_failed and state not in TERMINAL_STATES:
                 # we are stopping (signal, Ctrl-C): waiting for a job we could not kill would
                 # keep this process alive for as long as the job runs; it was reported by id
@@ -303,32 +404,114 @@ class Executor(RemoteExecutor):
             elif state == "QUEUED" and self._queued_too_long(job_info):
                 self._kill([ovh_id])  # left on the platform (INTERRUPTED) for inspection
                 self._missing.pop(ovh_id, None)
+                self.quota.release(ovh_id)
                 self.report_job_error(job_info, msg=self._queued_message(ovh_job, job_info))
             elif state in SUCCESS_STATES:
-                self._save_log(job_info)
-                self._forget(ovh_id)
+                # the log may still grow: saved now, deleted once settled (_settle_logs)
+                self._settling[ovh_id] = self._log_file(job_info)
+                self._missing.pop(ovh_id, None)
                 self.report_job_success(job_info)
             elif state in FAILURE_STATES:
-                log_path = self._save_log(job_info)
-                info = job_info_message(ovh_job)
-                exit_code = (ovh_job.get("status") or {}).get("exitCode")
-                msg = f"OVHcloud AI Training job {ovh_id} ended {state}"
-                if exit_code is not None:
-                    msg += f" (exit code {exit_code})"
-                if info:
-                    msg += f": {info}"
-                msg = self._redact(msg) + ". "
-                if job_timed_out(ovh_job):
-                    msg += (
-                        "It reached its timeout: raise the rule's runtime resource (minutes) "
-                        "or --ovh-timeout-margin / --ovh-default-timeout. "
-                    )
+                # the error report carries the log: wait (stay active) until it has settled
+                log_path = self._log_file(job_info)
+                if not self.logs.poll(ovh_id, log_path):
+                    yield job_info
+                    continue
                 self._forget(ovh_id)
                 self.report_job_error(
-                    job_info, msg=msg, aux_logs=[str(log_path)] if log_path else []
+                    job_info, msg=self._failure_message(ovh_id, ovh_job), aux_logs=[str(log_path)]
                 )
             else:
                 yield job_info  # pending, running, stopping or a state unknown to us
+
+    def _status_round(self, ids: list[str]) -> dict[str, dict[str, Any]] | None:
+        """This run's jobs by id: one list call, or, once the API refused the list call
+        (a 4xx: a parameter it does not take), one GET per job. None: no answer."""
+        if not self._per_job_status:
+            try:
+                listed = self.client.list(label_selector=f"{RUN_LABEL}={self.run_id}", retries=3)
+            except ApiError as e:
+                if e.status is None or not 400 <= e.status < 500 or e.status == 429:
+                    self._last_status_error = str(e)
+                    self.logger.warning(
+                        f"OVHcloud status query failed, will retry: {self._redact(str(e))}"
+                    )
+                    return None
+                self._per_job_status = True
+                self.logger.warning(
+                    f"OVHcloud refused the job list ({self._redact(str(e))}): following this "
+                    "run's jobs with one GET /v1/job/{id} each from now on"
+                )
+            except ValueError as e:  # an answer that is not JSON
+                self._last_status_error = str(e)
+                self.logger.warning(f"OVHcloud status answer unreadable, will retry: {e}")
+                return None
+            else:
+                mine = [j for j in listed if labels_match(j, {RUN_LABEL: self.run_id})]
+                self._kill_duplicates(mine)
+                return {str(j.get("id")): j for j in mine}
+        found: dict[str, dict[str, Any]] = {}
+        answered = False
+        for ovh_id in ids:
+            try:
+                found[ovh_id] = self.client.get(ovh_id, retries=1)
+                answered = True
+            except ApiError as e:
+                if e.status == 404:
+                    answered = True
+                    found[ovh_id] = _vanished(ovh_id)
+                else:
+                    self._last_status_error = str(e)
+            except ValueError as e:
+                self._last_status_error = str(e)
+        return found if answered else None
+
+    def _check_status_timeout(self) -> None:
+        """Every round failing for --ovh-status-timeout seconds ends the run (its jobs are
+        killed on the way out) instead of waiting for ever on jobs nobody can see."""
+        silent = time.monotonic() - self._status_ok
+        if self.status_timeout and silent > self.status_timeout:
+            raise WorkflowError(
+                f"no job status from OVHcloud AI Training for {silent:.0f} s "
+                f"(--ovh-status-timeout {self.status_timeout:.0f}); last error: "
+                f"{self._redact(self._last_status_error or '?')}. Stopping the run "
+                "and killing its jobs; check the API (token, region, status.ovhcloud.com) and "
+                "run again"
+            )
+
+    def _failure_message(self, ovh_id: str, ovh_job: dict[str, Any]) -> str:
+        state = job_state(ovh_job)
+        info = job_info_message(ovh_job)
+        exit_code = (ovh_job.get("status") or {}).get("exitCode")
+        msg = f"OVHcloud AI Training job {ovh_id} ended {state}"
+        if exit_code is not None:
+            msg += f" (exit code {exit_code})"
+        if info:
+            msg += f": {info}"
+        msg = self._redact(msg) + ". "
+        if job_timed_out(ovh_job):
+            msg += (
+                "It reached its timeout: raise the rule's runtime resource (minutes) "
+                "or --ovh-timeout-margin / --ovh-default-timeout. "
+            )
+        return msg
+
+    def _settle_logs(self, final: bool = False) -> None:
+        """Logs of jobs that succeeded: fetched each round until settled, then the job deleted."""
+        for ovh_id, path in list(self._settling.items()):
+            if self.logs.poll(ovh_id, path, final=final):
+                del self._settling[ovh_id]
+                self._forget(ovh_id)
+
+    def _settle_remaining_logs(self) -> None:
+        """At the end: the last jobs' logs, polled until settled (at most twice the settle
+        time), then saved as they are."""
+        deadline = time.monotonic() + 2 * self.logs.settle
+        while self._settling and time.monotonic() < deadline:
+            self._settle_logs()
+            if self._settling:
+                time.sleep(min(2.0, max(self.logs.settle / 4, 0.1)))
+        self._settle_logs(final=True)
 
     def _queued_too_long(self, job_info: SubmittedJobInfo) -> bool:
         submitted = (job_info.aux or {}).get("submitted")
@@ -377,9 +560,17 @@ class Executor(RemoteExecutor):
         could not be shown to compute the same thing, and its outputs are already marked
         incomplete. Jobs whose submitter may still live (another host, a running pid) are
         only reported."""
-        selector = f"{WORKFLOW_LABEL}={self.origin[WORKFLOW_LABEL]}"
+        wanted = {WORKFLOW_LABEL: self.origin[WORKFLOW_LABEL]}
+        selector = f"{WORKFLOW_LABEL}={wanted[WORKFLOW_LABEL]}"
         try:
-            jobs = self.client.list(label_selector=selector, states=ACTIVE_STATES, retries=2)
+            try:
+                jobs = self.client.list(label_selector=selector, states=ACTIVE_STATES, retries=2)
+            except ApiError as e:
+                if e.status != 400:
+                    raise
+                # an older API without RESTARTING in its enum refuses the state filter:
+                # list them all and filter the states here
+                jobs = self.client.list(label_selector=selector, retries=2)
         except (ApiError, ValueError) as e:
             self.logger.warning(
                 f"could not look for jobs left by an earlier run: {self._redact(str(e))}"
@@ -387,6 +578,8 @@ class Executor(RemoteExecutor):
             return
         dead: list[str] = []
         for ovh_job in jobs:
+            if not labels_match(ovh_job, wanted) or job_state(ovh_job) not in ACTIVE_STATES:
+                continue  # another workflow's job, whatever the server's filter returned
             labels = job_labels_of(ovh_job)
             ovh_id, run = str(ovh_job.get("id")), labels.get(RUN_LABEL)
             if run == self.run_id:
@@ -416,36 +609,23 @@ class Executor(RemoteExecutor):
             job = self.client.get(ovh_id)
         except ApiError as e:
             if e.status == 404:
-                return {
-                    "id": ovh_id,
-                    "status": {"state": "ERROR", "info": {"message": "job vanished (404)"}},
-                }
+                return _vanished(ovh_id)
             return None
         self._missing.pop(ovh_id, None)
         return job
 
     def _forget(self, ovh_id: str) -> None:
         self._missing.pop(ovh_id, None)
+        self.quota.release(ovh_id)
         if not self.executor_settings.keep_jobs:
             try:
                 self.client.delete(ovh_id, retries=1)
             except ApiError as e:
                 self.logger.debug(f"could not delete finished job {ovh_id}: {self._redact(str(e))}")
 
-    def _save_log(self, job_info: SubmittedJobInfo) -> Path | None:
+    def _log_file(self, job_info: SubmittedJobInfo) -> Path:
         ovh_id = str(job_info.external_jobid)
-        path = Path((job_info.aux or {}).get("log") or self._log_path(job_info.job, ovh_id))
-        try:
-            text = self.client.log(ovh_id, tail=LOG_TAIL_LINES, retries=2)
-        except ApiError as e:
-            text = f"(log unavailable: {e})\n"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self._redact(text))
-        except OSError as e:
-            self.logger.warning(f"could not save the log of OVH job {ovh_id}: {e}")
-            return None
-        return path
+        return Path((job_info.aux or {}).get("log") or self._log_path(job_info.job, ovh_id))
 
     # -- cancellation ---------------------------------------------------------------------------
 
@@ -506,6 +686,7 @@ class Executor(RemoteExecutor):
     def shutdown(self) -> None:
         super().shutdown()
         self._kill_unfinished()
+        self._settle_remaining_logs()
         self._closed = True
         if threading.current_thread() is threading.main_thread():
             for sig, previous in self._previous_handlers.items():

@@ -41,15 +41,19 @@ class ExecutorSettings(ExecutorSettingsBase):
         repr=False,
         metadata={
             "help": "OVHcloud AI Training app token (role operator). Set it through the "
-            "environment "
-            "variable SNAKEMAKE_OVH_TOKEN; it is never printed, logged or put in a job command.",
+            "environment variable SNAKEMAKE_OVH_TOKEN; it is never printed, logged or put in "
+            "a job command. A token belongs to the one region it was created in (see "
+            "--ovh-region).",
             "env_var": True,
             "required": True,
         },
     )
     region: Optional[str] = field(
         default="gra",
-        metadata={"help": "AI Training region: gra or bhs (selects the regional API URL)."},
+        metadata={
+            "help": "AI Training region: gra or bhs (selects the regional API URL). The token "
+            "must have been created in this region: a GRA token is refused by the BHS API."
+        },
     )
     api_url: Optional[str] = field(
         default=None,
@@ -60,7 +64,7 @@ class ExecutorSettings(ExecutorSettingsBase):
     )
     image: Optional[str] = field(
         default=DEFAULT_IMAGE,
-        metadata={"help": "Default job image (a rule resource ovh_image wins)."},
+        metadata={"help": "Default job image (a rule's container: directive wins)."},
     )
     flavor: Optional[str] = field(
         default="ai1-1-gpu",
@@ -86,6 +90,14 @@ class ExecutorSettings(ExecutorSettingsBase):
             "parse_func": parse_bool,
             "unparse_func": unparse_bool,
             "metavar": "BOOL",
+        },
+    )
+    project_setup: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Shell commands run in each job right after Snakemake unpacked the "
+            "workflow's sources, before the job's snakemake (e.g. 'pip install .', or putting "
+            "the workflow's src/ on PYTHONPATH). Default: none.",
         },
     )
     keep_jobs: Optional[bool] = field(
@@ -126,6 +138,28 @@ class ExecutorSettings(ExecutorSettingsBase):
             "help": "A job still QUEUED this many seconds after submission is killed and "
             "fails (no free GPU of its flavor in the region, or the project's quota used up); "
             "0 waits for ever."
+        },
+    )
+    gpu_quota: Optional[int] = field(
+        default=4,
+        metadata={
+            "help": "GPUs the project may hold at once, running or queued (OVHcloud's default "
+            "quota is 4): jobs beyond wait before submission, and a submission refused for "
+            "quota waits and is retried. 0: no limit of our own."
+        },
+    )
+    log_settle_seconds: Optional[float] = field(
+        default=30.0,
+        metadata={
+            "help": "A finished job's log is fetched until it has not changed for this many "
+            "seconds (AI Training logs can lag the job's end) before the job is deleted."
+        },
+    )
+    status_timeout: Optional[int] = field(
+        default=1800,
+        metadata={
+            "help": "Seconds without any job status from the API (every status round failing) "
+            "before the run stops with an error and kills its jobs."
         },
     )
     request_retries: Optional[int] = field(

@@ -10,16 +10,8 @@ from typing import Any, Protocol
 
 from snakemake_interface_common.exceptions import WorkflowError
 
-# normalised gpu_model -> flavor id (from `ovhai capabilities flavor list`)
-GPU_FLAVORS: dict[str, str] = {
-    "V100S": "ai1-1-gpu",
-    "V100": "ai1-1-gpu",
-    "A100": "a100-1-gpu",
-    "H100": "h100-1-gpu",
-    "L40S": "l40s-1-gpu",
-    "L4": "l4-1-gpu",
-    "A10": "a10-1-gpu",
-}
+from .flavors import gpu_flavor_table, normalise_gpu_model
+
 MAX_GPUS_PER_JOB = 4
 MAX_CPUS_PER_JOB = 12
 RUN_LABEL = "snakemake-run"
@@ -48,6 +40,9 @@ class SpecOptions:
     default_timeout: int = 86400
     timeout_margin: int = 900
     labels: Mapping[str, str] | None = None
+    # from the region's GET /v1/capabilities/flavor (None: not read, built-in table)
+    region_gpu_flavors: Mapping[str, str] | None = None
+    flavor_max: Mapping[str, int] | None = None
 
 
 def sanitize_label(value: object, max_len: int = 63) -> str:
@@ -74,20 +69,6 @@ def parse_mapping(text: str | None, what: str) -> dict[str, str]:
     return result
 
 
-def normalise_gpu_model(model: str) -> str:
-    text = re.sub(r"[^A-Z0-9]", "", str(model).upper())
-    for noise in ("NVIDIA", "TESLA", "AMPERE"):
-        text = text.replace(noise, "")
-    return text
-
-
-def gpu_flavor_table(extra: Mapping[str, str] | None) -> dict[str, str]:
-    table = dict(GPU_FLAVORS)
-    for model, flavor in (extra or {}).items():
-        table[normalise_gpu_model(model)] = flavor
-    return table
-
-
 def _int_resource(resources: ResourceLookup, *names: str) -> int:
     for name in names:
         value = resources.get(name, None)
@@ -112,11 +93,12 @@ def resolve_resources(resources: ResourceLookup, options: SpecOptions) -> dict[s
     model = resources.get("gpu_model", None)
     if not flavor and gpus > 0:
         if model:
-            table = gpu_flavor_table(options.gpu_flavors)
-            key = normalise_gpu_model(model)
+            table = gpu_flavor_table(options.gpu_flavors, options.region_gpu_flavors)
+            key = normalise_gpu_model(model, table)
             if key not in table:
+                where = "this region offers" if options.region_gpu_flavors else "known models"
                 raise WorkflowError(
-                    f"gpu_model {model!r} has no OVHcloud flavor; known models: "
+                    f"gpu_model {model!r} has no OVHcloud flavor; {where}: "
                     f"{', '.join(sorted(table))} (extend with --ovh-gpu-flavors MODEL=FLAVOR, "
                     "or set the rule resource ovh_flavor)"
                 )
@@ -129,12 +111,27 @@ def resolve_resources(resources: ResourceLookup, options: SpecOptions) -> dict[s
             raise WorkflowError(
                 f"{count} GPUs requested; AI Training allows {MAX_GPUS_PER_JOB} per job"
             )
-        return {"flavor": str(flavor), "gpu": count}
+        return {"flavor": check_flavor(str(flavor), count, options), "gpu": count}
     cores = _int_resource(resources, "_cores") or 1
-    return {
-        "flavor": str(flavor or options.cpu_flavor),
-        "cpu": max(1, min(cores, MAX_CPUS_PER_JOB)),
-    }
+    count = max(1, min(cores, MAX_CPUS_PER_JOB))
+    return {"flavor": check_flavor(str(flavor or options.cpu_flavor), count, options), "cpu": count}
+
+
+def check_flavor(flavor: str, units: int, options: SpecOptions) -> str:
+    """The flavor, if the region offers it with that many units (when its list was read)."""
+    offered = options.flavor_max
+    if offered is None:
+        return flavor
+    if flavor not in offered:
+        raise WorkflowError(
+            f"flavor {flavor!r} is not offered in this region; it offers "
+            f"{', '.join(sorted(offered))} (see `ovhai capabilities flavor list`)"
+        )
+    if offered[flavor] and units > offered[flavor]:
+        raise WorkflowError(
+            f"flavor {flavor} allows at most {offered[flavor]} per job, not {units}"
+        )
+    return flavor
 
 
 def job_timeout(resources: ResourceLookup, options: SpecOptions) -> int:

@@ -1,4 +1,4 @@
-"""Running ``snakemake --profile <repo>/profiles/ovh`` against the emulator and moto."""
+"""Running ``snakemake --profile tests/profile`` against the emulator and moto."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from pathlib import Path
 from .conftest import Emulator
 
 HERE = Path(__file__).parent
-REPO = HERE.parents[2]
-PROFILE = REPO / "profiles" / "ovh"
+PROFILE = HERE / "profile"
 
 
 def copy_workflow(name: str, dest: Path) -> Path:
@@ -35,6 +34,7 @@ def ovh_cli(
         "--default-storage-prefix", f"s3://{bucket}/{prefix}",
         "--seconds-between-status-checks", "1",
         "--ovh-request-backoff", "0.05",
+        "--ovh-log-settle-seconds", "0",
         "--latency-wait", "5",
         *args,
     ]  # fmt: skip

@@ -24,7 +24,13 @@ def run_script(script: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def script_for(exec_command: str, precommand: str = "", bootstrap: bool = True) -> str:
+# what a workflow with a src/ layout may put in --ovh-project-setup
+SRC_FIRST = 'export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"'
+
+
+def script_for(
+    exec_command: str, precommand: str = "", bootstrap: bool = True, setup: str | None = None
+) -> str:
     return job_script(
         exec_command,
         precommand=precommand,
@@ -32,34 +38,40 @@ def script_for(exec_command: str, precommand: str = "", bootstrap: bool = True) 
         job_workdir=None,
         snakemake_version=metadata.version("snakemake"),
         s3_plugin_version=metadata.version("snakemake-storage-plugin-s3"),
+        project_setup=setup,
     )
 
 
 def test_bootstrap_uses_a_python_that_already_has_the_pins(tmp_path: Path) -> None:
-    precommand = "printf '[project]\\nname = \"snakemake\"\\n' > pyproject.toml && mkdir -p src"
+    precommand = "mkdir -p src"
     command = (
         f"{precommand} && python -c 'import os, sys, snakemake; "
         'print(os.getcwd()); print(os.environ["PYTHONPATH"])\''
     )
-    result = run_script(script_for(command, precommand), tmp_path)
+    result = run_script(script_for(command, precommand, setup=SRC_FIRST), tmp_path)
     assert result.returncode == 0, result.stderr
     cwd, pythonpath = result.stdout.split()
     assert cwd == str(tmp_path / "snakemake-job")  # a writable dir under $HOME
-    assert pythonpath.startswith(f"{cwd}/src")  # deployed sources win
-    assert "as is" in result.stderr
-    assert "installing the project" not in result.stderr  # distribution already present
+    assert pythonpath.startswith(f"{cwd}/src")  # the setup ran after the sources came
+    assert "as is" in result.stderr and "project setup" in result.stderr
     assert (tmp_path / "snakemake-job" / ".ovh-bin" / "python").exists()
 
 
-def test_without_bootstrap_only_workdir_and_pythonpath_are_prepared(tmp_path: Path) -> None:
+def test_without_bootstrap_or_setup_only_the_workdir_is_prepared(tmp_path: Path) -> None:
     precommand = "mkdir -p src && touch pyproject.toml"
-    command = f'{precommand} && pwd && echo "$PYTHONPATH"; exit 3'
+    command = f'{precommand} && pwd && echo "PP=$PYTHONPATH"; exit 3'
     result = run_script(script_for(command, precommand, bootstrap=False), tmp_path)
     assert result.returncode == 3  # the job's exit code is the script's
     cwd, pythonpath = result.stdout.split()
-    assert cwd == str(tmp_path / "snakemake-job") and pythonpath == f"{cwd}/src"
+    assert cwd == str(tmp_path / "snakemake-job") and pythonpath == "PP="  # no layout assumed
     assert "ovh-bootstrap" not in result.stderr
     assert not (tmp_path / "snakemake-job" / ".ovh-bin").exists()
+
+
+def test_a_failing_project_setup_fails_the_job(tmp_path: Path) -> None:
+    command = "true && echo never"
+    result = run_script(script_for(command, "true", bootstrap=False, setup="exit 9"), tmp_path)
+    assert result.returncode == 9 and "never" not in result.stdout
 
 
 def test_unwritable_home_falls_back(tmp_path: Path) -> None:

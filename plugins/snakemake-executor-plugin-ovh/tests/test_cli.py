@@ -1,4 +1,4 @@
-"""`snakemake --profile profiles/ovh` (the real profile) against the emulator and moto S3."""
+"""`snakemake --profile tests/profile` (a user's profile) against the emulator and moto S3."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def test_profile_run_remote_local_flavors_wildcards_and_no_token_leak(
     assert (gpu["resources"]["flavor"], gpu["resources"]["gpu"]) == ("h100-1-gpu", 1)
     assert gpu["timeout"] == 30 * 60 + 900
     assert by_rule["ok"]["spec"]["resources"]["flavor"] == "ai1-1-cpu"
-    assert by_rule["ok"]["spec"]["image"].startswith("docker.io/pytorch/pytorch")
+    assert by_rule["ok"]["spec"]["image"].startswith("docker.io/pytorch/pytorch")  # --ovh-image
+    assert gpu["image"] == "example.org/ovh-test/gpu-image:1"  # the rule's container:
     # wildcard values with '/' and spaces never reach labels or names unsanitised
     for job in jobs:
         for key, value in job["spec"]["labels"].items():

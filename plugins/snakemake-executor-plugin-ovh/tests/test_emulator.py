@@ -35,6 +35,12 @@ def wait_terminal(emulator: Emulator, api: httpx.Client, job_id: str) -> dict[st
     )
 
 
+def job_output(api: httpx.Client, job_id: str) -> str:
+    """The job's own lines of its log (``[job]`` prefix), without the platform's (``[ovh]``)."""
+    text = api.get(f"/v1/job/{job_id}/log").text
+    return "".join(line[6:] for line in text.splitlines(keepends=True) if line.startswith("[job] "))
+
+
 def states(job: dict[str, Any]) -> list[str]:
     return [h["state"] for h in job["status"]["history"]]
 
@@ -64,14 +70,16 @@ def test_done_job_json_and_history(emulator: Emulator, api: httpx.Client) -> Non
     done = wait_terminal(emulator, api, job["id"])
     assert states(done) == ["QUEUED", "INITIALIZING", "PENDING", "RUNNING", "FINALIZING", "DONE"]
     assert done["status"]["exitCode"] == 0 and done["status"]["finalizedAt"]
-    assert api.get(f"/v1/job/{job['id']}/log").text == "hello\n"
+    assert job_output(api, job["id"]) == "hello\n"
 
 
 def test_failed_job_has_exit_code_and_message(emulator: Emulator, api: httpx.Client) -> None:
     job = wait_terminal(emulator, api, submit(api, "echo out; echo err >&2; exit 4")["id"])
     assert job["status"]["state"] == "FAILED" and job["status"]["exitCode"] == 4
     assert job["status"]["info"]["message"] == "Job failed with code 4"
-    assert api.get(f"/v1/job/{job['id']}/log", params={"tail": 1}).text == "err\n"
+    assert job_output(api, job["id"]).splitlines() == ["out", "err"]
+    last = api.get(f"/v1/job/{job['id']}/log", params={"tail": 1}).text
+    assert last == "[ovh] Job failed with code 4\n"  # the platform's lines come last
 
 
 def test_kill_interrupts_a_running_job(emulator: Emulator, api: httpx.Client) -> None:
@@ -98,7 +106,7 @@ def test_job_sees_only_its_env_in_a_fresh_empty_dir(emulator: Emulator, api: htt
     )
     wait_terminal(emulator, api, job["id"])
     log = api.get(f"/v1/job/{job['id']}/log").text
-    lines = log.splitlines()
+    lines = job_output(api, job["id"]).splitlines()
     assert lines[0] == str(emulator.workdir / job["id"])  # `ls -A` printed nothing: empty
     assert "ONLY_ME=1" in lines
     assert emulator.token not in log and "SNAKEMAKE_OVH_TOKEN" not in log
@@ -157,7 +165,7 @@ def test_errors_and_slow_answers_on_every_endpoint(emulator: Emulator, api: http
     emulator.faults(slow={"log": [1.0]})
     with pytest.raises(httpx.ReadTimeout):  # slower than the client waits
         api.get(f"{path}/log", timeout=0.3)
-    assert api.get(f"{path}/log").text == "hi\n"  # queues consumed: normal answers again
+    assert job_output(api, job["id"]) == "hi\n"  # queues consumed: normal answers again
     stats = emulator.stats()
     assert stats["calls"] == {"submit": 1, "get": 3, "log": 4, "kill": 1, "list": 1, "delete": 1}
     assert [s["id"] for s in stats["submitted"]] == [job["id"]]
@@ -182,7 +190,7 @@ def test_platform_interruption_and_timeout_outcomes(
     )
     assert states(job)[-3:] == tail
     assert job["status"]["info"] == {"code": code, "message": message}
-    assert api.get(f"/v1/job/{job['id']}/log").text == "up\n"  # it did run
+    assert job_output(api, job["id"]) == "up\n"  # it did run
 
 
 def test_command_replacement_sees_the_original_command(
@@ -195,4 +203,4 @@ def test_command_replacement_sees_the_original_command(
     )
     job = wait_terminal(emulator, api, submit(api, "echo slow", labels={"f": "fast"})["id"])
     assert job["status"]["state"] == "DONE"
-    assert api.get(f"/v1/job/{job['id']}/log").text == "echo slow\n"
+    assert job_output(api, job["id"]) == "echo slow\n"

@@ -13,6 +13,8 @@ from typing import Any
 
 from snakemake_executor_plugin_ovh.api import ApiError, TransientApiError
 from snakemake_executor_plugin_ovh.executor import MISSING_ROUNDS_BEFORE_GET, Executor
+from snakemake_executor_plugin_ovh.joblogs import LogCollector
+from snakemake_executor_plugin_ovh.quota import GpuQuota
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
 TOKEN = "tok-XYZ-secret"
@@ -35,6 +37,9 @@ class FakeClient:
         self.killed: list[str] = []
         self.fail_kill: ApiError | None = None
         self.retries = 0
+        self.backoff = 0.01
+        self.get_calls: list[str] = []
+        self.logs: dict[str, list[str]] = {}  # successive answers of the log endpoint
 
     def list(self, *, label_selector: str | None = None, **_: Any) -> list[dict[str, Any]]:
         self.list_calls.append(label_selector)
@@ -42,12 +47,16 @@ class FakeClient:
             raise self.fail_list
         return [j for i, j in self.jobs.items() if not i.startswith("hidden")]
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str, **_: Any) -> dict[str, Any]:
+        self.get_calls.append(job_id)
         if job_id not in self.jobs:
             raise ApiError("not found", 404)
         return self.jobs[job_id]
 
     def log(self, job_id: str, **_: Any) -> str:
+        answers = self.logs.get(job_id)
+        if answers:
+            return answers.pop(0) if len(answers) > 1 else answers[0]
         return f"log of {job_id} with {TOKEN}\n"
 
     def delete(self, job_id: str, **_: Any) -> None:
@@ -69,7 +78,9 @@ class Recorder:
     warning = debug = error = info
 
 
-def make_executor(tmp_path: Path) -> tuple[Executor, FakeClient, list[tuple[str, Any]]]:
+def make_executor(
+    tmp_path: Path, settle: float = 0.0
+) -> tuple[Executor, FakeClient, list[tuple[str, Any]]]:
     ex = Executor.__new__(Executor)  # bypass RemoteExecutor.__init__ (no workflow needed)
     client = FakeClient()
     reports: list[tuple[str, Any]] = []
@@ -84,6 +95,13 @@ def make_executor(tmp_path: Path) -> tuple[Executor, FakeClient, list[tuple[str,
     ex._jobs_lock = threading.Lock()
     ex._closed = False
     ex.logger = Recorder()  # type: ignore[assignment]
+    ex.logs = LogCollector(client, settle, ex._redact, ex.logger.warning)  # type: ignore[arg-type]
+    ex._settling = {}
+    ex.quota = GpuQuota(4)
+    ex.status_timeout = 3600
+    ex._status_ok = time.monotonic()
+    ex._per_job_status = False
+    ex._last_status_error = ""
     ex.executor_settings = SimpleNamespace(keep_jobs=False, region="gra")
     ex.origin = {"snakemake-workflow": "wf1", "snakemake-host": "here", "snakemake-pid": "1"}
     ex.status_rate_limiter = NullLimiter()  # type: ignore[assignment]
@@ -100,8 +118,12 @@ def job_info(tmp_path: Path, ovh_id: str, submitted: float | None = None) -> Sub
     return SubmittedJobInfo(job, external_jobid=ovh_id, aux=aux)  # type: ignore[arg-type]
 
 
-def ovh_job(ovh_id: str, state: str, **status: Any) -> dict[str, Any]:
-    return {"id": ovh_id, "status": {"state": state, **status}}
+def ovh_job(ovh_id: str, state: str, run: str = "run1", **status: Any) -> dict[str, Any]:
+    return {
+        "id": ovh_id,
+        "status": {"state": state, **status},
+        "spec": {"labels": {"snakemake-run": run}},
+    }
 
 
 def round_(ex: Executor, infos: list[SubmittedJobInfo]) -> list[SubmittedJobInfo]:
@@ -132,7 +154,9 @@ def test_one_list_call_per_round_and_state_mapping(tmp_path: Path) -> None:
     saved = (tmp_path / "b.log").read_text()
     assert "log of b" in saved and TOKEN not in saved  # logs are saved redacted
     assert TOKEN not in kinds["e"][1][1]
-    assert sorted(client.deleted) == ["a", "b", "e"]  # finished jobs cleaned up
+    assert sorted(client.deleted) == ["b", "e"]  # failed: deleted once their log settled
+    round_(ex, [infos[2]])  # a success's log settles in a later round, then its job is deleted
+    assert sorted(client.deleted) == ["a", "b", "e"]
 
 
 def test_failed_status_query_keeps_every_job_active(tmp_path: Path) -> None:
@@ -180,7 +204,7 @@ def test_job_queued_beyond_the_limit_is_killed_and_failed_with_advice(tmp_path: 
     ex, client, reports = make_executor(tmp_path)
     ex.max_queued_seconds = 60
     queued = ovh_job("q", "QUEUED")
-    queued["spec"] = {"resources": {"flavor": "h100-1-gpu"}}
+    queued["spec"]["resources"] = {"flavor": "h100-1-gpu"}
     client.jobs = {"q": queued, "fresh": ovh_job("fresh", "QUEUED")}
     old = time.monotonic() - 61
     infos = [job_info(tmp_path, "q", submitted=old), job_info(tmp_path, "fresh", time.monotonic())]
@@ -196,12 +220,14 @@ def test_job_queued_beyond_the_limit_is_killed_and_failed_with_advice(tmp_path: 
 
 def test_duplicate_of_a_tracked_job_is_killed(tmp_path: Path) -> None:
     ex, client, _ = make_executor(tmp_path)
-    labels = {"snakemake-jobid": "7", "snakemake-attempt": "1"}
+    labels = {"snakemake-run": "run1", "snakemake-jobid": "7", "snakemake-attempt": "1"}
     for i, state in (("mine", "RUNNING"), ("dup", "RUNNING"), ("old", "DONE")):
         client.jobs[i] = {**ovh_job(i, state), "spec": {"labels": dict(labels)}}
     client.jobs["other"] = {
         **ovh_job("other", "RUNNING"),
-        "spec": {"labels": {"snakemake-jobid": "8", "snakemake-attempt": "1"}},
+        "spec": {
+            "labels": {"snakemake-run": "run1", "snakemake-jobid": "8", "snakemake-attempt": "1"}
+        },
     }
     ex._jobs = {"mine": "RUNNING"}
     ex._keys = {"mine": ("7", "1")}
@@ -220,6 +246,7 @@ def test_jobs_left_by_a_dead_run_are_killed_others_only_reported(tmp_path: Path)
             "snakemake-host": host,
             "snakemake-pid": pid,
             "snakemake-rule": "train",
+            "snakemake-workflow": "wf1",
         }
         return {**ovh_job(i, "RUNNING"), "spec": {"labels": labels}}
 
@@ -235,3 +262,88 @@ def test_jobs_left_by_a_dead_run_are_killed_others_only_reported(tmp_path: Path)
     assert "job dead (train, RUNNING) was left by run old" in text
     assert "ovhai job stop alive" in text and "ovhai job stop remote" in text
     assert "ours" not in text
+
+
+def test_a_refused_list_call_falls_back_to_one_get_per_job(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path)
+    client.jobs = {"a": ovh_job("a", "DONE"), "b": ovh_job("b", "RUNNING")}
+    client.fail_list = ApiError("GET /v1/job: HTTP 400: unknown parameter", 400)
+    infos = [job_info(tmp_path, "a"), job_info(tmp_path, "b")]
+    assert [j.external_jobid for j in round_(ex, infos)] == ["b"]
+    assert [r[0] for r in reports] == ["ok"] and client.get_calls == ["a", "b"]
+    assert len(client.list_calls) == 1
+    round_(ex, [infos[1]])  # the list is not asked again
+    assert len(client.list_calls) == 1 and client.get_calls[-1] == "b"
+
+
+def test_status_rounds_failing_past_the_limit_end_the_run(tmp_path: Path) -> None:
+    import pytest
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    ex, client, _ = make_executor(tmp_path)
+    client.fail_list = TransientApiError(f"GET /v1/job: HTTP 503 {TOKEN} (gave up)")
+    infos = [job_info(tmp_path, "a")]
+    assert round_(ex, infos) == infos  # within the limit: kept active
+    ex.status_timeout = 5
+    ex._status_ok = time.monotonic() - 6
+    with pytest.raises(WorkflowError, match=r"no job status .* for \d+ s") as caught:
+        round_(ex, infos)
+    assert TOKEN not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_failed_jobs_error_waits_for_its_log_to_settle(tmp_path: Path) -> None:
+    ex, client, reports = make_executor(tmp_path, settle=0.3)
+    client.jobs = {"f": ovh_job("f", "FAILED", exitCode=1)}
+    client.logs = {"f": ["[job] start\n", "[job] start\n[job] Traceback\n"]}
+    infos = [job_info(tmp_path, "f")]
+    assert round_(ex, infos) == infos and reports == []
+    assert round_(ex, infos) == infos  # the log grew: wait again
+    time.sleep(0.35)
+    assert round_(ex, infos) == []
+    ((kind, (_, _, kw)),) = reports
+    assert kind == "err" and "Traceback" in Path(kw["aux_logs"][0]).read_text()
+    assert client.deleted == ["f"]
+
+
+def test_foreign_jobs_matching_some_labels_are_never_killed_or_adopted(tmp_path: Path) -> None:
+    """A server that applies only part of a selector (or none) returns other runs' jobs."""
+    ex, client, _ = make_executor(tmp_path)
+    dead_pid = str(2**22 + 12345)
+
+    def job(i: str, **labels: str) -> dict[str, Any]:
+        base = {"snakemake-host": "here", "snakemake-pid": dead_pid, "snakemake-run": "old"}
+        return {**ovh_job(i, "RUNNING"), "spec": {"labels": {**base, **labels}}}
+
+    client.jobs = {
+        "mine-left": job("mine-left", **{"snakemake-workflow": "wf1"}),
+        "other-wf": job("other-wf", **{"snakemake-workflow": "wf2"}),
+        "no-wf": job("no-wf"),
+        # same jobid and attempt as one this run tracks, but another run's
+        "other-run": job("other-run", **{"snakemake-jobid": "7", "snakemake-attempt": "1"}),
+    }
+    ex._stop_leftovers()
+    assert client.killed == ["mine-left"]
+    ex._jobs, ex._keys = {"ours": "RUNNING"}, {"ours": ("7", "1")}
+    client.jobs["ours"] = {
+        **ovh_job("ours", "RUNNING"),
+        "spec": {"labels": {"snakemake-run": "run1", "snakemake-jobid": "7"}},
+    }
+    round_(ex, [job_info(tmp_path, "ours")])
+    assert client.killed == ["mine-left"]  # other-run is no duplicate of ours
+
+
+def test_the_job_image_is_the_rules_container_else_the_default(tmp_path: Path) -> None:
+    import pytest
+    from snakemake_executor_plugin_ovh.spec import SpecOptions
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    ex, _, _ = make_executor(tmp_path)
+    ex.options = SpecOptions(image="default/image:1")
+
+    def job(url: str | None, **resources: str) -> Any:
+        return SimpleNamespace(name="r", container_img_url=url, resources=resources)
+
+    assert ex._image(job("docker://registry.example/na:23.04")) == "registry.example/na:23.04"
+    assert ex._image(job(None)) == "default/image:1"
+    with pytest.raises(WorkflowError, match="container: directive"):
+        ex._image(job(None, ovh_image="old/way:1"))

@@ -1,4 +1,4 @@
-"""Fault matrix through the real CLI (`snakemake --profile profiles/ovh`), the emulator and
+"""Fault matrix through the real CLI (`snakemake --profile tests/profile`), the emulator and
 moto: API errors and slow answers on every call, failed job outcomes, a job stuck in the
 queue, kills that fail at shutdown. docs/reliability.md §1 lists each row and its test."""
 

@@ -61,7 +61,6 @@ def test_sweep_of_200_jobs_none_lost_or_duplicated_one_list_call_per_round(
     times = [c["t"] for c in stats["list_calls"] if c["selector"] == f"snakemake-run={run_id}"]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) >= 5 and min(gaps) > 0.5, gaps
-    assert len(times) <= elapsed + 2
     assert stats["calls"].get("get", 0) == 0
     assert stats["calls"]["submit"] == N_JOBS
     # finished jobs were deleted from the platform

@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
+from snakemake_executor_plugin_ovh.emulator.server import _flavor_json
+from snakemake_executor_plugin_ovh.flavors import (
+    flavor_limits,
+    normalise_gpu_model,
+    region_gpu_flavors,
+)
 from snakemake_executor_plugin_ovh.spec import (
     SpecOptions,
     build_job_spec,
     job_labels,
     job_timeout,
-    normalise_gpu_model,
     parse_mapping,
     resolve_resources,
     sanitize_label,
@@ -61,6 +66,32 @@ def test_extra_gpu_flavors_and_unknown_models() -> None:
 def test_normalise_gpu_model() -> None:
     assert normalise_gpu_model("Ampere-A100") == "A100"
     assert normalise_gpu_model("NVIDIA Tesla V100S") == "V100S"
+    assert normalise_gpu_model("L40s") == "L40S"
+    known = {"A10", "A100", "A10080GB", "H100"}
+    assert normalise_gpu_model("NVIDIA H100 80GB HBM3", known) == "H100"
+    assert normalise_gpu_model("A100-80GB", known) == "A10080GB"  # exact beats prefix
+    assert normalise_gpu_model("A10", known) == "A10"  # not A100
+    assert normalise_gpu_model("A10G", known) == "A10G"  # a letter: another model
+
+
+def test_gpu_models_map_through_the_regions_own_flavor_list() -> None:
+    from snakemake_executor_plugin_ovh.emulator.jobs import FLAVORS
+
+    listed = [_flavor_json(f) for f in FLAVORS]
+    table = region_gpu_flavors(listed)
+    # two V100S flavors: the default one wins; no A10 flavor exists
+    assert table == {
+        "V100S": "ai1-1-gpu", "A100": "a100-1-gpu", "H100": "h100-1-gpu",
+        "L40S": "l40s-1-gpu", "L4": "l4-1-gpu",
+    }  # fmt: skip
+    opts = SpecOptions(image="i", region_gpu_flavors=table, flavor_max=flavor_limits(listed))
+    assert resolve_resources({"gpu": 2, "gpu_model": "H100 80GB"}, opts)["flavor"] == "h100-1-gpu"
+    with pytest.raises(WorkflowError, match="this region offers: A100, H100, L4, L40S, V100S"):
+        resolve_resources({"gpu": 1, "gpu_model": "A10"}, opts)
+    with pytest.raises(WorkflowError, match="at most 2 per job, not 3"):
+        resolve_resources({"gpu": 3, "gpu_model": "A100"}, opts)
+    with pytest.raises(WorkflowError, match="'a10-1-gpu' is not offered in this region"):
+        resolve_resources({"gpu": 1, "ovh_flavor": "a10-1-gpu"}, opts)
 
 
 def test_timeout_from_runtime_minutes_plus_margin() -> None:

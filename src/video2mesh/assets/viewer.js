@@ -1,7 +1,8 @@
 // video2mesh viewer: a dependency-free WebGL 1 mesh viewer with orbit controls and a switch between
 // sweep points. Data: <script id="v2m-data" type="application/json"> with framing and meshes whose
 // positions are uint16 quantised in the cube quant_center ± quant_extent and whose indices are uint16/uint32, gzip'd and
-// base64'd. Everything runs offline; failures are shown in the page, never thrown.
+// base64'd, followed by optional uint16 UVs and uint8 RGB vertex colours; a textured record carries
+// its texture as a data: URI. Everything runs offline; failures are shown in the page, never thrown.
 (function () {
   "use strict";
   const DATA = JSON.parse(document.getElementById("v2m-data").textContent);
@@ -40,6 +41,19 @@
     const c = DATA.framing.quant_center, e = DATA.framing.quant_extent;
     const pos = new Float32Array(nv * 3);
     for (let i = 0; i < nv * 3; i++) pos[i] = c[i % 3] + (q[i] / 65535 * 2 - 1) * e;
+    let offset = idxOffset + nf * 3 * (m.index32 ? 4 : 2);
+    let uv = null, rgb = null;
+    if (m.uv) {  // v up (OBJ/trimesh convention): WebGL's t = 0 is the first image row uploaded
+      const u16 = new Uint16Array(raw.buffer.slice(offset, offset + nv * 4));
+      uv = new Float32Array(nv * 2);
+      for (let i = 0; i < nv; i++) { uv[2 * i] = u16[2 * i] / 65535; uv[2 * i + 1] = 1 - u16[2 * i + 1] / 65535; }
+      offset += nv * 4;
+    }
+    if (m.colors) {
+      const u8 = new Uint8Array(raw.buffer, offset, nv * 3);
+      rgb = new Float32Array(nv * 3);
+      for (let i = 0; i < nv * 3; i++) rgb[i] = u8[i] / 255;
+    }
     const nrm = new Float32Array(nv * 3);
     for (let f = 0; f < nf; f++) {
       const a = idx[3 * f] * 3, b = idx[3 * f + 1] * 3, d = idx[3 * f + 2] * 3;
@@ -47,20 +61,26 @@
                       [pos[d] - pos[a], pos[d + 1] - pos[a + 1], pos[d + 2] - pos[a + 2]]);
       for (const v of [a, b, d]) { nrm[v] += n[0]; nrm[v + 1] += n[1]; nrm[v + 2] += n[2]; }
     }
-    return { pos, nrm, idx, count: nf * 3 };
+    return { pos, nrm, idx, uv, rgb, count: nf * 3 };
   }
 
   // ---- WebGL -------------------------------------------------------------------------------
   const gl = canvas.getContext("webgl", { antialias: true, preserveDrawingBuffer: true });
   if (!gl) { say("WebGL is not available in this browser: the viewer cannot draw."); return; }
   const uint32 = gl.getExtension("OES_element_index_uint");
-  const VS = `attribute vec3 p; attribute vec3 n; uniform mat4 mvp; uniform mat3 view;
-    varying vec3 vn; void main(){ vn = view * n; gl_Position = mvp * vec4(p, 1.0); }`;
-  const FS = `precision mediump float; varying vec3 vn; uniform vec4 color;
+  // mode 0: plain colour, shaded; 1: vertex colours; 2: texture. Colours from photos already hold
+  // the light of the scene, so they get only a mild shade (enough to read the shape).
+  const VS = `attribute vec3 p; attribute vec3 n; attribute vec3 c; attribute vec2 t;
+    uniform mat4 mvp; uniform mat3 view; varying vec3 vn; varying vec3 vc; varying vec2 vt;
+    void main(){ vn = view * n; vc = c; vt = t; gl_Position = mvp * vec4(p, 1.0); }`;
+  const FS = `precision mediump float; varying vec3 vn; varying vec3 vc; varying vec2 vt;
+    uniform vec4 color; uniform int mode; uniform sampler2D tex;
     void main(){ vec3 n = normalize(vn); if (n.z < 0.0) n = -n;
       float key = max(dot(n, normalize(vec3(-0.5, 0.7, 0.6))), 0.0);
       float l = 0.18 + 0.5 * key + 0.4 * n.z;
-      gl_FragColor = vec4(color.rgb * l, color.a); }`;
+      if (mode == 0) { gl_FragColor = vec4(color.rgb * l, color.a); return; }
+      vec3 base = mode == 1 ? vc : texture2D(tex, vt).rgb;
+      gl_FragColor = vec4(base * (0.85 + 0.15 * l), 1.0); }`;
   function shader(type, src) {
     const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s);
     if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s));
@@ -72,13 +92,37 @@
   gl.linkProgram(prog);
   gl.useProgram(prog);
   const loc = { p: gl.getAttribLocation(prog, "p"), n: gl.getAttribLocation(prog, "n"),
+                c: gl.getAttribLocation(prog, "c"), t: gl.getAttribLocation(prog, "t"),
                 mvp: gl.getUniformLocation(prog, "mvp"), view: gl.getUniformLocation(prog, "view"),
-                color: gl.getUniformLocation(prog, "color") };
+                color: gl.getUniformLocation(prog, "color"), mode: gl.getUniformLocation(prog, "mode"),
+                tex: gl.getUniformLocation(prog, "tex") };
+
+  function loadImage(uri) {
+    return new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(img);
+      img.onerror = () => reject(new Error("cannot decode the texture"));
+      img.src = uri;
+    });
+  }
+
+  function uploadTexture(img) {
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, t);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, img);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    return t;
+  }
 
   function upload(mesh) {
     const buf = (target, data) => { const b = gl.createBuffer(); gl.bindBuffer(target, b);
       gl.bufferData(target, data, gl.STATIC_DRAW); return b; };
     return { p: buf(gl.ARRAY_BUFFER, mesh.pos), n: buf(gl.ARRAY_BUFFER, mesh.nrm),
+             c: mesh.rgb ? buf(gl.ARRAY_BUFFER, mesh.rgb) : null,
+             t: mesh.uv ? buf(gl.ARRAY_BUFFER, mesh.uv) : null,
              i: buf(gl.ELEMENT_ARRAY_BUFFER, mesh.idx), count: mesh.count,
              type: mesh.idx instanceof Uint32Array ? gl.UNSIGNED_INT : gl.UNSIGNED_SHORT };
   }
@@ -129,13 +173,22 @@
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
   }
 
-  function drawMesh(g, color) {
-    gl.bindBuffer(gl.ARRAY_BUFFER, g.p); gl.enableVertexAttribArray(loc.p);
-    gl.vertexAttribPointer(loc.p, 3, gl.FLOAT, false, 0, 0);
-    gl.bindBuffer(gl.ARRAY_BUFFER, g.n); gl.enableVertexAttribArray(loc.n);
-    gl.vertexAttribPointer(loc.n, 3, gl.FLOAT, false, 0, 0);
+  function attribute(where, buffer, size) {
+    if (where < 0) return;
+    if (!buffer) { gl.disableVertexAttribArray(where); return; }
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffer); gl.enableVertexAttribArray(where);
+    gl.vertexAttribPointer(where, size, gl.FLOAT, false, 0, 0);
+  }
+
+  function drawMesh(g, color, mode) {
+    attribute(loc.p, g.p, 3);
+    attribute(loc.n, g.n, 3);
+    attribute(loc.c, mode === 1 ? g.c : null, 3);
+    attribute(loc.t, mode === 2 ? g.t : null, 2);
+    if (mode === 2) { gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D, g.texture); gl.uniform1i(loc.tex, 0); }
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, g.i);
     gl.uniform4fv(loc.color, color);
+    gl.uniform1i(loc.mode, mode);
     gl.drawElements(gl.TRIANGLES, g.count, g.type, 0);
   }
 
@@ -149,19 +202,21 @@
     gl.uniformMatrix4fv(loc.mvp, false, mvp);
     gl.uniformMatrix3fv(loc.view, false, view);
     gl.disable(gl.BLEND); gl.depthMask(true);
-    if (current) drawMesh(current, [0.72, 0.78, 0.88, 1]);
+    if (current) drawMesh(current.g, [0.72, 0.78, 0.88, 1], current.mode);
     if (showRef && reference) {
       gl.enable(gl.BLEND); gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA); gl.depthMask(false);
-      drawMesh(reference, [0.95, 0.55, 0.2, 0.35]);
+      drawMesh(reference, [0.95, 0.55, 0.2, 0.35], 0);
     }
   }
 
-  async function geometry(m) {
-    if (!cache.has(m.id)) {
+  async function geometry(m, key) {
+    if (!cache.has(key)) {
       if (m.index32 && !uint32) throw new Error("32-bit indices unsupported by this WebGL");
-      cache.set(m.id, upload(await decode(m)));
+      const g = upload(await decode(m));
+      if (m.texture) g.texture = uploadTexture(await loadImage(m.texture));
+      cache.set(key, g);
     }
-    return cache.get(m.id);
+    return cache.get(key);
   }
 
   function fmt(v, digits) { return v === null || v === undefined ? "–" : Number(v).toPrecision(digits); }
@@ -180,9 +235,16 @@
   if (!DATA.reference) refBox.parentElement.style.display = "none";
   refBox.addEventListener("change", async () => {
     showRef = refBox.checked;
-    if (showRef && !reference) reference = await geometry(DATA.reference);
+    if (showRef && !reference) reference = await geometry(DATA.reference, "reference");
     draw();
   });
+
+  // colour: the baked texture (its own decimated mesh), the vertex colours, or plain shading
+  const colourSelect = document.getElementById("v2m-colour");
+  const offers = { texture: DATA.meshes.some(m => m.textured), vertex: DATA.meshes.some(m => m.colors) };
+  for (const o of [...colourSelect.options]) if (o.value !== "plain" && !offers[o.value]) o.remove();
+  colourSelect.value = offers.texture ? "texture" : offers.vertex ? "vertex" : "plain";
+  colourSelect.addEventListener("change", select);
 
   async function select() {
     const want = {};
@@ -192,12 +254,15 @@
     if (!m) { current = null; info.textContent = "no mesh for this combination"; draw(); return; }
     say("loading…");
     try {
-      const g = await geometry(m);
+      const want = colourSelect.value;
+      const shown = want === "texture" && m.textured ? m.textured : m;
+      const mode = shown === m.textured ? 2 : want === "vertex" && m.colors ? 1 : 0;
+      const g = await geometry(shown, shown === m.textured ? m.id + "/textured" : m.id);
       if (mine !== token) return;
-      current = g;
+      current = { g, mode };
       const s = m.stats || {};
       info.innerHTML = `<b>${m.run}</b> · ${m.iterations} it · res ${m.resolution}<br>` +
-        `${s.faces ?? "?"} faces (shown: ${m.faces}) · Chamfer-L1 ${fmt(s.chamfer_l1, 3)} · ` +
+        `${s.faces ?? "?"} faces (shown: ${shown.faces}${mode === 2 ? ", textured" : ""}) · Chamfer-L1 ${fmt(s.chamfer_l1, 3)} · ` +
         `F@1% ${fmt(s.fscore_1pct, 3)}` + (s.reference_kind ? ` · vs ${s.reference_kind}` : "");
       say("");
       draw();

@@ -66,6 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-colors", action="store_true", help="skip vertex colours")
     e.add_argument("--dense", action="store_true", help="evaluate every block (no narrow band)")
     e.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    e.add_argument(
+        "--transforms", type=Path, help="transforms.json: its support plane isolates an object"
+    )
+    e.add_argument("--object-support", choices=["remove", "keep"], default="keep")
+    e.add_argument("--object-floaters", choices=["remove", "keep"], default="keep")
     e.set_defaults(func=_extract)
 
 
@@ -119,5 +124,8 @@ def _extract(args: argparse.Namespace) -> None:
         device_name=args.device,
         colors=not args.no_colors,
         dense=args.dense,
+        transforms=args.transforms,
+        support=args.object_support,
+        floaters=args.object_floaters,
     )
     log.info("extract: %s", json.dumps(stats))

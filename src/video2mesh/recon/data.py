@@ -34,6 +34,7 @@ class Dataset:
     # rays drawn from pixels whose ray meets the unit sphere (focus_on_sphere); 0: all uniform
     fg_fraction: float = 0.0
     fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
+    backdrop: torch.Tensor | None = None  # (N, H, W) bool: plain-backdrop pixels (find_backdrop)
 
     @property
     def n_images(self) -> int:
@@ -52,7 +53,19 @@ class Dataset:
         self.c2w = self.c2w.to(device)
         if self.fg_pixels is not None:
             self.fg_pixels = self.fg_pixels.to(device)
+        if self.backdrop is not None:
+            self.backdrop = self.backdrop.to(device)
         return self
+
+    def find_backdrop(self) -> float | None:
+        """Mask a plain backdrop (recon.plain_background); returns its pixel share, or None."""
+        from video2mesh.recon.plain_background import backdrop_masks
+
+        masks = backdrop_masks(self.images.cpu().numpy())
+        if masks is None:
+            return None
+        self.backdrop = torch.from_numpy(masks).to(self.images.device)
+        return float(masks.mean())
 
     def focus_on_sphere(self, fraction: float) -> float:
         """Draw ``fraction`` of each batch from pixels whose ray meets the unit sphere.
@@ -92,7 +105,9 @@ class Dataset:
     def sample(
         self, n: int, gen: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """n random training rays: origins, directions, colours (0..1), image indices."""
+        """n random training rays: origins, directions, colours (0..1), image indices.
+
+        With a backdrop mask the colours have a 4th channel, 1 where the pixel is backdrop."""
         dev = self.images.device
         n_fg = round(self.fg_fraction * n)  # 0 unless focus_on_sphere found such pixels
         img = torch.randint(0, self.n_images, (n - n_fg,), generator=gen, device=dev)
@@ -108,6 +123,8 @@ class Dataset:
             x = torch.cat([x, flat % self.width])
         o, d = self.rays(img, x.float() + 0.5, y.float() + 0.5)
         rgb = self.images[img, y, x].float() / 255.0
+        if self.backdrop is not None:  # a 4th channel: 1 on backdrop pixels (train._Step)
+            rgb = torch.cat([rgb, self.backdrop[img, y, x].float()[:, None]], dim=-1)
         return o, d, rgb, img
 
 

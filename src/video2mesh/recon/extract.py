@@ -273,6 +273,9 @@ def extract_checkpoint(
     device_name: str = "auto",
     colors: bool = True,
     dense: bool = False,
+    transforms: Path | None = None,
+    support: str = "keep",
+    floaters: str = "keep",
 ) -> dict[str, Any]:
     from video2mesh.recon import schedule
     from video2mesh.recon.train import load_checkpoint, model_from_checkpoint, pick_device
@@ -310,8 +313,16 @@ def extract_checkpoint(
 
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
+    raw = {"raw_faces": len(faces), "raw_components": components(len(verts), faces)[0]}
+    if transforms is not None and (support == "remove" or floaters == "remove"):
+        from video2mesh.isolate import isolate, read_settings
+
+        plane, _ = read_settings(transforms)
+        mesh, cleaned = isolate(mesh, plane, radius, support, floaters)
+        raw["isolate"] = cleaned
     stats = {
         **mesh_stats(mesh),
+        **raw,
         "iteration": it,
         "resolution": int(resolution),
         "keep_largest": bool(keep_largest_component),

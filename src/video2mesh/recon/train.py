@@ -3,8 +3,9 @@
 A segment trains from the previous sweep point's checkpoint (or from scratch) up to ``until``
 under the schedule of the run's ``final`` iteration count, so that a chain of segments equals one
 uninterrupted run with the same seed and device: the schedule is a pure function of
-(iteration, final), the learning rates are set from it every step (no scheduler state), and the
-one random generator (rays and sample jitter) is saved in every checkpoint.
+(iteration, final), the learning rates are set from it every step (no scheduler state), the
+one random generator (rays and sample jitter) is saved in every checkpoint, and on CPU a resumed
+segment trains with the thread count its checkpoint was trained with.
 
 In-segment saves go to ``partial`` (atomic); a restarted segment continues from there when it is
 newer than the resume checkpoint, and the file is removed once the segment's output is written.
@@ -123,6 +124,7 @@ def save_checkpoint(
         "optimizer": opt.state_dict() if opt is not None else None,
         "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
         "device": str(next(model.parameters()).device),
+        "threads": torch.get_num_threads(),
         "train_seconds": elapsed,
         "torch": torch.__version__,
         "segment_rows": rows or [],
@@ -200,6 +202,9 @@ class _Step:
         cfg = self.cfg
         app = img if self.model.appearance is not None else None
         out = render_rays(self.model, o, d, st, (jit_c, jit_b), app)
+        backdrop = None
+        if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
+            rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
         l1 = (out.rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
         hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
         n_hit = hitw.sum().clamp_min(1.0)
@@ -207,6 +212,9 @@ class _Step:
         eik = (torch.nan_to_num((gnorm - 1.0) ** 2) * hitw).sum() / n_hit
         curv = (torch.nan_to_num(out.lap.abs()) * hitw).sum() / n_hit
         loss = cfg.rgb_weight * l1 + cfg.eikonal_weight * eik + st.curvature_weight * curv
+        if backdrop is not None:  # no surface in front of the backdrop: BCE(opacity, 0)
+            empty = -torch.log((1.0 - out.opacity).clamp_min(1e-4))
+            loss = loss + cfg.backdrop_weight * (empty * backdrop).sum() / backdrop.sum().clamp(1)
         mse = ((out.rgb.detach() - rgb_gt) ** 2).mean()
         return loss, {
             "loss": loss.detach(),
@@ -341,28 +349,9 @@ def run_segment(seg: Segment) -> dict[str, Any]:
         torch.set_flush_denormal(False)
 
 
-def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
-    cfg = seg.cfg
-    ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
-    outside = camera_outside_fraction(ds)
-    if seg.scene_type == "object" and outside < 0.5:
-        log.warning(
-            "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
-            100 * outside,
-        )
-    ds.to(device)
-    if cfg.sphere_ray_fraction > 0:
-        share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
-        log.info("%.0f%% of the pixels see the sphere", 100 * share)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)  # the summary's peak is this segment's
-
-    store = S3PartialStore(seg.partial_store) if seg.partial_store else None
-    if store is not None and seg.partial is None:
-        raise UserError("--partial-store needs --partial", "pass the local partial save path too")
-    if store is not None and seg.partial is not None and store.fetch(seg.partial):
-        log.info("fetched the partial save %s", store.url)
-    origin = lineage(seg)
+def _start_checkpoint(seg: Segment, origin: str) -> tuple[dict[str, Any] | None, Path | None]:
+    """The resume policy: the newer of the segment's own partial save (when it was trained from
+    the same inputs, settings and final count) and the previous sweep point's checkpoint."""
     start_ck: dict[str, Any] | None = None
     source = None
     if seg.partial is not None and seg.partial.exists():
@@ -388,6 +377,57 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             )
         if start_ck is None or start_ck["iteration"] < ck["iteration"]:
             start_ck, source = ck, seg.resume
+    return start_ck, source
+
+
+def _keep_thread_count(ck: dict[str, Any], source: Path | None) -> None:
+    """Train on with the thread count the checkpoint was trained with.
+
+    CPU kernels split some sums across threads (ATen's full reductions, MKL's GEMMs on some
+    CPUs), so the bits of a step depend on the thread count. A retried remote job runs with
+    `--cores all` of whatever machine it lands on, and a chain's segments may be given other
+    threads: without this, a resumed chain is not bitwise the run it continues.
+    """
+    saved = int(ck.get("threads") or 0)
+    if saved and saved != torch.get_num_threads():
+        log.info(
+            "training with %d threads as %s was (asked for %d)",
+            saved,
+            source,
+            torch.get_num_threads(),
+        )
+        torch.set_num_threads(saved)
+
+
+def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
+    cfg = seg.cfg
+    ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
+    outside = camera_outside_fraction(ds)
+    if seg.scene_type == "object" and outside < 0.5:
+        log.warning(
+            "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
+            100 * outside,
+        )
+    if cfg.backdrop_weight > 0 and seg.scene_type == "object":
+        share = ds.find_backdrop()
+        if share is not None:
+            log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
+    ds.to(device)
+    if cfg.sphere_ray_fraction > 0:
+        share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
+        log.info("%.0f%% of the pixels see the sphere", 100 * share)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # the summary's peak is this segment's
+
+    store = S3PartialStore(seg.partial_store) if seg.partial_store else None
+    if store is not None and seg.partial is None:
+        raise UserError("--partial-store needs --partial", "pass the local partial save path too")
+    if store is not None and seg.partial is not None and store.fetch(seg.partial):
+        log.info("fetched the partial save %s", store.url)
+    origin = lineage(seg)
+    start_ck, source = _start_checkpoint(seg, origin)
+    if start_ck is not None and device.type == "cpu":
+        _keep_thread_count(start_ck, source)
 
     torch.manual_seed(cfg.seed)
     model = Model(cfg, ds.n_images).to(device)
@@ -478,6 +518,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         "seconds": seconds,
         "its_per_s": (it - it0) / max(seconds, 1e-9),
         "device": str(device),
+        "threads": torch.get_num_threads(),
         "last": rows[-1] if rows else None,
     }
     if device.type == "cuda":

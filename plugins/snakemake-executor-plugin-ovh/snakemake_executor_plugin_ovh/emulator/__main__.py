@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from .jobs import JobStore, Timing, default_python_bin
+from .realism import Realism
 from .server import EmulatorServer
 
 
@@ -33,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--faults", default=None, help="JSON fault spec applied at start")
     parser.add_argument(
+        "--realism",
+        default=None,
+        help='JSON: switchable real behaviours, e.g. {"gpu_quota": 0, "log_lag": 20} '
+        "(see realism.Realism)",
+    )
+    parser.add_argument(
         "--phase-seconds",
         type=float,
         default=0.1,
@@ -47,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --token or set SNAKEMAKE_OVH_TOKEN")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="ovh-ai-emulator-")).resolve()
     p = args.phase_seconds
-    store = JobStore(root, args.python_bin, Timing(p, p, p, p, args.kill_grace))
+    realism = Realism()
+    if args.realism:
+        realism.update(json.loads(args.realism))
+    store = JobStore(root, args.python_bin, Timing(p, p, p, p, args.kill_grace), realism)
     if args.faults:
         store.faults.update(json.loads(args.faults))
     server = EmulatorServer((args.host, args.port), token, store, args.verbose)

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .realism import Realism
+
 # id -> (type, gpu model, cpu/unit, memory GiB/unit, max units); see ovh-ai-training-api.md §6
 FLAVORS: dict[str, tuple[str, str | None, int, int, int]] = {
     "ai1-1-gpu": ("gpu", "Tesla-V100S", 13, 40, 4),
@@ -31,7 +33,6 @@ FLAVORS: dict[str, tuple[str, str | None, int, int, int]] = {
     "h100-1-gpu": ("gpu", "H100", 28, 350, 4),
     "l40s-1-gpu": ("gpu", "L40s", 13, 80, 4),
     "l4-1-gpu": ("gpu", "L4", 20, 80, 4),
-    "a10-1-gpu": ("gpu", "A10", 28, 80, 4),
     "ai1-1-cpu": ("cpu", None, 1, 4, 12),
 }
 DEFAULT_GPU_FLAVOR = "ai1-1-gpu"
@@ -45,6 +46,10 @@ _DIRECTORY_ARG = re.compile(r"--directory(?:=|\s+)(?:'[^']*'|\"[^\"]*\"|\S+)")
 
 class SpecError(ValueError):
     """Invalid JobSpec: answered with HTTP 400."""
+
+
+class QuotaError(SpecError):
+    """The project's GPU quota is used up (queued jobs count): answered with HTTP 403."""
 
 
 def now_iso() -> str:
@@ -139,6 +144,7 @@ class Stats:
     calls: dict[str, int] = field(default_factory=dict)
     list_calls: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[tuple[float, EmulatedJob]] = field(default_factory=list)
+    quota_refusals: int = 0
 
     def count(self, endpoint: str, selector: str | None = None) -> None:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
@@ -150,9 +156,17 @@ class Stats:
             "calls": dict(self.calls),
             "list_calls": list(self.list_calls),
             "submitted": [
-                {"id": j.id, "labels": dict(j.spec["labels"]), "t": t, "state": j.state}
+                {
+                    "id": j.id,
+                    "labels": dict(j.spec["labels"]),
+                    "t": t,
+                    "state": j.state,
+                    "t_end": j.finished_at,
+                    "gpus": j.gpus(),
+                }
                 for t, j in self.submitted
             ],
+            "quota_refusals": self.quota_refusals,
         }
 
 
@@ -261,6 +275,10 @@ class EmulatedJob:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_monotonic: float | None = None
         self.interrupt_code = "JOB_INTERRUPTED"
+        self.finished_at: float | None = None
+        # (monotonic time written, line): served once older than the log lag
+        self.log_lines: list[tuple[float, str]] = []
+        self.log_lock = threading.Lock()
         self.status: dict[str, Any] = {
             "state": None,
             "history": [],
@@ -308,12 +326,21 @@ class EmulatedJob:
         if stamp and not self.status[stamp]:
             self.status[stamp] = date
         if state in TERMINAL:
+            self.finished_at = time.time()
             self.status["finalizedAt"] = date
             if not self.status["stoppedAt"]:
                 self.status["stoppedAt"] = date
+        self.add_log_line(f"[ovh] {self.status['info']['message']}")
         if self.started_monotonic is not None and self.proc is not None:
             self.status["duration"] = int(time.monotonic() - self.started_monotonic)
         self.updated_at = date
+
+    def add_log_line(self, line: str) -> None:
+        with self.log_lock:
+            self.log_lines.append((time.monotonic(), line.rstrip("\n") + "\n"))
+
+    def gpus(self) -> int:
+        return int(self.spec["resources"].get("gpu") or 0)
 
     def to_json(self) -> dict[str, Any]:
         spec = dict(self.spec)
@@ -329,8 +356,16 @@ class EmulatedJob:
 
 
 class JobStore:
-    def __init__(self, root: Path, python_bin: str, timing: Timing | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        python_bin: str,
+        timing: Timing | None = None,
+        realism: Realism | None = None,
+    ) -> None:
         self.root = root
+        self.realism = realism or Realism()
+        self.realism_at_start = self.realism.copy()
         self.root.mkdir(parents=True, exist_ok=True)
         self.python_bin = python_bin
         self.timing = timing or Timing()
@@ -348,12 +383,26 @@ class JobStore:
     def submit(self, body: dict[str, Any]) -> EmulatedJob:
         spec = validate_spec(body)
         with self.lock:
+            self._check_quota(spec)
             fault = self.faults.take_job_fault(spec["labels"])
             job = EmulatedJob(spec, self.root, fault, self.faults.command_for(spec["labels"]))
             self.jobs[job.id] = job
             self.stats.submitted.append((time.time(), job))
         threading.Thread(target=self._lifecycle, args=(job,), daemon=True).start()
         return job
+
+    def _check_quota(self, spec: dict[str, Any]) -> None:
+        quota = int(self.realism.gpu_quota or 0)
+        wanted = int(spec["resources"].get("gpu") or 0)
+        if not quota or not wanted:
+            return
+        used = sum(j.gpus() for j in self.jobs.values() if j.state not in TERMINAL)
+        if used + wanted > quota:
+            self.stats.quota_refusals += 1
+            raise QuotaError(
+                f"Quota exceeded: the project may use {quota} GPUs at once (running or "
+                f"queued), {used} in use, {wanted} asked"
+            )
 
     def get(self, job_id: str) -> EmulatedJob | None:
         with self.lock:
@@ -365,7 +414,7 @@ class JobStore:
         return [
             j
             for j in jobs
-            if all(j.spec["labels"].get(k) == v for k, v in selector.items())
+            if self.realism.selects(j.spec["labels"], selector)
             and (not states or j.state in states)
         ]
 
@@ -383,13 +432,13 @@ class JobStore:
         return True
 
     def log(self, job: EmulatedJob, tail: int | None) -> str:
-        try:
-            text = job.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        """The lines older than the log lag, ``[ovh]`` (platform) or ``[job]`` (output)."""
+        horizon = time.monotonic() - float(self.realism.log_lag or 0.0)
+        with job.log_lock:
+            lines = [line for t, line in job.log_lines if t <= horizon]
         if tail:
-            text = "".join(text.splitlines(keepends=True)[-tail:])
-        return text
+            lines = lines[-tail:]
+        return "".join(lines)
 
     def shutdown(self) -> None:
         with self.lock:
@@ -483,35 +532,38 @@ class JobStore:
             deadline = time.monotonic() + job.fault_after
         # a platform interruption (maintenance, eviction): stopped like a kill, not by the user
         evict_at = time.monotonic() + job.fault_after if job.fault == "INTERRUPTED" else None
-        with open(job.log_path, "ab") as log:
-            job.proc = subprocess.Popen(
-                command,
-                cwd=job.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group: kill takes its children too
-            )
-            job.started_monotonic = time.monotonic()
-            reason = "exited"
-            while True:
-                try:
-                    code = job.proc.wait(timeout=0.2)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if evict_at is not None and time.monotonic() > evict_at and reason == "exited":
-                    job.interrupt_code = "JOB_INTERRUPTED_BY_PLATFORM"
-                    job.kill_requested.set()
-                if job.kill_requested.is_set() and reason == "exited":
-                    reason = "killed"
-                    job.transition("INTERRUPTING")
-                    self._terminate(job.proc)
-                elif deadline is not None and time.monotonic() > deadline and reason == "exited":
-                    reason = "timeout"
-                    job.transition("TIMEOUT")
-                    self._terminate(job.proc)
+        job.proc = subprocess.Popen(
+            command,
+            cwd=job.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: kill takes its children too
+        )
+        reader = threading.Thread(target=_read_output, args=(job,), daemon=True)
+        reader.start()
+        job.started_monotonic = time.monotonic()
+        reason = "exited"
+        while True:
+            try:
+                code = job.proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if evict_at is not None and time.monotonic() > evict_at and reason == "exited":
+                job.interrupt_code = "JOB_INTERRUPTED_BY_PLATFORM"
+                job.kill_requested.set()
+            if job.kill_requested.is_set() and reason == "exited":
+                reason = "killed"
+                job.transition("INTERRUPTING")
+                self._terminate(job.proc)
+            elif deadline is not None and time.monotonic() > deadline and reason == "exited":
+                reason = "timeout"
+                job.transition("TIMEOUT")
+                self._terminate(job.proc)
+        # a background child may still hold the pipe open: do not wait for it for ever
+        reader.join(timeout=self.timing.kill_grace)
         return code, reason
 
     def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
@@ -520,6 +572,16 @@ class JobStore:
             proc.wait(timeout=self.timing.kill_grace)
         except subprocess.TimeoutExpired:
             _signal_group(proc, signal.SIGKILL)
+
+
+def _read_output(job: EmulatedJob) -> None:
+    """The job's output, line by line, into its log (``[job]`` prefix) and its log file."""
+    assert job.proc is not None and job.proc.stdout is not None
+    with open(job.log_path, "ab") as raw:
+        for line in job.proc.stdout:
+            raw.write(line)
+            raw.flush()
+            job.add_log_line("[job] " + line.decode(errors="replace"))
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

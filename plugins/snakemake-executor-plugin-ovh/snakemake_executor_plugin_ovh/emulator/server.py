@@ -9,7 +9,8 @@ Routes (JSON unless noted):
   DELETE /v1/job/{id}[?force=true] 204
   GET    /v1/job/{id}/log         text/plain (?tail=N)
   GET    /v1/me, /v1/capabilities/flavor
-  POST   /emulator/faults         fault injection (see jobs.Faults), emulator-only
+  POST   /emulator/faults         fault injection (see jobs.Faults) and, under "realism", the
+                                  switchable real behaviours (realism.Realism), emulator-only
   GET    /emulator/stats          calls per endpoint, list calls, every job created (jobs.Stats)
 """
 
@@ -24,7 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .jobs import FLAVORS, GIB, JobStore, SpecError
+from .jobs import FLAVORS, GIB, JobStore, QuotaError, SpecError
+from .realism import DELETE_PARAMS, LIST_PARAMS, LOG_PARAMS
 
 _JOB = re.compile(r"^/v1/job/([0-9a-fA-F-]{36})(/kill|/log)?$")
 
@@ -100,12 +102,23 @@ class Handler(BaseHTTPRequestHandler):
     def _authorised(self) -> bool:
         header = self.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), self.server.token.encode()
+        given = given.strip()
+        realism = self.server.store.realism
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.encode(), self.server.token.encode()
         ):
-            self._error(401, "Unauthorized")
-            return False
-        return True
+            return True
+        # a token of another region is unknown to this region's API
+        region = realism.tokens.get(given) if scheme.lower() == "bearer" else None
+        if region is not None and region == realism.region:
+            return True
+        self._error(401, "Unauthorized")
+        return False
+
+    def _check_params(self, allowed: frozenset[str], query: dict[str, list[str]]) -> None:
+        unknown = sorted(set(query) - allowed)
+        if unknown and self.server.store.realism.strict_params:
+            raise SpecError(f"unknown query parameter(s): {', '.join(unknown)}")
 
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
@@ -129,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
         try:
             self._route(method, path, query)
+        except QuotaError as e:
+            self._error(403, str(e))
         except SpecError as e:
             self._error(400, str(e))
         except json.JSONDecodeError:
@@ -140,12 +155,22 @@ class Handler(BaseHTTPRequestHandler):
             job = store.submit(self._body())
             self._send(200, job.to_json())
         elif path == "/v1/job" and method == "GET":
+            realism = store.realism
+            if realism.list_status:
+                self._error(int(realism.list_status), "emulated: list request rejected")
+                return
+            self._check_params(LIST_PARAMS, query)
             selector = {}
             for text in query.get("labelSelector", []):
                 selector.update(parse_selector(text))
-            jobs = store.list(selector, set(query.get("statusState", [])))
+            states = set(query.get("statusState", []))
+            bad = sorted(states - realism.states())
+            if bad and realism.strict_params:
+                raise SpecError(f"invalid statusState value(s): {', '.join(bad)}")
+            jobs = store.list(selector, states)
             jobs.sort(key=lambda j: j.created_at)
             size = max(1, int((query.get("size") or ["100"])[0]))
+            size = min(size, int(realism.page_max or size))
             page = max(1, int((query.get("page") or ["1"])[0]))
             page_count = max(1, -(-len(jobs) // size))
             items = [j.to_json() for j in jobs[(page - 1) * size : page * size]]
@@ -180,6 +205,11 @@ class Handler(BaseHTTPRequestHandler):
             store.faults.update(body)
             if body.get("reset"):
                 store.reset_stats()
+                store.realism = store.realism_at_start.copy()
+            try:
+                store.realism.update(body.get("realism") or {})
+            except ValueError as e:
+                raise SpecError(str(e)) from e
             self._send(204)
         elif path == "/emulator/stats" and method == "GET":
             self._send(200, store.stats.to_json())
@@ -200,12 +230,14 @@ class Handler(BaseHTTPRequestHandler):
             store.kill(job)
             self._send(204)
         elif method == "DELETE" and tail == "":
+            self._check_params(DELETE_PARAMS, query)
             force = (query.get("force") or ["false"])[0].lower() == "true"
             if store.delete(job, force):
                 self._send(204)
             else:
                 self._error(400, "job is still running (use force=true)")
         elif method == "GET" and tail == "/log":
+            self._check_params(LOG_PARAMS, query)
             lines = query.get("tail")
             self._send(
                 200, store.log(job, int(lines[0]) if lines else None), "text/plain; charset=utf-8"

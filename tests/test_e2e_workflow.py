@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from snakemake_executor_plugin_ovh.testing import S3_ACCESS_KEY, S3_SECRET_KEY, Emulator
+from v2m_testing import ROOT as REPO
 
 from video2mesh.scene import umeyama
-
-from .conftest import S3_ACCESS_KEY, S3_SECRET_KEY, Emulator
-from .helpers import REPO
 
 TARGET = os.environ.get("V2M_E2E_TARGET", "results/sample/transforms.json")
 TINY = "tests/data/tiny_config.yaml"
@@ -106,6 +105,7 @@ def test_sample_workflow_through_profile_ovh_matches_local_run(
         "--default-storage-prefix", f"s3://{s3_bucket}/video2mesh",
         "--seconds-between-status-checks", "2",
         "--ovh-keep-jobs", "true",
+        "--ovh-log-settle-seconds", "0",
         "--ovh-labels", "test=e2e",
     ]  # fmt: skip
     ovh = subprocess.run(cmd, cwd=remote, env=ovh_env, capture_output=True, text=True, timeout=900)

@@ -1,0 +1,98 @@
+"""One table and one thumbnail sheet from a gpu_validate.py run and the prepared scenes.
+
+    python benchmarks/realworld/collect.py --data .devdata --run /work/.device/<files_at> \
+        --out benchmarks/realworld/results/<name>
+
+Writes ``table.md`` (per scene × variant × iterations: registered frames, sphere radius over the
+object's bounding radius, PSNR, inverse s, components, object share, Chamfer % / silhouette IoU
+where the scene has a reference, seconds), ``results.json`` (the raw rows) and ``sheet.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tarfile
+from pathlib import Path
+
+
+def sphere_ratio(scene_dir: Path) -> float | None:
+    """Sphere radius / the object's bounding radius (the reference's, else the fitted box's)."""
+    align = scene_dir / "alignment.json"
+    if align.exists():
+        a = json.loads(align.read_text())
+        if "reference_bounding_radius" in a:
+            return a["sphere_radius"] / a["reference_bounding_radius"]
+    t = json.loads((scene_dir / "transforms.json").read_text())
+    box = t.get("object_box")
+    if not box:
+        return None
+    half = [(h - lo) / 2 for lo, h in zip(box["lo"], box["hi"], strict=True)]
+    return t["sphere_radius"] / sum(x * x for x in half) ** 0.5
+
+
+def fmt(v: object, nd: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{nd}g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--run", type=Path, required=True, help="folder with results.json, thumbs.tar")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = json.loads((args.run / "results.json").read_text())
+    rows = [r for r in rows if "skipped" not in r]
+    rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
+    head = (
+        "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "
+        "| object share | Chamfer % | silhouette IoU (min) | train s | error |"
+    )
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for r in rows:
+        sd = args.data / r["scene"]
+        prep_file = sd / "prepare.json"
+        prep = json.loads(prep_file.read_text()) if prep_file.exists() else {}
+        ratio = sphere_ratio(sd) if sd.exists() else None
+        sil = r.get("silhouette_iou")
+        sil_s = f"{sil:.3f} ({r.get('silhouette_iou_min', 0):.3f})" if sil is not None else "–"
+        comp = f"{fmt(r.get('components'))} ({fmt(r.get('raw_components'))})"
+        lines.append(
+            f"| {r['scene']} | {r['variant']} | {r.get('iterations')} "
+            f"| {prep.get('registered', '–')} "
+            f"| {fmt(ratio)} | {fmt(r.get('psnr'))} | {fmt(r.get('inv_s'))} | {comp} "
+            f"| {fmt(r.get('object_share'))} | {fmt(r.get('chamfer_pct'))} | {sil_s} "
+            f"| {fmt(r.get('train_seconds'))} | {r.get('error', '')[:60]} |"
+        )
+    (args.out / "table.md").write_text("\n".join(lines) + "\n")
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    thumbs = args.run / "thumbs.tar"
+    if thumbs.exists():
+        from PIL import Image, ImageDraw
+
+        with tarfile.open(thumbs) as tar:
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+            images = [
+                (m.name, Image.open(io.BytesIO(tar.extractfile(m).read())))  # type: ignore[union-attr]
+                for m in members
+            ]
+        if images:
+            w = max(im.width for _, im in images)
+            h = max(im.height for _, im in images) + 14
+            sheet = Image.new("RGB", (w, h * len(images)), "white")
+            draw = ImageDraw.Draw(sheet)
+            for i, (name, im) in enumerate(images):
+                sheet.paste(im.convert("RGB"), (0, i * h + 14))
+                draw.text((4, i * h), name.removesuffix(".png"), fill="black")
+            sheet.save(args.out / "sheet.png")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Run the default pipeline's CPU stages on validation captures and pack them for the GPU.
+
+    python benchmarks/realworld/prepare_device.py --out .devdata \
+        benchmarks/_work/realworld/temple_ring benchmarks/_work/realworld/cup_table ...
+
+A capture folder (made by prepare_real.py or generate_scenes.py) holds ``images/`` or
+``video.mp4``, and optionally ``cameras.json`` (true cameras, sample format), ``masks/`` and
+``reference.ply``. Per capture, through the same CLI commands and default settings the rules
+use: ingest → frames → sfm (kept in ``<capture>/results/``, reused when present) → scene
+(transforms.json with the support plane and the object sphere, sphere.png) → reference /
+alignment. Then ``<out>/<capture>/`` gets what gpu_validate.py reads. Images are re-encoded
+(JPEG q90, long side ≤ ``--max-side``) so that the whole set fits the device's 64 MiB transfer;
+the GPU trains on them as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def cli(*args: str, log: Path) -> None:
+    with log.open("a") as fh:
+        fh.write(f"$ video2mesh {' '.join(args)}\n")
+        fh.flush()
+        subprocess.run(
+            [sys.executable, "-m", "video2mesh", *args],
+            check=True,
+            env=ENV,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def sfm(capture: Path, log: Path) -> tuple[Path, dict]:
+    """ingest → frames → sfm with the config defaults (config/schema.yaml); reused if done."""
+    res = capture / "results"
+    sparse = res / "sfm" / "sparse"
+    timing: dict = {}
+    if (sparse / "points3D.bin").exists():
+        return sparse, timing
+    res.mkdir(exist_ok=True)
+    name = capture.name
+    t0 = time.perf_counter()
+    video = next((p for p in capture.glob("video.*")), None)
+    if video is not None:
+        inp = res / f"input{video.suffix}"
+        cli("ingest", "--scene", name, "--video", str(video), "--out", str(inp), log=log)
+        matcher = "sequential"
+    else:
+        inp = res / "input.tar"
+        src = str(capture / "images")
+        cli("ingest", "--scene", name, "--images", src, "--out", str(inp), log=log)
+        matcher = "exhaustive"
+    cli(
+        "frames", "--scene", name, "--input", str(inp), "--count", "100", "--max-size", "960",
+        "--out-tar", str(res / "frames.tar"), "--out-json", str(res / "frames.json"), log=log,
+    )  # fmt: skip
+    timing["frames_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cli(
+        "sfm", "--scene", name, "--frames", str(res / "frames.tar"),
+        "--out-dir", str(res / "sfm"), "--matcher", matcher, "--min-registered", "0.6",
+        "--camera-model", "SIMPLE_RADIAL", "--overlap", "10", "--loop-keyframes", "25", log=log,
+    )  # fmt: skip
+    timing["sfm_s"] = time.perf_counter() - t0
+    return sparse, timing
+
+
+def recompress(src: Path, dst: Path, max_side: int) -> None:
+    from PIL import Image
+
+    with tarfile.open(src) as tin, tarfile.open(dst, "w") as tout:
+        for m in tin.getmembers():
+            if not m.isfile():
+                continue
+            with Image.open(tin.extractfile(m)) as im:  # type: ignore[arg-type]
+                im = im.convert("RGB")
+                scale = min(1.0, max_side / max(im.size))
+                if scale < 1.0:
+                    im = im.resize(
+                        (round(im.width * scale), round(im.height * scale)),
+                        Image.Resampling.LANCZOS,
+                    )
+                buf = io.BytesIO()
+                im.save(buf, format="JPEG", quality=90)
+            info = tarfile.TarInfo(m.name)
+            info.size = buf.tell()
+            buf.seek(0)
+            tout.addfile(info, buf)
+
+
+def prepare(capture: Path, out: Path, max_side: int) -> dict:
+    from video2mesh.atomic import write_json
+    from video2mesh.scene import align_to_truth, load_model, load_true_cameras
+
+    name = capture.name
+    dst = out / name
+    dst.mkdir(parents=True, exist_ok=True)
+    log = capture / "prepare.log"
+    sparse, info = sfm(capture, log)
+    sfm_json = json.loads((sparse.parent / "sfm.json").read_text())
+    info["registered"] = f"{sfm_json.get('registered')}/{sfm_json.get('total')}"
+    t0 = time.perf_counter()
+    cli(
+        "scene", "--scene", name, "--sparse", str(sparse), "--type", "object", "--sphere", "{}",
+        "--out-transforms", str(dst / "transforms.json"), "--out-png", str(dst / "sphere.png"),
+        log=log,
+    )  # fmt: skip
+    info["scene_s"] = time.perf_counter() - t0
+    cams = capture / "cameras.json"
+    if (capture / "reference.ply").exists() and cams.exists():
+        cli(
+            "reference", "--scene", name, "--sparse", str(sparse),
+            "--transforms", str(dst / "transforms.json"),
+            "--reference", str(capture / "reference.ply"), "--reference-cameras", str(cams),
+            "--out", str(dst / "reference.ply"), "--out-alignment", str(dst / "alignment.json"),
+            log=log,
+        )  # fmt: skip
+    elif cams.exists():
+        write_json(
+            dst / "alignment.json", align_to_truth(load_model(sparse), load_true_cameras(cams))
+        )
+    if cams.exists():
+        shutil.copy(cams, dst / "cameras.json")
+    if (capture / "masks").is_dir():
+        shutil.copytree(capture / "masks", dst / "masks", dirs_exist_ok=True)
+    if (dst / "alignment.json").exists():
+        a = json.loads((dst / "alignment.json").read_text())
+        info["camera_error_pct"] = 100 * a.get("median_center_error_rel", float("nan"))
+        info["rotation_error_deg"] = a.get("median_rotation_error_deg")
+    recompress(sparse.parent / "images.tar", dst / "images.tar", max_side)
+    t = json.loads((dst / "transforms.json").read_text())
+    info.update(
+        sphere_radius=t["sphere_radius"],
+        support=t.get("support_plane") is not None,
+        notes=t.get("sphere_notes"),
+    )
+    write_json(dst / "prepare.json", info)
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("captures", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-side", type=int, default=720)
+    args = ap.parse_args()
+    for capture in args.captures:
+        try:
+            info = prepare(capture, args.out, args.max_side)
+        except subprocess.CalledProcessError as exc:
+            info = {"error": f"{exc}: see {capture / 'prepare.log'}"}
+        print(capture.name, json.dumps(info), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,453 @@
+"""Prepare the real captures of the validation set from fetched git snapshots (never downloads).
+
+    python benchmarks/realworld/prepare_real.py GIT_DIR [GIT_DIR ...] [--out DIR] [--only NAME]
+
+Each GIT_DIR is a bare (or ``.git``) directory of a public repository snapshot, as the session
+tool ``fetch`` brings them to /work/.mirror/<owner>+<name>/. Every capture below names its
+repository and the commit its files are read at (SOURCES.md says what each one is and under which
+licence); a capture whose commit is in none of the given directories is skipped with a note.
+
+Writes, per capture, ``<out>/<name>/`` (default out: benchmarks/_work/realworld):
+
+    images/<stem>.jpg    the photos, longest side <= 1600 px, EXIF orientation applied
+    masks/<stem>.png     object masks (0 / 255) at the image size, where the capture has them
+    cameras.json         true cameras, where the capture is calibrated (format below)
+    scene.yaml           a `scenes:` entry for config/config.yaml (paths from the repository root)
+    source.json          provenance: repository, commit, folder, licence, files used and missing
+
+and ``<out>/scenes.yaml`` with every prepared scene.
+
+cameras.json is the sample's format (src/video2mesh/sample.py ``generate``) with per-image
+intrinsics, so that ``scene.load_true_cameras`` and ``silhouette`` read it::
+
+    {"convention": "OpenCV camera-to-world (x right, y down, z forward) ...",
+     "intrinsics": {fx, fy, cx, cy, w, h},            # present when every image shares them
+     "frames": [{"name": "<stem>.jpg", "c2w": 4x4,
+                 "intrinsics": {fx, fy, cx, cy, w, h, skew}}, ...]}
+
+Pixel coordinates have their origin at the top-left corner of the top-left pixel (a pixel's
+centre is at +0.5), so resizing by s scales fx, fy, cx, cy and skew by s. The world frame is the
+capture's own calibration frame (metres for Middlebury, millimetres for DTU), never normalised.
+
+Masks: DTU comes with object masks (the IDR/NeuS preprocessing). Middlebury's objects stand in
+front of black cloth, so a mask is a threshold of the brightest channel (the dataset's README
+recipe: 0.19 of full scale for the dino's dark shadows; 0.1 for the temple, plus a warm-colour
+test that drops the grey folds of cloth its views show), a 2-pixel opening (specks) and closing,
+keeping the components of at least 5 % of the largest one's area; holes are kept, since the
+temple's colonnade shows background between its columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image, ImageOps
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+from video2mesh.atomic import atomic_path, write_json  # noqa: E402
+
+MAX_SIDE = 1600
+JPEG_QUALITY = 93
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "_work" / "realworld"
+CONVENTION = (
+    "OpenCV camera-to-world (x right, y down, z forward) in the capture's calibration frame; "
+    "frame name = image file name; pixel origin at the top-left corner of the top-left pixel"
+)
+
+
+class Snapshot:
+    """Read-only access to a bare git snapshot at one commit (large files may be absent)."""
+
+    def __init__(self, git_dir: Path, commit: str) -> None:
+        self.git_dir, self.commit = git_dir, commit
+
+    def _git(self, *args: str, data: bytes | None = None) -> bytes:
+        return subprocess.run(
+            ["git", f"--git-dir={self.git_dir}", *args],
+            input=data,
+            capture_output=True,
+            check=True,
+        ).stdout
+
+    def files(self, folder: str) -> list[str]:
+        out = self._git("ls-tree", "-r", "--name-only", self.commit, "--", folder)
+        return sorted(out.decode().splitlines())
+
+    def present(self, paths: list[str]) -> set[str]:
+        """The paths whose content the snapshot really holds (files >= 4 MiB may be left out)."""
+        query = "".join(f"{self.commit}:{p}\n" for p in paths).encode()
+        lines = self._git("cat-file", "--batch-check", data=query).decode().splitlines()
+        return {p for p, line in zip(paths, lines, strict=True) if not line.endswith("missing")}
+
+    def read(self, path: str) -> bytes:
+        return self._git("cat-file", "blob", f"{self.commit}:{path}")
+
+
+def has_commit(git_dir: Path, commit: str) -> bool:
+    probe = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "cat-file", "-e", f"{commit}^{{commit}}"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+# --- cameras ----------------------------------------------------------------------------------
+
+
+@dataclass
+class View:
+    """One photo: its name (stem), pixels, optional mask and optional true camera."""
+
+    stem: str
+    image: Image.Image
+    mask: np.ndarray | None = None
+    k: np.ndarray | None = None  # 3x3 intrinsics at the image's size
+    w2c: np.ndarray | None = None  # 4x4 world-to-camera, OpenCV
+
+
+def decompose_projection(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """K (positive diagonal, K[2,2] = 1) and 4x4 world-to-camera from a 3x4 P = K [R | t]."""
+    from scipy.linalg import rq
+
+    k, r = rq(p[:, :3])
+    flip = np.diag(np.sign(np.diag(k)))  # RQ is unique up to signs: make K's diagonal positive
+    k, r = k @ flip, flip @ r
+    t = np.linalg.solve(k, p[:, 3])
+    if np.linalg.det(r) < 0:  # P was given up to a negative scale
+        r, t = -r, -t
+    w2c = np.eye(4)
+    w2c[:3, :3], w2c[:3, 3] = r, t
+    return k / k[2, 2], w2c
+
+
+def intrinsics_dict(k: np.ndarray, size: tuple[int, int]) -> dict[str, float]:
+    return {
+        "fx": float(k[0, 0]),
+        "fy": float(k[1, 1]),
+        "cx": float(k[0, 2]),
+        "cy": float(k[1, 2]),
+        "w": size[0],
+        "h": size[1],
+        "skew": float(k[0, 1]),
+    }
+
+
+# --- masks ---------------------------------------------------------------------------------------
+
+
+def threshold_mask(
+    image: Image.Image, threshold: float, min_chroma: float = 0.0, min_share: float = 0.05
+) -> np.ndarray:
+    """Object mask of a bright object on a black background (see the module docstring).
+
+    ``min_chroma``: also require (R - B) >= min_chroma * max(R, G, B), which keeps a warm-coloured
+    object (the plaster temple) and drops the neutral grey cloth draped behind it.
+    """
+    from scipy import ndimage
+
+    rgb = np.asarray(image.convert("RGB"), np.float32) / 255.0
+    brightest = rgb.max(axis=2)
+    mask = brightest > threshold
+    if min_chroma > 0:
+        mask &= rgb[..., 0] - rgb[..., 2] >= min_chroma * brightest
+    mask = ndimage.binary_closing(ndimage.binary_opening(mask, iterations=2), iterations=2)
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    areas = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(areas >= min_share * areas.max()) + 1
+    return np.isin(labels, keep)
+
+
+# --- capture readers ----------------------------------------------------------------------------
+
+
+def read_middlebury(
+    snap: Snapshot, folder: str, threshold: float, min_chroma: float = 0.0
+) -> Iterator[View]:
+    """Middlebury multi-view: <name>_par.txt lines 'img.png K(9) R(9) t(3)', x = K (R X + t)."""
+    par = next(p for p in snap.files(folder) if p.endswith("_par.txt"))
+    lines = snap.read(par).decode().split("\n")[1:]
+    for line in filter(str.strip, lines):
+        fields = line.split()
+        values = np.array(fields[1:], float)
+        w2c = np.eye(4)
+        w2c[:3, :3], w2c[:3, 3] = values[9:18].reshape(3, 3), values[18:21]
+        image = Image.open(io.BytesIO(snap.read(f"{folder}/{fields[0]}"))).convert("RGB")
+        yield View(
+            Path(fields[0]).stem,
+            image,
+            threshold_mask(image, threshold, min_chroma),
+            values[:9].reshape(3, 3),
+            w2c,
+        )
+
+
+def read_idr(
+    snap: Snapshot,
+    folder: str,
+    cameras: str = "cameras_sphere.npz",
+    suffix: str = ".png",
+    pixel_map: np.ndarray | None = None,
+) -> Iterator[View]:
+    """IDR/NeuS/MonoSDF layout: images <folder>/image/*.png (or <folder>/*<suffix>), masks in
+    <folder>/mask/ when there are any, <cameras> with world_mat_i = K [R | t] for image i.
+
+    ``pixel_map`` (3x3) maps the calibration's pixels to the stored images' (a resize and crop
+    that the preprocessing applied to the images but left to its loader for the cameras).
+    """
+    cams = np.load(io.BytesIO(snap.read(f"{folder}/{cameras}")))
+    images = [p for p in snap.files(f"{folder}/image") if p.endswith(".png")] or [
+        p for p in snap.files(folder) if p.endswith(suffix)
+    ]
+    masks = [p for p in snap.files(f"{folder}/mask") if p.endswith(".png")]
+    for i, img_path in enumerate(images):
+        k, w2c = decompose_projection(cams[f"world_mat_{i}"][:3, :4])
+        if pixel_map is not None:
+            k = pixel_map @ k
+        image = Image.open(io.BytesIO(snap.read(img_path))).convert("RGB")
+        mask = None
+        if masks:
+            mask = np.asarray(Image.open(io.BytesIO(snap.read(masks[i]))).convert("L")) > 127
+        yield View(Path(img_path).stem.removesuffix("_rgb"), image, mask, k, w2c)
+
+
+def read_photos(snap: Snapshot, folder: str) -> Iterator[View]:
+    """A plain photo set: every image the snapshot holds, EXIF orientation applied."""
+    for path in snap.files(folder):
+        if Path(path).suffix.lower() in {".jpg", ".jpeg", ".png"}:
+            image = ImageOps.exif_transpose(Image.open(io.BytesIO(snap.read(path))))
+            yield View(Path(path).stem, image.convert("RGB"))
+
+
+# --- the captures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capture:
+    name: str
+    repo: str  # owner/name on GitHub
+    commit: str  # the snapshot commit the files are read at
+    folder: str
+    licence: str
+    what: str
+    reader: Callable[[Snapshot], Iterator[View]]
+    scene: dict = field(default_factory=dict)  # extra keys of the scenes: entry
+
+
+# MonoSDF's DTU images: 1600x1200 resized to 512x384, then the central 384x384 (x from 64).
+MONOSDF_DTU_PIXELS = np.array([[0.32, 0.0, -64.0], [0.0, 0.32, 0.0], [0.0, 0.0, 1.0]])
+
+MIDDLEBURY_LICENCE = (
+    "no licence stated; Middlebury multi-view stereo data (Seitz, Curless, Diebel, Scharstein, "
+    "Szeliski, CVPR 2006), published for research and evaluation: cite the paper"
+)
+
+CAPTURES = [
+    Capture(
+        "temple_ring",
+        "cs-9/PBA",
+        "05c7ff9ae94395b9bde7f35f8f64927a1d219698",
+        "datasets/templeRing",
+        MIDDLEBURY_LICENCE,
+        "Middlebury templeRing: plaster temple replica, 47 calibrated views on a ring, black "
+        "background",
+        lambda s: read_middlebury(s, "datasets/templeRing", threshold=0.1, min_chroma=0.3),
+    ),
+    Capture(
+        "dino_ring",
+        "cs-9/PBA",
+        "05c7ff9ae94395b9bde7f35f8f64927a1d219698",
+        "datasets/dinoRing",
+        MIDDLEBURY_LICENCE,
+        "Middlebury dinoRing: matte white ceramic dinosaur, untextured, 48 calibrated views on a "
+        "ring, black background",
+        lambda s: read_middlebury(s, "datasets/dinoRing", threshold=0.19),
+    ),
+    Capture(
+        "dtu_scan65",
+        "jingz666/NeuF",
+        "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
+        "data/DTU/dtu_scan65",
+        "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014, "
+        "roboimagedata.compute.dtu.dk), research use: cite the paper",
+        "DTU scan 65 (a skull model on a table), 49 calibrated views (1600x1200) with object masks "
+        "from the IDR/NeuS preprocessing",
+        lambda s: read_idr(s, "data/DTU/dtu_scan65"),
+    ),
+    Capture(
+        "monstree",
+        "alicevision/dataset_monstree",
+        "c697b936be47d6b78ce58d7eb4188e6908503ee2",
+        "full",
+        "no licence file in the repository (README: 'Images dataset for 3D reconstruction'); "
+        "Meshroom's official sample data set: local validation only, never redistributed",
+        "AliceVision monstree (Meshroom's sample): a gnarled tree trunk with a face-like hollow, "
+        "outdoors, hand-held iPhone 7 photos (4032x3024, 19 portrait and 4 landscape); the "
+        "snapshot holds 23 of the 41 (files >= 4 MiB left out)",
+        lambda s: read_photos(s, "full"),
+    ),
+    Capture(
+        "dtu_scan24",
+        "jingz666/NeuF",
+        "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
+        "data/monosdf_DTU/scan24",
+        "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014), research "
+        "use: cite the paper",
+        "DTU scan 24 (a model house on a table) as MonoSDF preprocessed it: 49 calibrated views, "
+        "384x384 centre crops, no masks",
+        lambda s: read_idr(
+            s, "data/monosdf_DTU/scan24", "cameras.npz", "_rgb.png", MONOSDF_DTU_PIXELS
+        ),
+    ),
+]
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _resized(view: View) -> View:
+    w, h = view.image.size
+    scale = min(1.0, MAX_SIDE / max(w, h))
+    if scale == 1.0:
+        return view
+    size = (round(w * scale), round(h * scale))
+    image = view.image.resize(size, Image.Resampling.LANCZOS)
+    mask = None
+    if view.mask is not None:
+        mask_img = Image.fromarray(view.mask.astype(np.uint8) * 255).resize(
+            size, Image.Resampling.BILINEAR
+        )
+        mask = np.asarray(mask_img) > 127
+    k = None
+    if view.k is not None:
+        k = np.diag([size[0] / w, size[1] / h, 1.0]) @ view.k
+    return View(view.stem, image, mask, k, view.w2c)
+
+
+def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
+    """Write one capture's folder; returns its source.json record."""
+    folder = out / capture.name
+    listed = [p for p in snap.files(capture.folder)]
+    held = snap.present(listed)
+    missing = sorted(set(listed) - held)
+    # Readers skip files the snapshot does not hold.
+    snap_view = _PresentOnly(snap, held)
+    frames, intrinsics, masks = [], [], 0
+    for raw in capture.reader(snap_view):  # type: ignore[arg-type]
+        view = _resized(raw)
+        with atomic_path(folder / "images" / f"{view.stem}.jpg") as tmp:
+            view.image.save(tmp, format="JPEG", quality=JPEG_QUALITY)
+        if view.mask is not None:
+            masks += 1
+            with atomic_path(folder / "masks" / f"{view.stem}.png") as tmp:
+                Image.fromarray(view.mask.astype(np.uint8) * 255).save(tmp, format="PNG")
+        if view.k is not None and view.w2c is not None:
+            k = intrinsics_dict(view.k, view.image.size)
+            intrinsics.append(k)
+            frames.append(
+                {
+                    "name": f"{view.stem}.jpg",
+                    "c2w": np.linalg.inv(view.w2c).tolist(),
+                    "intrinsics": k,
+                }
+            )
+    images = sorted((folder / "images").glob("*.jpg"))
+    if frames:
+        cameras = {"convention": CONVENTION, "frames": frames}
+        if all(k == intrinsics[0] for k in intrinsics):
+            cameras["intrinsics"] = intrinsics[0]
+        write_json(folder / "cameras.json", cameras)
+    scene = {"images": str((folder / "images").relative_to(REPO_ROOT)), "type": "object"}
+    scene.update(capture.scene)
+    write_scene_yaml(folder / "scene.yaml", capture, scene, bool(frames), masks > 0)
+    record = {
+        "name": capture.name,
+        "what": capture.what,
+        "repository": f"https://github.com/{capture.repo}",
+        "commit": capture.commit,
+        "folder": capture.folder,
+        "licence": capture.licence,
+        "images": len(images),
+        "image_size": list(Image.open(images[0]).size) if images else None,
+        "cameras": len(frames),
+        "masks": masks,
+        "missing_in_snapshot": missing,
+        "bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+    }
+    write_json(folder / "source.json", record)
+    return record
+
+
+class _PresentOnly(Snapshot):
+    """A snapshot view that lists only the files whose content it holds."""
+
+    def __init__(self, snap: Snapshot, held: set[str]) -> None:
+        super().__init__(snap.git_dir, snap.commit)
+        self._held = held
+
+    def files(self, folder: str) -> list[str]:
+        return [p for p in super().files(folder) if p in self._held]
+
+
+def write_scene_yaml(
+    path: Path, capture: Capture, scene: dict, has_cameras: bool, has_masks: bool
+) -> None:
+    notes = [f"# {capture.name}: {capture.what}", f"# from {capture.repo}@{capture.commit[:12]}"]
+    if has_cameras:
+        scored = " and masks/" if has_masks else ""
+        notes.append(
+            f"# cameras.json{scored} (beside images/) score a mesh: "
+            "python -m video2mesh silhouette --help"
+        )
+    text = "\n".join(notes) + "\n" + yaml.safe_dump({"scenes": {capture.name: scene}})
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("git_dirs", nargs="+", type=Path, help="fetched snapshot git directories")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--only", action="append", help="prepare only this capture (repeatable)")
+    args = ap.parse_args(argv)
+
+    records, scenes = [], {}
+    for capture in CAPTURES:
+        if args.only and capture.name not in args.only:
+            continue
+        git_dir = next((d for d in args.git_dirs if has_commit(d, capture.commit)), None)
+        if git_dir is None:
+            print(
+                f"{capture.name}: skipped, no given snapshot holds {capture.repo}@{capture.commit}"
+            )
+            continue
+        record = prepare(capture, Snapshot(git_dir, capture.commit), args.out)
+        records.append(record)
+        print(
+            f"{capture.name}: {record['images']} images {record['image_size']}, "
+            f"{record['cameras']} cameras, {record['masks']} masks, "
+            f"{record['bytes'] / 1e6:.1f} MB"
+        )
+    for scene_yaml in sorted(args.out.glob("*/scene.yaml")):  # every capture prepared so far
+        scenes.update(yaml.safe_load(scene_yaml.read_text())["scenes"])
+    if scenes:
+        with atomic_path(args.out / "scenes.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump({"scenes": scenes}))
+    print(json.dumps([{k: r[k] for k in ("name", "images", "cameras", "masks")} for r in records]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

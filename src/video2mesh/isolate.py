@@ -1,0 +1,90 @@
+"""The object alone: cut the support surface (and all below it) and drop floaters from a mesh.
+
+A neural surface of an object on a table reconstructs the table top inside the bounding sphere
+as a disc the object stands in, and small blobs where the background leaked in. For
+``type: object`` scenes both go by default (``object: {support: remove, floaters: remove}``):
+
+- support: every face whose centroid lies lower than ``CUT_HEIGHT`` × the sphere radius above
+  the support plane of transforms.json is removed, and so is every face lower than ``BAND`` ×
+  the radius that faces up or down (within ``BAND_TILT_DEG`` of the plane's normal): the
+  reconstructed table top is not flat where the object shades it, and on the validation set
+  it rose in "skirts" around the object's foot up to a few % of the radius, joined to it (so
+  no component test could drop them). The object's own walls near the table stand upright
+  and stay; what it loses is its lowest sliver and any flat part within the band.
+- floaters: connected components with less than ``FLOATER_SHARE`` of the largest one's area
+  are removed (a handle or a leg that the surface joins to the body is one component with it).
+
+Works on any backend's mesh, in world units; a mesh without a support plane is only de-floated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from video2mesh.support import Plane
+
+CUT_HEIGHT = 0.02  # of the sphere radius
+BAND = 0.08  # of the sphere radius
+BAND_TILT_DEG = 35.0
+FLOATER_SHARE = 0.05  # of the largest component's area
+MODES = ("remove", "keep")
+
+
+def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
+    """Connected-component label per face (faces sharing a vertex are connected)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    a = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2]])
+    b = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_verts, n_verts))
+    _, labels = connected_components(graph, directed=False)
+    return labels[faces[:, 0]]
+
+
+def read_settings(transforms: Path) -> tuple[Plane | None, float]:
+    """The support plane (or None) and the sphere radius written by the scene stage."""
+    meta = json.loads(Path(transforms).read_text())
+    plane = meta.get("support_plane")
+    return (Plane.from_json(plane) if plane else None), float(meta["sphere_radius"])
+
+
+def isolate(
+    mesh: Any,  # trimesh.Trimesh in world units
+    plane: Plane | None,
+    radius: float,
+    support: str = "remove",
+    floaters: str = "remove",
+) -> tuple[Any, dict[str, Any]]:
+    """The mesh without its support and floaters, and what was removed (area shares)."""
+    for name, value in (("support", support), ("floaters", floaters)):
+        if value not in MODES:
+            raise ValueError(f"object.{name} is {value!r}, not one of {MODES}")
+    faces = np.asarray(mesh.faces)
+    areas = np.asarray(mesh.area_faces)
+    total = float(areas.sum()) or 1.0
+    keep = np.ones(len(faces), bool)
+    stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
+    if support == "remove" and plane is not None:
+        heights = plane.height(np.asarray(mesh.triangles_center))
+        facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
+        flat = (heights < BAND * radius) & (facing > np.cos(np.radians(BAND_TILT_DEG)))
+        keep &= (heights > CUT_HEIGHT * radius) & ~flat
+        stats["support_area_share"] = float(areas[~keep].sum() / total)
+    if floaters == "remove" and keep.any():
+        labels = face_components(faces[keep], len(mesh.vertices))
+        comp_area = np.bincount(labels, weights=areas[keep])
+        big = comp_area >= FLOATER_SHARE * comp_area.max()
+        kept_idx = np.nonzero(keep)[0]
+        drop = kept_idx[~big[labels]]
+        stats["floater_area_share"] = float(areas[drop].sum() / total)
+        stats["floaters_removed"] = len(np.unique(labels[~big[labels]]))
+        keep[drop] = False
+    if keep.all():
+        return mesh, stats
+    out = mesh.submesh([np.nonzero(keep)[0]], append=True, only_watertight=False)
+    return out, stats

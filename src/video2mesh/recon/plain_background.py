@@ -1,0 +1,63 @@
+"""Background masks for captures in front of a plain backdrop (a studio sweep, a black cloth).
+
+Why: behind a textured room, a surface in the wrong place cannot paint the room's colours from
+every view, so photometric loss carves it away. In front of a uniform backdrop it can: a shell
+of backdrop colour explains those pixels as well as empty space does, and NeuS keeps it (the
+"temple inside a black shell" of real captures). Where the frames' borders are plain, the
+backdrop is flood-filled from the border (pixels close to the border colour, in smooth regions,
+connected to the border) and training pushes the object's opacity to zero on those pixels.
+Textured backgrounds are left alone: no masks, no loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BORDER = 0.02  # band width, share of the short side
+COLOR_TOL = 40  # levels (L∞) from the border colour: vignetting and shading of a backdrop
+GRAD_TOL = 6.0  # levels per pixel after a 3×3 blur: a backdrop is smooth, objects have edges
+# share of border pixels that must be backdrop for an image to count: a plain backdrop behind
+# an object on a textured table fills the top and the sides of the frame, not the bottom
+PLAIN_BORDER = 0.35
+PLAIN_IMAGES = 0.7  # share of images with a plain border for the capture to count
+MAX_SHARE = 0.97  # a mask over nearly the whole image saw no object: ignored
+
+
+def _border(h: int, w: int) -> np.ndarray:
+    b = max(2, round(BORDER * min(h, w)))
+    m = np.zeros((h, w), bool)
+    m[:b], m[-b:], m[:, :b], m[:, -b:] = True, True, True, True
+    return m
+
+
+def backdrop_mask(image: np.ndarray) -> np.ndarray | None:
+    """Backdrop pixels of one uint8 (H, W, 3) image, or None if its border is not plain.
+
+    The backdrop colour is the median of the border's smooth pixels, so a textured table along
+    the bottom edge does not hide a plain backdrop along the others."""
+    from scipy import ndimage
+
+    h, w = image.shape[:2]
+    border = _border(h, w)
+    img = image.astype(np.int16)
+    grey = ndimage.uniform_filter(img.mean(axis=-1, dtype=np.float32), 3)
+    smooth = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1)) / 8.0 <= GRAD_TOL
+    if (smooth & border).sum() < PLAIN_BORDER * border.sum():
+        return None
+    color = np.median(img[smooth & border], axis=0)
+    candidate = smooth & (np.abs(img - color).max(axis=-1) <= COLOR_TOL)
+    if candidate[border].mean() < PLAIN_BORDER:
+        return None
+    labels, _ = ndimage.label(candidate)
+    touching = np.unique(labels[border & candidate])
+    mask = np.isin(labels, touching[touching > 0])
+    return mask if mask.mean() < MAX_SHARE else None
+
+
+def backdrop_masks(images: np.ndarray) -> np.ndarray | None:
+    """(N, H, W) bool backdrop masks, or None when the capture has no plain backdrop."""
+    masks = [backdrop_mask(im) for im in images]
+    if sum(m is not None for m in masks) < PLAIN_IMAGES * len(masks):
+        return None
+    empty = np.zeros(images.shape[1:3], bool)
+    return np.stack([empty if m is None else m for m in masks])

@@ -1,0 +1,267 @@
+"""Silhouette IoU: how well a mesh's outline matches the object's masks under the true cameras.
+
+For captures with calibrated cameras and object masks (no scan), the mesh is projected with each
+true camera at the mask's resolution and its silhouette (every pixel whose centre falls inside a
+projected triangle: for a closed mesh, exactly the pixels whose ray hits it) is compared with the
+mask: IoU = |mesh ∩ mask| / |mesh ∪ mask| per view; the summary is their mean, median and minimum.
+
+Our meshes live in the SfM frame; the true cameras in the calibration frame. The similarity that
+maps the true camera centres onto the SfM ones by image name (``scene.align_to_truth``, the one
+the reference stage writes to alignment.json) is inverted to bring the mesh into the calibration
+frame. Pass either that alignment.json or the SfM model (sfm/sparse) to compute it.
+
+Cameras: the sample's cameras.json format (OpenCV camera-to-world per frame, keyed by ``index``
+or ``name``), with intrinsics per frame (``frames[i].intrinsics``) or shared (``intrinsics``):
+fx, fy, cx, cy, w, h and optionally skew; pixel origin at the corner of the top-left pixel.
+Masks: ``<masks>/<stem>.png``, object > 127; a mask of another size than the camera's w x h is
+an error. Masks of a plain dark or bright background can be made by thresholding
+(benchmarks/realworld/prepare_real.py does so for Middlebury's black background).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from video2mesh.atomic import write_json
+from video2mesh.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 2_000_000  # candidate pixels tested at once while rasterising
+
+
+@dataclass(frozen=True)
+class Camera:
+    name: str  # image stem
+    k: np.ndarray  # 3x3
+    w2c: np.ndarray  # 4x4, OpenCV
+    width: int
+    height: int
+
+
+def _k_matrix(intr: dict) -> np.ndarray:
+    return np.array(
+        [
+            [intr["fx"], intr.get("skew", 0.0), intr["cx"]],
+            [0.0, intr["fy"], intr["cy"]],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+
+
+def load_cameras(path: Path) -> list[Camera]:
+    """Cameras of a cameras.json (see the module docstring), in file order."""
+    data = json.loads(Path(path).read_text())
+    shared = data.get("intrinsics")
+    out = []
+    for f in data["frames"]:
+        intr = f.get("intrinsics", shared)
+        if intr is None:
+            raise UserError(
+                f"{path}: frame {f} has no intrinsics", "add intrinsics to cameras.json"
+            )
+        name = f"{f['index']:06d}" if "index" in f else Path(f["name"]).stem
+        w2c = np.linalg.inv(np.asarray(f["c2w"], float))
+        out.append(Camera(name, _k_matrix(intr), w2c, int(intr["w"]), int(intr["h"])))
+    return out
+
+
+def rasterise(vertices: np.ndarray, faces: np.ndarray, cam: Camera) -> np.ndarray:
+    """Boolean (h, w) silhouette: pixels whose centre lies inside a projected triangle.
+
+    Triangles with a vertex behind the camera are skipped (objects lie in front of it).
+    Triangles are bucketed by the size of their pixel bounding box and each bucket is tested
+    with one vectorised inside test over its candidate pixel centres, so a mesh of a few hundred
+    thousand faces takes about a second per view.
+    """
+    cam_pts = vertices @ cam.w2c[:3, :3].T + cam.w2c[:3, 3]
+    z = cam_pts[:, 2]
+    proj = cam_pts @ cam.k.T
+    uv = proj[:, :2] / np.where(z > 1e-9, z, 1.0)[:, None]
+    tri = uv[faces]  # (m, 3, 2)
+    tri = tri[(z[faces] > 1e-9).all(axis=1)]
+    # Pixel (i, j) has its centre at (j + 0.5, i + 0.5).
+    lo = np.ceil(tri.min(axis=1) - 0.5).astype(np.int64)
+    hi = np.floor(tri.max(axis=1) - 0.5).astype(np.int64)
+    lo = np.maximum(lo, 0)
+    hi = np.minimum(hi, [cam.width - 1, cam.height - 1])
+    extent = (hi - lo + 1).max(axis=1)
+    live = extent > 0
+    tri, lo, extent = tri[live], lo[live], extent[live]
+    mask = np.zeros((cam.height, cam.width), bool)
+    if len(tri) == 0:
+        return mask
+    size = 1
+    while True:
+        sel = (extent <= size) & (extent > size // 2) if size > 1 else extent <= 1
+        if sel.any():
+            _fill(mask, tri[sel], lo[sel], size)
+        if size >= extent.max():
+            break
+        size *= 2
+    return mask
+
+
+def _fill(mask: np.ndarray, tri: np.ndarray, lo: np.ndarray, size: int) -> None:
+    """Set the pixels inside each triangle among the size x size pixels from its corner lo."""
+    offsets = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="xy"), -1).reshape(
+        -1, 2
+    )
+    per_chunk = max(1, _CHUNK // len(offsets))
+    h, w = mask.shape
+    for s in range(0, len(tri), per_chunk):
+        t, base = tri[s : s + per_chunk], lo[s : s + per_chunk]
+        pix = base[:, None, :] + offsets[None]  # (n, k, 2) integer pixel (x, y)
+        p = pix + 0.5
+        a, b, c = t[:, 0, None], t[:, 1, None], t[:, 2, None]
+
+        def edge(p0: np.ndarray, p1: np.ndarray, q: np.ndarray) -> np.ndarray:
+            return (p1[..., 0] - p0[..., 0]) * (q[..., 1] - p0[..., 1]) - (
+                p1[..., 1] - p0[..., 1]
+            ) * (q[..., 0] - p0[..., 0])
+
+        e0, e1, e2 = edge(b, c, p), edge(c, a, p), edge(a, b, p)
+        # Inside for either winding; edges count as inside so shared edges leave no gaps.
+        inside = ((e0 >= 0) & (e1 >= 0) & (e2 >= 0)) | ((e0 <= 0) & (e1 <= 0) & (e2 <= 0))
+        inside &= (pix[..., 0] < w) & (pix[..., 1] < h)
+        hit = pix[inside]
+        mask[hit[:, 1], hit[:, 0]] = True
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def similarity_matrix(alignment: dict) -> np.ndarray:
+    """4x4 of the alignment's similarity (true frame -> SfM frame), as alignment.json stores it."""
+    m = np.eye(4)
+    m[:3, :3] = alignment["scale"] * np.asarray(alignment["rotation"], float)
+    m[:3, 3] = alignment["translation"]
+    return m
+
+
+def load_mask(path: Path, cam: Camera) -> np.ndarray:
+    from PIL import Image
+
+    mask = np.asarray(Image.open(path).convert("L")) > 127
+    if mask.shape != (cam.height, cam.width):
+        raise UserError(
+            f"mask {path} is {mask.shape[1]}x{mask.shape[0]}, camera {cam.name} is "
+            f"{cam.width}x{cam.height}",
+            "masks must have the size the cameras' intrinsics describe",
+        )
+    return mask
+
+
+def silhouette_iou(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    cameras: list[Camera],
+    masks_dir: Path,
+    sfm_to_true: np.ndarray | None = None,
+) -> dict:
+    """Per-view and summary IoU of the mesh's silhouettes against the masks.
+
+    ``sfm_to_true`` (4x4) moves the mesh into the cameras' frame first. Cameras without a mask
+    file are skipped and listed.
+    """
+    v = np.asarray(vertices, float)
+    if sfm_to_true is not None:
+        v = v @ sfm_to_true[:3, :3].T + sfm_to_true[:3, 3]
+    views, missing = [], []
+    for cam in cameras:
+        path = Path(masks_dir) / f"{cam.name}.png"
+        if not path.is_file():
+            missing.append(cam.name)
+            continue
+        mask = load_mask(path, cam)
+        sil = rasterise(v, np.asarray(faces), cam)
+        views.append(
+            {
+                "name": cam.name,
+                "iou": round(iou(sil, mask), 5),
+                "mesh_pixels": int(sil.sum()),
+                "mask_pixels": int(mask.sum()),
+            }
+        )
+    if not views:
+        raise UserError(f"no camera has a mask in {masks_dir}", "masks are named <image stem>.png")
+    scores = np.array([x["iou"] for x in views])
+    return {
+        "views": len(views),
+        "mean_iou": float(scores.mean()),
+        "median_iou": float(np.median(scores)),
+        "min_iou": float(scores.min()),
+        "cameras_without_mask": missing,
+        "per_view": views,
+    }
+
+
+def sfm_to_true_transform(alignment: Path | None, sparse: Path | None, cameras: Path) -> np.ndarray:
+    """Inverse of the true->SfM similarity: from alignment.json, or computed from the SfM model."""
+    if alignment is not None:
+        data = json.loads(Path(alignment).read_text())
+        if "scale" not in data:
+            raise UserError(
+                f"{alignment} holds no similarity (its reference had no cameras)",
+                "pass --sparse sfm/sparse instead, to align on the cameras",
+            )
+    elif sparse is not None:
+        from video2mesh.scene import align_to_truth, load_model, load_true_cameras
+
+        data = align_to_truth(load_model(Path(sparse)), load_true_cameras(Path(cameras)))
+        log.info(
+            "aligned on %d cameras: median centre error %.2f%% of the orbit, rotation %.2f°",
+            data["frames"],
+            100 * data["median_center_error_rel"],
+            data["median_rotation_error_deg"],
+        )
+    else:
+        return np.eye(4)
+    return np.linalg.inv(similarity_matrix(data))
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    import trimesh
+
+    mesh = trimesh.load(args.mesh, force="mesh", process=False)
+    transform = sfm_to_true_transform(
+        Path(args.alignment) if args.alignment else None,
+        Path(args.sparse) if args.sparse else None,
+        Path(args.cameras),
+    )
+    result = silhouette_iou(
+        np.asarray(mesh.vertices),
+        np.asarray(mesh.faces),
+        load_cameras(Path(args.cameras)),
+        Path(args.masks),
+        transform,
+    )
+    result["mesh"] = str(args.mesh)
+    result["frame"] = "sfm (aligned)" if (args.alignment or args.sparse) else "calibration"
+    write_json(args.out, result)
+    log.info(
+        "silhouette IoU over %d views: mean %.4f, min %.4f",
+        result["views"],
+        result["mean_iou"],
+        result["min_iou"],
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("silhouette", help="silhouette IoU of a mesh under true cameras vs masks")
+    p.add_argument("--mesh", required=True)
+    p.add_argument("--cameras", required=True, help="cameras.json with intrinsics (true frame)")
+    p.add_argument("--masks", required=True, help="folder of <image stem>.png object masks")
+    frame = p.add_mutually_exclusive_group()
+    frame.add_argument("--alignment", help="alignment.json: the mesh is in the SfM frame")
+    frame.add_argument("--sparse", help="sfm/sparse model: align its cameras to the true ones")
+    p.add_argument("--out", required=True, help="output JSON")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,147 @@
+"""The support surface (table, floor) under an object, found in the SfM points.
+
+People film an object standing on something. That surface is the densest, flattest structure in
+the sparse model, it lies below the object, its normal points to where the cameras are, and
+the cameras are above it. We look for it with RANSAC among planes whose normal is within
+``MAX_TILT_DEG`` of the cameras' up direction, score each by the points it holds near the
+object, and refit the winner by least squares. When nothing qualifies (a floating object, a
+plain untextured table, a turntable seen from the side) there is no support: callers then
+behave as before the support existed.
+
+All in the world units of the SfM model; ``scale`` is the median camera distance to the point
+the cameras look at, so thresholds are relative to the capture, not to SfM's arbitrary units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_TILT_DEG = 30.0  # a table seen by an orbit: the cameras' up is within a few degrees of it
+INLIER_FRACTION = 0.006  # of scale: SfM points on a textured table lie within ~0.2 % of it
+MIN_INLIERS = 30
+MIN_SHARE = 0.05  # of the points near the object: a few stray coplanar points are no table
+CAMERAS_ABOVE = 0.9  # share of cameras that must be on the normal's side
+
+
+@dataclass
+class Plane:
+    """``normal · x + offset = 0``; ``normal`` has unit length and points up (to the cameras)."""
+
+    normal: np.ndarray
+    offset: float
+    inliers: int
+    tolerance: float  # the RANSAC inlier distance, world units
+
+    def height(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, float) @ self.normal + self.offset
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        return x - self.height(x)[..., None] * self.normal
+
+    def as_json(self) -> dict:
+        return {
+            "normal": [round(float(v), 6) for v in self.normal],
+            "offset": round(float(self.offset), 6),
+            "inliers": int(self.inliers),
+            "tolerance": round(float(self.tolerance), 6),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plane:
+        return cls(
+            np.asarray(data["normal"], float),
+            float(data["offset"]),
+            int(data.get("inliers", 0)),
+            float(data.get("tolerance", 0.0)),
+        )
+
+
+def camera_up(c2w: np.ndarray) -> np.ndarray:
+    """The cameras' shared up direction (world), from OpenCV camera-to-world matrices.
+
+    People hold a phone upright, so the mean of the cameras' −y axes points up. When the
+    cameras are rolled every which way (mean too short), the normal of the plane through the
+    camera centres (an orbit's plane), turned towards that mean, is used instead.
+    """
+    ups = -c2w[:, :3, 1]
+    mean = ups.mean(axis=0)
+    if np.linalg.norm(mean) >= 0.5 or len(c2w) < 3:
+        return mean / max(np.linalg.norm(mean), 1e-12)
+    centers = c2w[:, :3, 3]
+    normal = np.linalg.eigh(np.cov((centers - centers.mean(axis=0)).T))[1][:, 0]
+    return normal if normal @ mean >= 0 else -normal
+
+
+def _plane_through(p: np.ndarray) -> tuple[np.ndarray, float] | None:
+    n = np.cross(p[1] - p[0], p[2] - p[0])
+    length = np.linalg.norm(n)
+    if length < 1e-12:
+        return None
+    n = n / length
+    return n, -float(n @ p[0])
+
+
+def _refit(points: np.ndarray) -> tuple[np.ndarray, float]:
+    mean = points.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((points - mean).T))
+    n = vecs[:, 0]  # the direction of least spread
+    return n, -float(n @ mean)
+
+
+def find_support(
+    points: np.ndarray,
+    c2w: np.ndarray,
+    look: np.ndarray,
+    *,
+    iterations: int = 600,
+    seed: int = 0,
+) -> Plane | None:
+    """The support plane under the object the cameras look at, or None if there is none."""
+    centers = c2w[:, :3, 3]
+    up = camera_up(c2w)
+    scale = float(np.median(np.linalg.norm(centers - look, axis=1)))
+    tol = INLIER_FRACTION * scale
+    near = points[np.linalg.norm(points - look, axis=1) < 1.2 * scale]
+    if len(near) < MIN_INLIERS:
+        return None
+    min_inliers = max(MIN_INLIERS, int(MIN_SHARE * len(near)))
+    cos_tilt = np.cos(np.radians(MAX_TILT_DEG))
+    rng = np.random.default_rng(seed)
+    found: list[tuple[int, np.ndarray, float]] = []
+    for _ in range(iterations):
+        fit = _plane_through(near[rng.choice(len(near), 3, replace=False)])
+        if fit is None:
+            continue
+        n, d = fit
+        if n @ up < 0:
+            n, d = -n, -d
+        if n @ up < cos_tilt:
+            continue
+        # The object stands on it: the look-at point is above, and so are the cameras.
+        if n @ look + d < -2 * tol:
+            continue
+        if np.mean(centers @ n + d > 0) < CAMERAS_ABOVE:
+            continue
+        count = int((np.abs(near @ n + d) < tol).sum())
+        if count >= min_inliers:
+            found.append((count, n, d))
+    if not found:
+        return None
+    # A table and the floor under it both qualify: the object stands on the highest of the
+    # well-supported planes below it (a far floor can hold more points than a small table).
+    top = max(c for c, _, _ in found)
+    _, n, d = min((f for f in found if f[0] >= 0.5 * top), key=lambda f: f[1] @ look + f[2])
+    for _ in range(3):  # least squares on the inliers, then the inliers of that
+        inl = near[np.abs(near @ n + d) < tol]
+        if len(inl) < 3:
+            return None
+        n, d = _refit(inl)
+        if n @ up < 0:
+            n, d = -n, -d
+    count = int((np.abs(near @ n + d) < tol).sum())
+    if count < min_inliers:
+        return None
+    return Plane(n, d, count, tol)

@@ -1,0 +1,274 @@
+"""What the rule files compute: scenes, sweep targets, run settings and shell arguments.
+
+The rules (rules/*.smk) stay rules: they bind wildcards and call a `Plan` built once from the
+validated config (`W = Plan(config)` in rules/common.smk). Everything here is a pure function of
+that config, imports only the standard library (the DAG is built in whatever Python runs
+Snakemake) and is unit-tested in tests/test_workflow_plan.py. Paths are the file contract of
+docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import shlex
+import string
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# The official backend's extraction works in blocks of this edge; the builtin one picks its own.
+DEFAULT_EXTRACT_BLOCK = {"neuralangelo": 128}
+CURVES = ("training", "quality", "time")
+
+
+def one_of(names: Iterable[str]) -> str:
+    """Regex matching exactly these names (never matching when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def quoted(flag: str, value: str | None) -> str:
+    """``flag 'value'`` for a shell command, or nothing when there is no value."""
+    return f"{flag} {shlex.quote(value)}" if value else ""
+
+
+class Plan:
+    """The pipeline's view of one config: which scenes, runs and sweep points exist."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.scenes: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["scenes"].items()}
+        self.runs: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["runs"].items()}
+        self.iterations = sorted(config["sweep"]["iterations"])
+        self.resolutions = sorted(config["sweep"]["resolutions"])
+
+    # --- scenes ---------------------------------------------------------------------------
+
+    def scenes_where(self, test: Callable[[dict[str, Any]], bool]) -> list[str]:
+        return [s for s, c in self.scenes.items() if test(c)]
+
+    @property
+    def sample_scenes(self) -> list[str]:
+        return self.scenes_where(lambda c: c.get("source") == "sample")
+
+    @property
+    def video_scenes(self) -> list[str]:
+        return self.scenes_where(lambda c: "video" in c)
+
+    @property
+    def photo_scenes(self) -> list[str]:
+        return self.scenes_where(lambda c: "images" in c)
+
+    def has_reference(self, scene: str) -> bool:
+        """results/{scene}/reference.ply exists: the sample, or a scene naming a reference."""
+        c = self.scenes[scene]
+        return c.get("source") == "sample" or "reference" in c
+
+    @property
+    def reference_scenes(self) -> list[str]:
+        return [s for s in self.scenes if self.has_reference(s)]
+
+    def scene_settings(self, scene: str, section: str) -> dict[str, Any]:
+        """A config section with the scene's own overrides on top."""
+        return {**(self.config.get(section) or {}), **self.scenes[scene].get(section, {})}
+
+    def scene_type(self, scene: str) -> str:
+        return self.scenes[scene].get("type", "object")
+
+    def input_file(self, scene: str) -> str:
+        """results/{scene}/input.<ext>: the ingested video, or input.tar of the photos."""
+        c = self.scenes[scene]
+        if "images" in c:
+            return f"results/{scene}/input.tar"
+        if "video" in c:
+            return f"results/{scene}/input.{c['video'].rsplit('.', 1)[-1].lower()}"
+        return f"results/{scene}/input.mp4"
+
+    def sample_args(self, scene: str) -> str:
+        s = self.scenes[scene].get("sample", {})  # seed, frames, width, height: ints; variant
+        return " ".join(
+            quoted(f"--{k}", v) if isinstance(v, str) else f"--{k} {int(v)}"
+            for k, v in sorted(s.items())
+        )
+
+    def sfm_matcher(self, scene: str) -> str:
+        matcher = self.scene_settings(scene, "sfm")["matcher"]
+        if matcher == "auto":
+            return "exhaustive" if "images" in self.scenes[scene] else "sequential"
+        return matcher
+
+    def object_settings(self, scene: str) -> dict[str, Any]:
+        """The object clean-up settings (type scene: nothing is cut or dropped)."""
+        if self.scene_type(scene) != "object":
+            return {"support": "keep", "floaters": "keep", "find_support": False}
+        return self.scene_settings(scene, "object")
+
+    def isolate_args(self, scene: str) -> str:
+        s = self.object_settings(scene)
+        return f"--object-support {s['support']} --object-floaters {s['floaters']}"
+
+    def support_arg(self, scene: str) -> str:
+        return "" if self.object_settings(scene)["find_support"] else "--no-support"
+
+    def sphere_overrides(self, scene: str) -> str:
+        return json.dumps((self.config.get("sphere") or {}).get(scene, {}))
+
+    def reference_inputs(self, scene: str, source: Callable[[str], Any]) -> dict[str, Any]:
+        """The reference mesh (and cameras) of a scene; ``source`` marks the user's own files
+        (Snakemake's ``local``: they never move to remote storage)."""
+        c = self.scenes[scene]
+        if c.get("source") == "sample":
+            return {
+                "mesh": f"results/{scene}/sample_truth.ply",
+                "cameras": f"results/{scene}/sample_cameras.json",
+            }
+        out = {"mesh": source(c["reference"])}
+        if "reference_cameras" in c:
+            out["cameras"] = source(c["reference_cameras"])
+        return out
+
+    # --- evaluation -------------------------------------------------------------------------
+
+    def finest_mesh(self, scene: str, run: str) -> str:
+        its, res = self.iterations[-1], self.resolutions[-1]
+        return f"results/{scene}/{run}/mesh/it{its}_res{res}.ply"
+
+    def eval_reference(self, scene: str, run: str) -> str:
+        """What a mesh is compared with: the reference, else the run's finest mesh."""
+        if self.has_reference(scene):
+            return f"results/{scene}/reference.ply"
+        return self.finest_mesh(scene, run)
+
+    def reference_kind(self, scene: str) -> str:
+        return "ground-truth" if self.has_reference(scene) else "finest-mesh"
+
+    def if_reference(self, scene: str, name: str) -> list[str]:
+        """[results/{scene}/{name}] when the scene has a reference, else [] (optional inputs)."""
+        return [f"results/{scene}/{name}"] if self.has_reference(scene) else []
+
+    # --- runs and training chains --------------------------------------------------------------
+
+    def backend(self, run: str) -> str:
+        return self.runs[run].get("backend", run)
+
+    def runs_of(self, backend: str) -> list[str]:
+        return [r for r in self.runs if self.backend(r) == backend]
+
+    def run_config_arg(self, run: str) -> str:
+        """The run's config entry as one shell-quoted JSON argument."""
+        return shlex.quote(json.dumps(self.runs[run], sort_keys=True))
+
+    def previous_iteration(self, iterations: int | str) -> int:
+        """The sweep point before this one (0 when this segment starts the chain)."""
+        n = int(iterations)
+        if n not in self.iterations:
+            raise ValueError(f"{n} is not in sweep.iterations {self.iterations}")
+        i = self.iterations.index(n)
+        return self.iterations[i - 1] if i else 0
+
+    def train_inputs(self, scene: str, run: str, iterations: int | str) -> dict[str, str]:
+        """Inputs of one segment; the official backend also needs its source and config, and
+        the previous segment's metrics (its CSV continues them)."""
+        out = {
+            "transforms": f"results/{scene}/transforms.json",
+            "images": f"results/{scene}/sfm/images.tar",
+        }
+        if self.backend(run) == "neuralangelo":
+            out["source"] = f"results/neuralangelo/{run}/source.tar.gz"
+            out["config"] = f"results/{scene}/{run}/neuralangelo.yaml"
+        prev = self.previous_iteration(iterations)
+        if prev:
+            out["resume"] = f"results/{scene}/{run}/ckpt/it{prev}.pt"
+            if self.backend(run) == "neuralangelo":
+                out["resume_metrics"] = f"results/{scene}/{run}/ckpt/it{prev}.csv"
+        return out
+
+    def save_every_seconds(self, run: str) -> float:
+        return float(self.runs[run].get("save_every_seconds", 300))
+
+    @staticmethod
+    def partial_store_arg(
+        provider: str | None, prefix: str | None, scene: str, run: str, iterations: int | str
+    ) -> str:
+        """With S3 default storage the in-segment save is kept in S3 too, beside where the
+        checkpoint goes: a preempted remote job loses its disk; its retry finds the save there."""
+        if provider != "s3" or not prefix:
+            return ""
+        key = f"results/{scene}/{run}/ckpt/it{iterations}.partial.pt"
+        return quoted("--partial-store", f"{str(prefix).rstrip('/')}/{key}")
+
+    def gpus(self, run: str) -> int:
+        return int(self.runs[run].get("gpus", 1))
+
+    def gpu_model(self, run: str) -> str | None:
+        return self.runs[run].get("gpu_model") or None
+
+    def extract_args(self, run: str) -> str:
+        """Options of ``runs: {run: {extract: {block, keep_largest, colors}}}``, one spelling
+        for every backend (the block default is the backend's)."""
+        opts = self.runs[run].get("extract") or {}
+        args = []
+        block = opts.get("block", DEFAULT_EXTRACT_BLOCK.get(self.backend(run)))
+        if block is not None:
+            args += ["--block", str(int(block))]
+        if opts.get("keep_largest"):
+            args.append("--keep-largest")
+        if opts.get("colors") is False:
+            args.append("--no-colors")
+        return " ".join(args)
+
+    # --- targets --------------------------------------------------------------------------------
+
+    def sweep(self, pattern: str, **fixed: Any) -> list[str]:
+        """``pattern`` over scenes × runs × iterations × resolutions, for the fields it names
+        (``fixed`` pins some of them); each path once, in sweep order."""
+        values: dict[str, list[Any]] = {
+            "scene": list(self.scenes),
+            "run": list(self.runs),
+            "iterations": self.iterations,
+            "resolution": self.resolutions,
+            "kind": list(CURVES),
+        }
+        values.update({k: [v] for k, v in fixed.items()})
+        names = list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(pattern) if f))
+        out = [
+            pattern.format(**dict(zip(names, combo, strict=True)))
+            for combo in itertools.product(*(values[n] for n in names))
+        ]
+        return list(dict.fromkeys(out))
+
+    def mesh_targets(self) -> list[str]:
+        return self.sweep("results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply")
+
+    def scene_targets(self, scene: str) -> list[str]:
+        out = [f"results/{scene}/transforms.json", f"results/{scene}/sphere.png"]
+        return out + self.if_reference(scene, "reference.ply")
+
+    def report_targets(self) -> list[str]:
+        """Everything the report shows that the report rules make."""
+        return [
+            "results/summary.csv",
+            "results/summary.html",
+            *self.sweep("results/{scene}/{run}/eval/grid.png"),
+            *self.sweep("results/{scene}/curves/{kind}.png"),
+            *self.sweep("results/{scene}/viewer.html"),
+        ]
+
+    def final_targets(self) -> list[str]:
+        """Everything `make run` ends with: scenes, meshes of the sweep, the report's inputs."""
+        scenes = [t for scene in self.scenes for t in self.scene_targets(scene)]
+        return scenes + self.mesh_targets() + self.report_targets()
+
+    def report_summary_options(self) -> str:
+        """--backend/--flavor/--price of `summary` (from `runs:` and `report:`)."""
+        opts = []
+        for run, spec in self.runs.items():
+            opts += ["--backend", f"{run}={self.backend(run)}"]
+            if spec.get("flavor"):
+                opts += ["--flavor", f"{run}={spec['flavor']}"]
+        settings = self.config.get("report") or {}
+        if settings.get("flavor"):
+            opts += ["--flavor", f"*={settings['flavor']}"]
+        for flavor, eur in (settings.get("prices") or {}).items():
+            opts += ["--price", f"{flavor}={eur}"]
+        return " ".join(shlex.quote(o) for o in opts)

@@ -1,0 +1,178 @@
+"""The object alone: support plane, sphere on it, and the mesh cut, on generated scenes."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from video2mesh.isolate import isolate
+from video2mesh.sample import look_at_c2w
+from video2mesh.sphere import Cameras, in_view_share, look_at_point, object_sphere
+from video2mesh.support import Plane, camera_up, find_support
+
+TARGET = np.array([0.1, -0.05, 0.5])  # where the cameras look: the object's middle
+
+
+def _orbit(n: int = 48, radius: float = 2.6, height: float = 1.6, tilt_deg: float = 0.0):
+    """Cameras on a ring above the support plane z = 0, looking at the object; optionally the
+    whole world is tilted (SfM frames are arbitrary)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    eyes = np.stack([radius * np.cos(t), radius * np.sin(t), height + 0.2 * np.sin(3 * t)], 1)
+    c2w = np.stack([look_at_c2w(e, TARGET, np.array([0, 0, 1.0])) for e in eyes])
+    return Cameras(c2w, 500.0, 500.0, 320.0, 240.0, 640, 480)
+
+
+def _object(rng, n=3000):
+    """A cup-sized blob standing on z = 0: an upright ellipsoid, 1.0 high, 0.8 wide."""
+    d = rng.normal(size=(n, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return d * [0.4, 0.4, 0.5] + [0.1, -0.05, 0.5]
+
+
+def _disc(rng, n, radius, z, center=(0.0, 0.0)):
+    r = radius * np.sqrt(rng.uniform(size=n))
+    a = rng.uniform(0, 2 * np.pi, n)
+    pts = np.c_[center[0] + r * np.cos(a), center[1] + r * np.sin(a), np.full(n, z)]
+    return pts + rng.normal(0, 0.002, pts.shape)
+
+
+def _room(rng, n=3000):
+    """Walls 5 units away: what a real capture sees behind the object."""
+    a = rng.uniform(0, 2 * np.pi, n)
+    return np.c_[5 * np.cos(a), 5 * np.sin(a), rng.uniform(-0.8, 2.5, n)]
+
+
+def _world(rng, *parts, rotate: bool = True):
+    """Rotate and scale everything into an arbitrary SfM-like frame."""
+    q, _ = np.linalg.qr(np.random.default_rng(7).normal(size=(3, 3)))
+    rot = q * np.sign(np.linalg.det(q)) if rotate else np.eye(3)
+    return rot, 0.37, np.array([3.0, -1.0, 2.0])
+
+
+def _moved(cams: Cameras, points: np.ndarray, rot, s, t):
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = rot, t
+    c2w = cams.c2w.copy()
+    c2w[:, :3, 3] *= s
+    c2w = m @ c2w
+    return Cameras(c2w, cams.fx, cams.fy, cams.cx, cams.cy, cams.width, cams.height), (
+        s * points @ rot.T + t
+    )
+
+
+def _truth_inside(sphere, obj):
+    return np.linalg.norm(obj - sphere.center, axis=1).max() / sphere.radius
+
+
+def test_cameras_up_and_in_view_share():
+    cams = _orbit()
+    assert camera_up(cams.c2w) @ [0, 0, 1] > 0.95
+    share = in_view_share(np.array([TARGET, [5.0, 0, 1], [0, 0, 10]]), cams)
+    assert share[0] == 1.0  # the object is in every image
+    assert share[1] < 0.35  # a wall point: only the cameras on the far side see it
+    assert share[2] == 0.0  # straight above: in no image
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_floor_below_is_found_and_the_sphere_stays_on_the_object(rotate):
+    rng = np.random.default_rng(0)
+    obj = _object(rng)
+    pts = np.vstack([obj, _disc(rng, 6000, 4.0, 0.0), _room(rng)])
+    cams = _orbit()
+    rot, s, t = _world(rng, rotate=rotate)
+    cams, pts = _moved(cams, pts, rot, s, t)
+    obj_w = s * obj @ rot.T + t
+    look = look_at_point(cams.centers, cams.axes)
+    plane = find_support(pts, cams.c2w, look)
+    assert plane is not None
+    assert np.degrees(np.arccos(plane.normal @ rot[:, 2])) < 1.0
+    assert abs(plane.height(t)) < 0.003  # z = 0 of the generated world, in SfM units
+    sphere = object_sphere(pts, cams, plane)
+    assert _truth_inside(sphere, obj_w) < 1.0  # all of the object inside
+    # Tight: the object's bounding radius is 0.5 * s; the sphere reaches the floor's contact
+    # and keeps a margin, but does not grow into the floor (the old fit went to the cameras).
+    assert sphere.radius < 0.75 * s
+    assert not sphere.notes
+    without = object_sphere(pts, cams, None)
+    assert without.radius > 1.5 * sphere.radius
+
+
+def test_table_touching_the_object_wins_over_the_floor_under_it():
+    rng = np.random.default_rng(1)
+    obj = _object(rng)
+    table = _disc(rng, 4000, 1.1, 0.0)
+    floor = _disc(rng, 9000, 4.5, -0.75)
+    cams = _orbit()
+    pts = np.vstack([obj, table, floor, _room(rng)])
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    assert plane is not None and abs(plane.offset) < 0.003  # the table top, not the floor
+    sphere = object_sphere(pts, cams, plane)
+    assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.75
+
+
+def test_floating_object_has_no_support_and_keeps_the_old_sphere():
+    rng = np.random.default_rng(2)
+    obj = _object(rng)
+    cams = _orbit()
+    # the floor 1.7 below the object's foot, as under the old floating sample
+    pts = np.vstack([obj, _disc(rng, 6000, 4.0, -1.7), _room(rng)])
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    sphere = object_sphere(pts, cams, plane)
+    assert sphere.support is None
+    assert plane is None or any("not standing" in n for n in sphere.notes)
+    assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.75
+
+
+def test_plain_background_no_points_but_the_object():
+    rng = np.random.default_rng(3)
+    obj = _object(rng)
+    cams = _orbit()
+    plane = find_support(obj, cams.c2w, look_at_point(cams.centers, cams.axes))
+    assert plane is None  # an ellipsoid has no flat part to take for a table
+    sphere = object_sphere(obj, cams, plane)
+    assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.7
+
+
+def _scene_mesh():
+    """A box on a table disc, a floater beside it, and the table's underside below."""
+    body = trimesh.creation.box(extents=[0.6, 0.6, 0.8])
+    body.apply_translation([0, 0, 0.4])
+    table = trimesh.creation.cylinder(radius=1.0, height=0.02, sections=64)
+    table.apply_translation([0, 0, -0.01])
+    floater = trimesh.creation.icosphere(subdivisions=2, radius=0.05)
+    floater.apply_translation([0.7, 0.3, 0.6])
+    # a skirt of table risen around the foot, 5 % of the radius high
+    skirt = trimesh.creation.annulus(r_min=0.3, r_max=0.6, height=0.002, sections=64)
+    skirt.apply_translation([0, 0, 0.05])
+    return body, trimesh.util.concatenate([body, table, floater, skirt])
+
+
+def test_isolate_cuts_the_support_and_drops_floaters():
+    body, mesh = _scene_mesh()
+    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
+    out, stats = isolate(mesh, plane, radius=1.0)
+    # What is left is the box without its bottom face (it stood on the table).
+    assert out.area == pytest.approx(body.area - 0.36, rel=0.02)
+    assert trimesh.graph.connected_components(out.face_adjacency).__len__() == 1
+    assert stats["support_area_share"] > 0.6
+    assert stats["floaters_removed"] >= 1  # the ball (and the skirt's thin rims)
+    # the walls' lowest 2 % went with the cut; what faces sideways above it stays
+    assert out.bounds[0][2] == pytest.approx(0.0, abs=0.03)
+    kept, _ = isolate(mesh, plane, radius=1.0, support="keep", floaters="keep")
+    assert len(kept.faces) == len(mesh.faces)
+    no_plane, stats = isolate(mesh, None, radius=1.0)
+    assert stats["support_found"] is False
+    assert no_plane.area < mesh.area  # the floater went
+    assert no_plane.area > 0.95 * (mesh.area - 4 * np.pi * 0.05**2)
+
+
+def test_overrides_keep_the_support_and_the_users_sphere():
+    from video2mesh.sphere import apply_overrides
+
+    rng = np.random.default_rng(4)
+    obj = _object(rng)
+    cams = _orbit()
+    pts = np.vstack([obj, _disc(rng, 6000, 4.0, 0.0)])
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    auto = object_sphere(pts, cams, plane)
+    mine = apply_overrides(auto, {"radius": 2.0}, pts)  # bigger than the cameras' cap allows
+    assert mine.radius == 2.0 and mine.support is plane and mine.box is auto.box

@@ -1,0 +1,133 @@
+"""video2mesh.workflow: what the rule files compute, on a config with every kind of scene and
+both backends (the rules only bind wildcards to it; a dry run of the workflow uses it too)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from video2mesh.workflow import Plan, one_of, quoted
+
+CONFIG = {
+    "scenes": {
+        "sample": {"source": "sample", "type": "object", "sample": {"frames": 30}},
+        "clip": {"video": "data/Clip.MOV", "type": "scene"},
+        "statue": {"images": "data/st", "reference": "scan.ply", "reference_cameras": "c.json"},
+    },
+    "frames": {"count": 100, "max_size": 960},
+    "sfm": {"matcher": "auto"},
+    "object": {"support": "remove", "floaters": "remove", "find_support": True},
+    "sphere": {"clip": {"radius": 2.0}},
+    "runs": {
+        "builtin": {"backend": "builtin", "extract": {"keep_largest": True}},
+        "official": {"backend": "neuralangelo", "gpus": 2, "extract": {"colors": False}},
+    },
+    "sweep": {"iterations": [300, 100], "resolutions": [128, 64]},
+    "report": {"flavor": "ai1-1-gpu", "prices": {"ai1-1-gpu": 1.93}},
+}
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return Plan(CONFIG)
+
+
+def test_scene_kinds_and_references(plan: Plan) -> None:
+    assert plan.sample_scenes == ["sample"]
+    assert plan.video_scenes == ["clip"] and plan.photo_scenes == ["statue"]
+    # one notion of "has a reference" for the scene rules and the evaluation
+    assert plan.reference_scenes == ["sample", "statue"]
+    assert plan.eval_reference("clip", "builtin") == "results/clip/builtin/mesh/it300_res128.ply"
+    assert plan.eval_reference("statue", "official") == "results/statue/reference.ply"
+    assert plan.reference_kind("clip") == "finest-mesh"
+    assert plan.if_reference("clip", "alignment.json") == []
+    assert plan.if_reference("sample", "alignment.json") == ["results/sample/alignment.json"]
+    assert plan.reference_inputs("statue", lambda p: f"local:{p}") == {
+        "mesh": "local:scan.ply",
+        "cameras": "local:c.json",
+    }
+    assert plan.reference_inputs("sample", lambda p: 1 / 0)["mesh"].startswith("results/")
+
+
+def test_scene_settings(plan: Plan) -> None:
+    assert plan.input_file("clip") == "results/clip/input.mov"
+    assert plan.input_file("statue") == "results/statue/input.tar"
+    assert plan.input_file("sample") == "results/sample/input.mp4"
+    assert plan.sample_args("sample") == "--frames 30"
+    assert plan.sfm_matcher("clip") == "sequential" and plan.sfm_matcher("statue") == "exhaustive"
+    assert plan.isolate_args("clip") == "--object-support keep --object-floaters keep"
+    assert plan.isolate_args("sample") == "--object-support remove --object-floaters remove"
+    assert plan.support_arg("clip") == "--no-support" and plan.support_arg("sample") == ""
+    assert plan.sphere_overrides("clip") == '{"radius": 2.0}'
+    assert plan.scene_type("statue") == "object"
+
+
+def test_training_chain_inputs(plan: Plan) -> None:
+    assert plan.iterations == [100, 300]
+    assert plan.previous_iteration("100") == 0 and plan.previous_iteration(300) == 100
+    with pytest.raises(ValueError, match="200"):
+        plan.previous_iteration(200)
+    first = plan.train_inputs("clip", "builtin", 100)
+    assert first == {
+        "transforms": "results/clip/transforms.json",
+        "images": "results/clip/sfm/images.tar",
+    }
+    assert (
+        plan.train_inputs("clip", "builtin", 300)["resume"] == "results/clip/builtin/ckpt/it100.pt"
+    )
+    official = plan.train_inputs("clip", "official", "300")
+    assert official["source"] == "results/neuralangelo/official/source.tar.gz"
+    assert official["resume_metrics"] == "results/clip/official/ckpt/it100.csv"
+    assert plan.runs_of("builtin") == ["builtin"] and plan.runs_of("neuralangelo") == ["official"]
+    assert plan.gpus("official") == 2 and plan.gpus("builtin") == 1
+    assert plan.save_every_seconds("builtin") == 300.0
+
+
+def test_shell_arguments_are_quoted(plan: Plan) -> None:
+    assert shlex.split(plan.run_config_arg("builtin")) == [
+        '{"backend": "builtin", "extract": {"keep_largest": true}}'
+    ]
+    assert quoted("--resume", "My Drive/it1.pt") == "--resume 'My Drive/it1.pt'"
+    assert quoted("--resume", None) == ""
+    url = plan.partial_store_arg("s3", "s3://b/my runs/", "clip", "builtin", 300)
+    assert shlex.split(url) == [
+        "--partial-store",
+        "s3://b/my runs/results/clip/builtin/ckpt/it300.partial.pt",
+    ]
+    assert plan.partial_store_arg(None, "s3://b/x", "clip", "builtin", 300) == ""
+    assert plan.partial_store_arg("s3", None, "clip", "builtin", 300) == ""
+
+
+def test_one_extract_argument_builder_with_the_backends_defaults(plan: Plan) -> None:
+    assert plan.extract_args("builtin") == "--keep-largest"
+    assert plan.extract_args("official") == "--block 128 --no-colors"
+
+
+def test_sweep_targets_each_once(plan: Plan) -> None:
+    meshes = plan.mesh_targets()
+    assert len(meshes) == len(set(meshes)) == 3 * 2 * 2 * 2
+    assert meshes[0] == "results/sample/builtin/mesh/it100_res64.ply"
+    # a pattern without {resolution} is not repeated per resolution
+    csvs = plan.sweep("results/{scene}/{run}/ckpt/it{iterations}.csv", scene="clip")
+    assert csvs == [
+        f"results/clip/{r}/ckpt/it{n}.csv" for r in ("builtin", "official") for n in (100, 300)
+    ]
+    report = plan.report_targets()
+    assert "results/statue/curves/time.png" in report and "results/clip/viewer.html" in report
+    final = plan.final_targets()
+    assert "results/statue/reference.ply" in final and "results/clip/reference.ply" not in final
+    assert set(meshes) <= set(final)
+
+
+def test_summary_options(plan: Plan) -> None:
+    assert shlex.split(plan.report_summary_options()) == [
+        "--backend", "builtin=builtin", "--backend", "official=neuralangelo",
+        "--flavor", "*=ai1-1-gpu", "--price", "ai1-1-gpu=1.93",
+    ]  # fmt: skip
+
+
+def test_one_of() -> None:
+    assert re.fullmatch(one_of(["a.b", "c"]), "a.b") and not re.fullmatch(one_of(["a.b"]), "axb")
+    assert not re.fullmatch(one_of([]), "")
