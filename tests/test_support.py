@@ -176,3 +176,19 @@ def test_overrides_keep_the_support_and_the_users_sphere():
     auto = object_sphere(pts, cams, plane)
     mine = apply_overrides(auto, {"radius": 2.0}, pts)  # bigger than the cameras' cap allows
     assert mine.radius == 2.0 and mine.support is plane and mine.box is auto.box
+
+
+def test_a_thick_band_of_table_points_does_not_widen_the_sphere():
+    """SfM's table points spread over a band (planks, grazing views): as on the sample, where
+    counting them as the object's made the sphere 2.6x the object's radius."""
+    rng = np.random.default_rng(6)
+    obj = _object(rng)
+    table = _disc(rng, 8000, 3.0, 0.0)
+    table[:, 2] += rng.normal(0, 0.03, len(table))  # ±0.09 at 3 sigma, 3 % of the distance
+    cams = _orbit()
+    pts = np.vstack([obj, table, _room(rng)])
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    assert plane is not None and abs(plane.offset) < 0.04  # within the band
+    sphere = object_sphere(pts, cams, plane)
+    assert sphere.support is not None and not sphere.notes
+    assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.75

@@ -125,6 +125,8 @@ def in_view_share(points: np.ndarray, cams: Cameras, border: float = 0.02) -> np
     return seen / len(w2c)
 
 
+TABLE_BAND = 0.04  # of the median camera distance: points this close above the support are its
+
 # A point of the object is in the images of most cameras of an orbit; the room behind it is in
 # the images of the few cameras on the other side only. 0.5 keeps an object that leaves the
 # frame now and then, and drops walls, shelves and the far end of the table.
@@ -153,9 +155,13 @@ def object_sphere(points: np.ndarray, cams: Cameras, support: Plane | None = Non
     candidates = points[in_view_share(points, cams) >= MIN_IN_VIEW]
     if len(candidates) < 20:
         candidates = points
-    basis = np.eye(3)
+    basis, floor = np.eye(3), 0.0
     if support is not None:
-        above = candidates[support.height(candidates) > 2 * support.tolerance]
+        # Not the table: SfM's table points spread over a band thicker than the RANSAC
+        # tolerance (planks, cloth, noise at grazing angles: ±4 % of the camera distance on
+        # the sample); the object's lowest part is given back by the box reaching the plane.
+        floor = max(2 * support.tolerance, TABLE_BAND * float(np.median(cam_dist)))
+        above = candidates[support.height(candidates) > floor]
         if len(above) >= 20:
             candidates = above
             basis = up_frame(support.normal)
@@ -185,10 +191,10 @@ def object_sphere(points: np.ndarray, cams: Cameras, support: Plane | None = Non
     if support is not None:
         heights = support.height(inliers)
         foot, top = np.quantile(heights, [0.005, 0.995])
-        if foot > FLOAT_GAP * (top - foot):
+        if foot - floor > FLOAT_GAP * top:  # a gap above the band left out as the table's
             notes.append(
                 f"the object's lowest points are {foot:.3g} above the support plane found "
-                f"({foot / (top - foot):.0%} of its height): it is not standing on it, so "
+                f"({foot / top:.0%} of its top's): it is not standing on it, so "
                 "nothing is cut"
             )
             support, basis = None, np.eye(3)
