@@ -10,8 +10,6 @@ from pathlib import Path
 import yaml
 from v2m_testing import ROOT, cli_env
 
-from video2mesh import neuralangelo as na
-
 # The run keys the schema needs for this backend (config/schema.yaml, runs.additionalProperties).
 RUN_SCHEMA_KEYS = {
     "repo": {
