@@ -1,5 +1,5 @@
 """The official backend: NVIDIA's Neuralangelo as an external tool (video2mesh.neuralangelo for
-its config and image, video2mesh.neuralangelo_jobs for running its scripts). Its source archive
+its config and image, video2mesh.official for running its scripts). Its source archive
 and generated config come from the rules of rules/neuralangelo.smk."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class OfficialBackend(Backend):
         return self.train_inputs(scene, run_name, 0)  # its source and config
 
     def train_segment(self, job: SegmentJob) -> dict[str, Any]:
-        from video2mesh.neuralangelo_jobs import TrainJob, run_train
+        from video2mesh.official.train import TrainJob, run_train
 
         return run_train(
             TrainJob(
@@ -50,7 +50,7 @@ class OfficialBackend(Backend):
         )
 
     def extract_mesh(self, job: MeshJob) -> dict[str, Any]:
-        from video2mesh.neuralangelo_jobs import ExtractJob, run_extract
+        from video2mesh.official.extract import ExtractJob, run_extract
 
         opts = job.options
         return run_extract(
