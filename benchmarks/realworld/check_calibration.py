@@ -60,10 +60,16 @@ def carving_radius(cameras: list[Camera], masks: list[np.ndarray], center: np.nd
 
 
 def carve(cameras: list[Camera], masks: list[np.ndarray], lo: np.ndarray, step: float, shape):
-    """Occupancy of the voxel centres lo + step * index (a voxel no image sees is kept)."""
+    """Occupancy of the voxel centres lo + step * index.
+
+    A view carves only what it sees (the object may leave some frames); a voxel that fewer than
+    half of the views see is dropped, or the corners of the box outside most narrow fields of view
+    would survive.
+    """
     axes = [lo[i] + step * np.arange(shape[i]) for i in range(3)]
     pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     inside = np.ones(len(pts), bool)
+    seen_by = np.zeros(len(pts), np.int32)
     for cam, mask in zip(cameras, masks, strict=True):
         proj = (pts @ cam.w2c[:3, :3].T + cam.w2c[:3, 3]) @ cam.k.T
         u = np.floor(proj[:, 0] / proj[:, 2]).astype(np.int64)
@@ -72,7 +78,8 @@ def carve(cameras: list[Camera], masks: list[np.ndarray], lo: np.ndarray, step: 
         keep = np.ones(len(pts), bool)
         keep[seen] = mask[v[seen], u[seen]]
         inside &= keep
-    return inside.reshape(shape)
+        seen_by += seen
+    return (inside & (2 * seen_by >= len(cameras))).reshape(shape)
 
 
 def visual_hull(cameras: list[Camera], masks: list[np.ndarray], grid: int):  # -> trimesh.Trimesh

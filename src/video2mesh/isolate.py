@@ -5,9 +5,12 @@ as a disc the object stands in, and small blobs where the background leaked in. 
 ``type: object`` scenes both go by default (``object: {support: remove, floaters: remove}``):
 
 - support: every face whose centroid lies lower than ``CUT_HEIGHT`` × the sphere radius above
-  the support plane of transforms.json is removed. The reconstructed table top is within about
-  0.5 % of the radius of the plane; the margin also takes the table's bumps, at the price of
-  the object's lowest sliver.
+  the support plane of transforms.json is removed, and so is every face lower than ``BAND`` ×
+  the radius that faces up or down (within ``BAND_TILT_DEG`` of the plane's normal): the
+  reconstructed table top is not flat where the object shades it, and on the validation set
+  it rose in "skirts" around the object's foot up to a few % of the radius, joined to it (so
+  no component test could drop them). The object's own walls near the table stand upright
+  and stay; what it loses is its lowest sliver and any flat part within the band.
 - floaters: connected components with less than ``FLOATER_SHARE`` of the largest one's area
   are removed (a handle or a leg that the surface joins to the body is one component with it).
 
@@ -25,6 +28,8 @@ import numpy as np
 from video2mesh.support import Plane
 
 CUT_HEIGHT = 0.02  # of the sphere radius
+BAND = 0.08  # of the sphere radius
+BAND_TILT_DEG = 35.0
 FLOATER_SHARE = 0.05  # of the largest component's area
 MODES = ("remove", "keep")
 
@@ -66,7 +71,9 @@ def isolate(
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
     if support == "remove" and plane is not None:
         heights = plane.height(np.asarray(mesh.triangles_center))
-        keep &= heights > CUT_HEIGHT * radius
+        facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
+        flat = (heights < BAND * radius) & (facing > np.cos(np.radians(BAND_TILT_DEG)))
+        keep &= (heights > CUT_HEIGHT * radius) & ~flat
         stats["support_area_share"] = float(areas[~keep].sum() / total)
     if floaters == "remove" and keep.any():
         labels = face_components(faces[keep], len(mesh.vertices))

@@ -16,7 +16,9 @@ import numpy as np
 BORDER = 0.02  # band width, share of the short side
 COLOR_TOL = 40  # levels (L∞) from the border colour: vignetting and shading of a backdrop
 GRAD_TOL = 6.0  # levels per pixel after a 3×3 blur: a backdrop is smooth, objects have edges
-PLAIN_BORDER = 0.8  # share of border pixels that must be backdrop for an image to count
+# share of border pixels that must be backdrop for an image to count: a plain backdrop behind
+# an object on a textured table fills the top and the sides of the frame, not the bottom
+PLAIN_BORDER = 0.35
 PLAIN_IMAGES = 0.7  # share of images with a plain border for the capture to count
 MAX_SHARE = 0.97  # a mask over nearly the whole image saw no object: ignored
 
@@ -29,17 +31,21 @@ def _border(h: int, w: int) -> np.ndarray:
 
 
 def backdrop_mask(image: np.ndarray) -> np.ndarray | None:
-    """Backdrop pixels of one uint8 (H, W, 3) image, or None if its border is not plain."""
+    """Backdrop pixels of one uint8 (H, W, 3) image, or None if its border is not plain.
+
+    The backdrop colour is the median of the border's smooth pixels, so a textured table along
+    the bottom edge does not hide a plain backdrop along the others."""
     from scipy import ndimage
 
     h, w = image.shape[:2]
     border = _border(h, w)
     img = image.astype(np.int16)
-    color = np.median(img[border], axis=0)
-    near = np.abs(img - color).max(axis=-1) <= COLOR_TOL
     grey = ndimage.uniform_filter(img.mean(axis=-1, dtype=np.float32), 3)
-    grad = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1)) / 8.0
-    candidate = near & (grad <= GRAD_TOL)
+    smooth = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1)) / 8.0 <= GRAD_TOL
+    if (smooth & border).sum() < PLAIN_BORDER * border.sum():
+        return None
+    color = np.median(img[smooth & border], axis=0)
+    candidate = smooth & (np.abs(img - color).max(axis=-1) <= COLOR_TOL)
     if candidate[border].mean() < PLAIN_BORDER:
         return None
     labels, _ = ndimage.label(candidate)
