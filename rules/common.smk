@@ -62,7 +62,6 @@ SAMPLE_SCENES = W.sample_scenes
 VIDEO_SCENES = W.video_scenes
 PHOTO_SCENES = W.photo_scenes
 REFERENCE_SCENES = W.reference_scenes
-BUILTIN_RUNS = W.runs_of("builtin")
 
 
 def scene_type(wildcards):
@@ -152,8 +151,27 @@ def partial_store_arg(wildcards):
     )
 
 
-def extract_args(wildcards):
-    return W.extract_args(wildcards.run)
+def extract_inputs(wildcards):
+    return W.extract_inputs(wildcards.scene, wildcards.run, wildcards.iterations)
+
+
+# --- what the run's backend needs (video2mesh.backends) --------------------------------
+
+
+def backend_gpus(wildcards):
+    return W.needs(wildcards.run).gpus
+
+
+def backend_gpu_model(wildcards):
+    return W.needs(wildcards.run).gpu_model
+
+
+def backend_image(wildcards):
+    return W.needs(wildcards.run).image
+
+
+def backend_input_args(wildcards, input):
+    return W.backend_input_args(input.items())
 
 
 # --- textured meshes (rules/texture.smk) ------------------------------------------------

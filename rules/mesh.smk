@@ -3,25 +3,29 @@
 
 rule extract:
     input:
-        ckpt="results/{scene}/{run}/ckpt/it{iterations}.pt",
-        transforms="results/{scene}/transforms.json",
+        unpack(extract_inputs),
     output:
         mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
         stats="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.json",
     log:
         "results/{scene}/{run}/logs/extract_it{iterations}_res{resolution}.log",
     wildcard_constraints:
-        run=one_of(BUILTIN_RUNS),
+        run=one_of(RUNS),
         iterations=r"\d+",
         resolution=r"\d+",
     conda:
         "../envs/video2mesh.yaml"
+    container:
+        backend_image
     resources:
-        gpu=1,
+        gpu=backend_gpus,
+        gpu_model=backend_gpu_model,
     params:
-        options=extract_args,
+        run=run_config,
+        inputs=backend_input_args,
         isolate=isolate_args,
     shell:
-        "python -m video2mesh extract --ckpt {input.ckpt:q} --resolution {wildcards.resolution}"
-        " {params.options} --transforms {input.transforms:q} {params.isolate}"
+        "python -m video2mesh mesh --run-config {params.run} --ckpt {input.ckpt:q}"
+        " --resolution {wildcards.resolution} {params.inputs}"
+        " --transforms {input.transforms:q} {params.isolate}"
         " --out {output.mesh:q} --stats {output.stats:q} > {log:q} 2>&1"

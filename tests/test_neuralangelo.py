@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from video2mesh import neuralangelo as na
-from video2mesh import neuralangelo_jobs as jobs
 from video2mesh.errors import UserError
+from video2mesh.official import train as official_train
 
 DATA = Path(__file__).parent / "data" / "neuralangelo_94390b6.json"
 RECORD = json.loads(DATA.read_text())
@@ -233,27 +233,29 @@ def test_restore_layout(tmp_path: Path) -> None:
     cfg = tmp_path / "chain.yaml"
     cfg.write_text("max_iter: 3000\n")
     logdir = tmp_path / "work" / "logs"
-    jobs.restore_logdir(logdir, cfg, ckpt, None)
+    official_train.restore_logdir(logdir, cfg, ckpt, None)
     name = (logdir / "latest_checkpoint.txt").read_text()
     assert name.endswith("\n")
-    assert jobs.read_pointer(logdir) == "epoch_00000_iteration_000001000_checkpoint.pt"
+    assert official_train.read_pointer(logdir) == "epoch_00000_iteration_000001000_checkpoint.pt"
     assert (logdir / name.strip()).resolve() == ckpt.resolve()
     assert (logdir / name.strip()).read_bytes() == b"state"
     assert (logdir / "config.yaml").read_text() == "max_iter: 3000\n"
-    assert jobs.iteration_of(name.strip()) == 1000
+    assert official_train.iteration_of(name.strip()) == 1000
     # the first segment: no pointer, train.py --resume starts from scratch
-    jobs.restore_logdir(logdir, cfg, None, None)
-    assert jobs.read_pointer(logdir) is None and ckpt.exists()
+    official_train.restore_logdir(logdir, cfg, None, None)
+    assert official_train.read_pointer(logdir) is None and ckpt.exists()
 
 
 def test_prune_keeps_the_latest_and_inputs(tmp_path: Path) -> None:
     src = tmp_path / "it1000.pt"
     src.write_bytes(b"x")
     logdir = tmp_path / "logs"
-    jobs.restore_logdir(logdir, src, src, 1000)
+    official_train.restore_logdir(logdir, src, src, 1000)
     for it in (2000, 3000, 4000):
         (logdir / f"epoch_00009_iteration_{it:09d}_checkpoint.pt").write_bytes(b"y")
-    removed = jobs.prune_checkpoints(logdir, "epoch_00009_iteration_000003000_checkpoint.pt")
+    removed = official_train.prune_checkpoints(
+        logdir, "epoch_00009_iteration_000003000_checkpoint.pt"
+    )
     assert sorted(removed) == [
         "epoch_00000_iteration_000001000_checkpoint.pt",
         "epoch_00009_iteration_000002000_checkpoint.pt",

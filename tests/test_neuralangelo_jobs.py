@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from video2mesh import neuralangelo as na
-from video2mesh import neuralangelo_jobs as jobs
+from video2mesh.official import extract as official_extract
+from video2mesh.official import source as official_source
+from video2mesh.official import train as official_train
 
 FAKE_TRAIN = r"""
 import argparse, json, os, sys
@@ -117,7 +119,7 @@ def source(tmp_path: Path) -> Path:
     _git(repo, "commit", "-q", "-m", "fake")
     sha = _git(repo, "rev-parse", "HEAD")
     out = tmp_path / "src" / "source.tar.gz"
-    info = jobs.make_source_archive(str(repo), sha[:7], out)
+    info = official_source.make_source_archive(str(repo), sha[:7], out)
     assert info["commit"] == sha
     return out
 
@@ -126,15 +128,21 @@ def test_source_archive(source: Path) -> None:
     with tarfile.open(source) as tar:
         names = tar.getnames()
     assert "neuralangelo/train.py" in names
-    assert jobs.source_manifest(source)["commit"].startswith(
-        jobs.source_manifest(source)["commit"][:7]
+    assert official_source.source_manifest(source)["commit"].startswith(
+        official_source.source_manifest(source)["commit"][:7]
     )
-    assert jobs.source_keys(source) == {"max_iter", "checkpoint.save_iter", "logging_iter"}
+    assert official_source.source_keys(source) == {
+        "max_iter",
+        "checkpoint.save_iter",
+        "logging_iter",
+    }
 
 
 def test_source_archive_refuses_a_missing_commit(tmp_path: Path, source: Path) -> None:
     with pytest.raises(na.UserError):
-        jobs.make_source_archive(str(tmp_path / "upstream"), "deadbeef", tmp_path / "x.tar.gz")
+        official_source.make_source_archive(
+            str(tmp_path / "upstream"), "deadbeef", tmp_path / "x.tar.gz"
+        )
 
 
 def _scene(tmp_path: Path) -> tuple[Path, Path]:
@@ -177,7 +185,7 @@ def test_chain_of_segments(tmp_path: Path, source: Path) -> None:
     cfg = _chain_config(tmp_path, transforms)
     ckpt = tmp_path / "results/s/official/ckpt"
     common = dict(source=source, config=cfg, transforms=transforms, images=images, final=3000)
-    first = jobs.TrainJob(
+    first = official_train.TrainJob(
         until=1000,
         out=ckpt / "it1000.pt",
         metrics=ckpt / "it1000.csv",
@@ -185,10 +193,10 @@ def test_chain_of_segments(tmp_path: Path, source: Path) -> None:
         python=sys.executable,
         **common,
     )
-    s1 = jobs.run_train(first)
+    s1 = official_train.run_train(first)
     assert json.loads((ckpt / "it1000.pt").read_text()) == {"iteration": 1000}
     assert s1["start"] == 0
-    second = jobs.TrainJob(
+    second = official_train.TrainJob(
         until=3000,
         out=ckpt / "it3000.pt",
         metrics=ckpt / "it3000.csv",
@@ -198,7 +206,7 @@ def test_chain_of_segments(tmp_path: Path, source: Path) -> None:
         python=sys.executable,
         **common,
     )
-    s2 = jobs.run_train(second)
+    s2 = official_train.run_train(second)
     assert s2["start"] == 1000
     assert json.loads((ckpt / "it3000.pt").read_text()) == {"iteration": 3000}
     # scratch removed; superseded in-segment saves gone; earlier sweep point kept
@@ -210,14 +218,14 @@ def test_chain_of_segments(tmp_path: Path, source: Path) -> None:
     assert int(rows2[-1]["iteration"]) == 3000
     assert float(rows2[0]["elapsed_s"]) >= float(rows1[-1]["elapsed_s"])  # cumulative
     assert rows2[-1]["active_levels"] == "16"  # scaled schedule: all levels by the end
-    assert list(rows1[0])[:13] == jobs.METRIC_COLUMNS[:13]
+    assert list(rows1[0])[:13] == official_train.METRIC_COLUMNS[:13]
 
 
 def test_segment_failure_keeps_its_own_save(tmp_path: Path, source: Path) -> None:
     transforms, images = _scene(tmp_path)
     cfg = _chain_config(tmp_path, transforms)
     ckpt = tmp_path / "results/s/official/ckpt"
-    job = jobs.TrainJob(
+    job = official_train.TrainJob(
         source=source,
         config=cfg,
         transforms=transforms,
@@ -230,7 +238,7 @@ def test_segment_failure_keeps_its_own_save(tmp_path: Path, source: Path) -> Non
         python=str(tmp_path / "no-such-python"),
     )
     with pytest.raises((na.UserError, OSError)):
-        jobs.run_train(job)
+        official_train.run_train(job)
     assert not (ckpt / "it1000.pt").exists()
 
 
@@ -245,7 +253,7 @@ def test_extraction_welds_block_seams(tmp_path: Path, source: Path) -> None:
     mesh_dir = tmp_path / "results/s/official/mesh"
     stats = {}
     for keep in (False, True):
-        job = jobs.ExtractJob(
+        job = official_extract.ExtractJob(
             source=source,
             config=cfg,
             transforms=transforms,
@@ -258,7 +266,7 @@ def test_extraction_welds_block_seams(tmp_path: Path, source: Path) -> None:
             out=mesh_dir / f"it3000_res64_{keep}.ply",
             stats=mesh_dir / f"it3000_res64_{keep}.json",
         )
-        stats[keep] = jobs.run_extract(job)
+        stats[keep] = official_extract.run_extract(job)
     st = stats[False]
     assert set(st) >= BUILTIN_STATS
     assert st["backend"] == "neuralangelo" and st["schedule"] == "scaled"

@@ -76,12 +76,12 @@ def test_dry_run_plans_the_official_chain(tmp_path: Path) -> None:
     for rule, count in [
         ("neuralangelo_source", 1),
         ("neuralangelo_config", 1),
-        ("neuralangelo_train", 2),
-        ("neuralangelo_extract", 2),
-        ("train", 2),  # the builtin chain is untouched
+        ("train", 4),  # one train and one extract rule for both backends' chains
+        ("extract", 4),
     ]:
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), rule
     assert "gpu_model=H100" in out and "gpu=2" in out
     assert "--until 3000 --final 3000 --resume results/sample/official/ckpt/it1000.pt" in out
-    assert "--resume-metrics results/sample/official/ckpt/it1000.csv" in out
-    assert "official-extract" in out and "--gpus 2" in out
+    assert "--input resume_metrics=results/sample/official/ckpt/it1000.csv" in out
+    assert "--input source=results/neuralangelo/official/source.tar.gz" in out
+    assert "video2mesh mesh --run-config" in out and "gpu=1" in out  # the builtin run's jobs

@@ -81,7 +81,6 @@ def test_training_chain_inputs(plan: Plan) -> None:
     assert official["source"] == "results/neuralangelo/official/source.tar.gz"
     assert official["resume_metrics"] == "results/clip/official/ckpt/it100.csv"
     assert plan.runs_of("builtin") == ["builtin"] and plan.runs_of("neuralangelo") == ["official"]
-    assert plan.gpus("official") == 2 and plan.gpus("builtin") == 1
     assert plan.save_every_seconds("builtin") == 300.0
 
 
@@ -100,9 +99,24 @@ def test_shell_arguments_are_quoted(plan: Plan) -> None:
     assert plan.partial_store_arg("s3", None, "clip", "builtin", 300) == ""
 
 
-def test_one_extract_argument_builder_with_the_backends_defaults(plan: Plan) -> None:
-    assert plan.extract_args("builtin") == "--keep-largest"
-    assert plan.extract_args("official") == "--block 128 --no-colors"
+def test_backends_say_what_their_jobs_need(plan: Plan) -> None:
+    assert plan.needs("builtin").gpus == 1 and plan.needs("builtin").image is None
+    official = plan.needs("official")
+    assert official.gpus == 2 and official.image  # the official code's container
+    assert plan.extract_inputs("clip", "official", 300) == {
+        "ckpt": "results/clip/official/ckpt/it300.pt",
+        "transforms": "results/clip/transforms.json",
+        "source": "results/neuralangelo/official/source.tar.gz",
+        "config": "results/clip/official/neuralangelo.yaml",
+    }
+    # only a backend's own inputs become --input NAME=PATH
+    inputs = plan.train_inputs("clip", "official", 300).items()
+    assert shlex.split(plan.backend_input_args(inputs)) == [
+        "--input", "source=results/neuralangelo/official/source.tar.gz",
+        "--input", "config=results/clip/official/neuralangelo.yaml",
+        "--input", "resume_metrics=results/clip/official/ckpt/it100.csv",
+    ]  # fmt: skip
+    assert plan.backend_input_args(plan.train_inputs("clip", "builtin", 300).items()) == ""
 
 
 def test_sweep_targets_each_once(plan: Plan) -> None:

@@ -31,12 +31,16 @@ def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 
 def snakemake(
-    workdir: Path, *args: str, timeout: float = 1500, snakefile: Path = ROOT / "Snakefile"
+    workdir: Path,
+    *args: str,
+    timeout: float = 1500,
+    snakefile: Path = ROOT / "Snakefile",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run this repository's workflow in ``workdir``; stdout and stderr merged into stderr."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir)]
     proc = subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, env=cli_env(), timeout=timeout
+        [*cmd, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout
     )
     proc.stderr = proc.stdout + proc.stderr  # snakemake prints errors on either
     return proc

@@ -92,8 +92,9 @@ def throughput(overrides: dict, iters: int = 60, profile: bool = False) -> dict:
     from video2mesh.recon import schedule
     from video2mesh.recon.data import load_dataset
     from video2mesh.recon.fields import Model
+    from video2mesh.recon.loop import set_learning_rates
     from video2mesh.recon.presets import build_config
-    from video2mesh.recon.train import _set_lr, make_optimizer, make_train_step
+    from video2mesh.recon.train import make_optimizer, make_train_step
 
     cfg, _ = build_config({"preset": "gpu", "train": overrides}, "object")
     dev = torch.device("cuda")
@@ -108,7 +109,7 @@ def throughput(overrides: dict, iters: int = 60, profile: bool = False) -> dict:
     gen = torch.Generator(device=dev)
     gen.manual_seed(0)
     st = schedule.state(cfg, 9000, 10000)  # all levels active, finest eps
-    _set_lr(opt, cfg, st.lr_factor)
+    set_learning_rates(opt, cfg, st.lr_factor)
 
     def one() -> None:
         o, d, rgb, img = ds.sample(cfg.rays, gen)

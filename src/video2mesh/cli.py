@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "video2mesh.scene",
     "video2mesh.recon.cli",
     "video2mesh.texture.cli",
+    "video2mesh.backends.cli",
     "video2mesh.neuralangelo",
     "video2mesh.evaluate",
     "video2mesh.silhouette",

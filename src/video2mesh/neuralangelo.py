@@ -4,7 +4,7 @@ generation, schedules, command lines, job images and the ``official-*`` sub-comm
 NVIDIA's code is never part of this repository: a rule archives it at a pinned commit, jobs unpack
 that archive and run its ``train.py`` / ``extract_mesh.py`` through torchrun. What this module
 writes is the config the official ``generate_config.py`` would write (reference §1.8), built from
-our ``transforms.json``, plus dotted overrides. Running the jobs lives in ``neuralangelo_jobs``.
+our ``transforms.json``, plus dotted overrides. Running the jobs lives in ``video2mesh.official``.
 
 Segments: ``train.py`` stops at ``max_iter`` and always saves there, so a segment ending at N runs
 with ``--max_iter=N``. The only schedule term that reads ``max_iter`` is the NeuS cos annealing
@@ -571,7 +571,7 @@ def _run_entry(text: str) -> OfficialRun:
 
 
 def _cmd_source(args: argparse.Namespace) -> None:
-    from video2mesh.neuralangelo_jobs import make_source_archive
+    from video2mesh.official.source import make_source_archive
 
     run = _run_entry(args.run_config)
     info = make_source_archive(args.repo or run.repo, args.commit or run.commit, args.out)
@@ -590,7 +590,7 @@ def _cmd_config(args: argparse.Namespace) -> None:
     gen.notes["gpu_memory_from"] = why
     gen.notes["commit"] = run.commit
     if args.source:
-        from video2mesh.neuralangelo_jobs import source_keys
+        from video2mesh.official.source import source_keys
 
         check_keys(gen.config, source_keys(args.source))
     write_text(args.out, dump_config(gen))
@@ -598,7 +598,7 @@ def _cmd_config(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from video2mesh.neuralangelo_jobs import TrainJob, run_train
+    from video2mesh.official.train import TrainJob, run_train
 
     job = TrainJob(
         source=args.source,
@@ -620,7 +620,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_extract(args: argparse.Namespace) -> None:
-    from video2mesh.neuralangelo_jobs import ExtractJob, run_extract
+    from video2mesh.official.extract import ExtractJob, run_extract
 
     job = ExtractJob(
         source=args.source,

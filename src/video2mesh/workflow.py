@@ -17,8 +17,10 @@ import string
 from collections.abc import Callable, Iterable
 from typing import Any
 
-# The official backend's extraction works in blocks of this edge; the builtin one picks its own.
-DEFAULT_EXTRACT_BLOCK = {"neuralangelo": 128}
+from video2mesh.backends import Backend, Needs, get_backend
+
+# inputs every segment / mesh has, passed by name; a backend's own inputs go as --input NAME=PATH
+COMMON_INPUTS = {"transforms", "images", "resume", "ckpt"}
 CURVES = ("training", "quality", "time")
 
 
@@ -41,6 +43,7 @@ class Plan:
         self.runs: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["runs"].items()}
         self.iterations = sorted(config["sweep"]["iterations"])
         self.resolutions = sorted(config["sweep"]["resolutions"])
+        self._backends: dict[str, Backend] = {}
 
     # --- scenes ---------------------------------------------------------------------------
 
@@ -166,22 +169,39 @@ class Plan:
         i = self.iterations.index(n)
         return self.iterations[i - 1] if i else 0
 
+    def backend_of(self, run: str) -> Backend:
+        name = self.backend(run)
+        if name not in self._backends:
+            self._backends[name] = get_backend(name)
+        return self._backends[name]
+
+    def needs(self, run: str) -> Needs:
+        """GPUs, GPU model, image, memory of the run's jobs: the backend says."""
+        return self.backend_of(run).needs(self.runs[run])
+
     def train_inputs(self, scene: str, run: str, iterations: int | str) -> dict[str, str]:
-        """Inputs of one segment; the official backend also needs its source and config, and
-        the previous segment's metrics (its CSV continues them)."""
+        """Inputs of one segment: the scene, the previous sweep point's checkpoint, and what
+        the backend asks for (the official one: its source, config, previous metrics)."""
         out = {
             "transforms": f"results/{scene}/transforms.json",
             "images": f"results/{scene}/sfm/images.tar",
         }
-        if self.backend(run) == "neuralangelo":
-            out["source"] = f"results/neuralangelo/{run}/source.tar.gz"
-            out["config"] = f"results/{scene}/{run}/neuralangelo.yaml"
         prev = self.previous_iteration(iterations)
         if prev:
             out["resume"] = f"results/{scene}/{run}/ckpt/it{prev}.pt"
-            if self.backend(run) == "neuralangelo":
-                out["resume_metrics"] = f"results/{scene}/{run}/ckpt/it{prev}.csv"
-        return out
+        return {**out, **self.backend_of(run).train_inputs(scene, run, prev)}
+
+    def extract_inputs(self, scene: str, run: str, iterations: int | str) -> dict[str, str]:
+        out = {
+            "ckpt": f"results/{scene}/{run}/ckpt/it{iterations}.pt",
+            "transforms": f"results/{scene}/transforms.json",
+        }
+        return {**out, **self.backend_of(run).extract_inputs(scene, run)}
+
+    @staticmethod
+    def backend_input_args(named: Iterable[tuple[str, str]]) -> str:
+        """``--input NAME=PATH`` for the inputs a backend asked for (not the common ones)."""
+        return " ".join(quoted("--input", f"{k}={v}") for k, v in named if k not in COMMON_INPUTS)
 
     def save_every_seconds(self, run: str) -> float:
         return float(self.runs[run].get("save_every_seconds", 300))
@@ -196,26 +216,6 @@ class Plan:
             return ""
         key = f"results/{scene}/{run}/ckpt/it{iterations}.partial.pt"
         return quoted("--partial-store", f"{str(prefix).rstrip('/')}/{key}")
-
-    def gpus(self, run: str) -> int:
-        return int(self.runs[run].get("gpus", 1))
-
-    def gpu_model(self, run: str) -> str | None:
-        return self.runs[run].get("gpu_model") or None
-
-    def extract_args(self, run: str) -> str:
-        """Options of ``runs: {run: {extract: {block, keep_largest, colors}}}``, one spelling
-        for every backend (the block default is the backend's)."""
-        opts = self.runs[run].get("extract") or {}
-        args = []
-        block = opts.get("block", DEFAULT_EXTRACT_BLOCK.get(self.backend(run)))
-        if block is not None:
-            args += ["--block", str(int(block))]
-        if opts.get("keep_largest"):
-            args.append("--keep-largest")
-        if opts.get("colors") is False:
-            args.append("--no-colors")
-        return " ".join(args)
 
     # --- targets --------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import csv
 import dataclasses
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from video2mesh.recon import schedule
 from video2mesh.recon.cpu_tuning import tune_cpu_training
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
+from video2mesh.recon.loop import MetricRows, PeriodicSave, StepCallback, train_loop
 from video2mesh.recon.partial_store import S3PartialStore
 from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig
 from video2mesh.recon.renderer import render_rays
@@ -87,15 +87,6 @@ def make_optimizer(model: Model, cfg: TrainConfig, device: torch.device) -> torc
             for g in groups:  # learning rates as device tensors, updated in place
                 g["lr"] = torch.tensor(float(g["lr"]), device=device)
     return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, **kw)
-
-
-def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float) -> None:
-    base = {"mlp": cfg.lr, "encoding": cfg.lr_encoding or cfg.lr, "s_var": cfg.lr_s_var or cfg.lr}
-    for g in opt.param_groups:
-        if isinstance(g["lr"], torch.Tensor):
-            g["lr"].fill_(base[g["name"]] * factor)
-        else:
-            g["lr"] = base[g["name"]] * factor
 
 
 def save_checkpoint(
@@ -452,59 +443,23 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         model.sdf.compile_mlp()
     train_step = make_train_step(model, opt, cfg, device)
 
+    metrics = MetricRows(cfg, model, seg.until, it0, elapsed0, rows)
+    callbacks: list[StepCallback] = [metrics]
+    if seg.partial is not None:
+        partial = seg.partial
+
+        def save_partial(it: int) -> None:
+            spent = metrics.elapsed()
+            save_checkpoint(partial, model, opt, gen, it, seg, ds, spent, rows, origin)
+            if store is not None:
+                store.put(partial)
+
+        callbacks.append(
+            PeriodicSave(save_partial, seg.until, seg.save_every_s, seg.save_every_iters)
+        )
     t_start = time.perf_counter()
-    t_save = t_start
-    t_log, it_log = t_start, it0
-    acc: dict[str, torch.Tensor] = {}
-    n_acc = 0
-    it = it0
-    while it < seg.until:
-        st = schedule.state(cfg, it, seg.final)
-        _set_lr(opt, cfg, st.lr_factor)
-        o, d, rgb, img = ds.sample(cfg.rays, gen)
-        jit_c = torch.rand(cfg.rays, cfg.samples_coarse, device=device, generator=gen)
-        jit_b = None
-        if model.background is not None:
-            jit_b = torch.rand(cfg.rays, cfg.bg_samples, device=device, generator=gen)
-        parts = train_step(o, d, rgb, img, jit_c, jit_b, st)
-        it += 1
-        for k, v in parts.items():  # summed on the device: no host sync per iteration
-            acc[k] = acc[k] + v if k in acc else v.clone()
-        n_acc += 1
-        if it % cfg.log_every == 0 or it == seg.until:
-            mean = {k: float(v) / n_acc for k, v in acc.items()}
-            if not math.isfinite(mean["loss"]):
-                raise RuntimeError(f"training loss became {mean['loss']} before iteration {it}")
-            now = time.perf_counter()
-            rows.append(
-                {
-                    "iteration": it,
-                    "loss": mean["loss"],
-                    "rgb_l1": mean["rgb_l1"],
-                    "eikonal": mean["eikonal"],
-                    "curvature": mean["curvature"],
-                    "psnr": -10.0 * math.log10(max(mean["mse"], 1e-12)),
-                    "inv_s": float(model.inv_s().detach()),
-                    "active_levels": st.active_levels,
-                    "eps": st.eps,
-                    "lr": st.lr_factor * cfg.lr,
-                    "curvature_weight": st.curvature_weight,
-                    "its_per_s": (it - it_log) / max(now - t_log, 1e-9),
-                    "elapsed_s": elapsed0 + now - t_start,
-                }
-            )
-            acc, n_acc = {}, 0
-            t_log, it_log = now, it
-        if seg.partial is not None and it < seg.until:
-            now = time.perf_counter()
-            due = seg.save_every_iters and it % seg.save_every_iters == 0
-            if due or (seg.save_every_s and now - t_save >= seg.save_every_s):
-                spent = elapsed0 + now - t_start
-                save_checkpoint(seg.partial, model, opt, gen, it, seg, ds, spent, rows, origin)
-                if store is not None:
-                    store.put(seg.partial)
-                t_save = time.perf_counter()  # the period counts training time, not uploads
-    elapsed = elapsed0 + time.perf_counter() - t_start
+    it = train_loop(cfg, ds, model, opt, gen, train_step, it0, seg.until, seg.final, callbacks)
+    elapsed = metrics.elapsed()
     save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed, lineage=origin)
     _write_metrics(seg.metrics, rows)
     if seg.partial is not None and seg.partial.exists():

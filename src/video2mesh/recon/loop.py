@@ -1,0 +1,136 @@
+"""The training loop of one segment and what it calls after each step.
+
+`train_loop` does the optimisation only: schedule state, learning rates, rays and jitter from
+the one generator, one step. Everything periodic is a step callback ``(iteration, parts,
+state)``: `MetricRows` (the metrics CSV's rows) and `PeriodicSave` (the in-segment save and its
+upload). The callbacks draw no random numbers, so they never change the trained model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from video2mesh.recon import schedule
+from video2mesh.recon.data import Dataset
+from video2mesh.recon.fields import Model
+from video2mesh.recon.presets import TrainConfig
+
+StepCallback = Callable[[int, dict[str, torch.Tensor], schedule.State], None]
+
+
+def set_learning_rates(opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float) -> None:
+    base = {"mlp": cfg.lr, "encoding": cfg.lr_encoding or cfg.lr, "s_var": cfg.lr_s_var or cfg.lr}
+    for g in opt.param_groups:
+        if isinstance(g["lr"], torch.Tensor):
+            g["lr"].fill_(base[g["name"]] * factor)
+        else:
+            g["lr"] = base[g["name"]] * factor
+
+
+def train_loop(
+    cfg: TrainConfig,
+    ds: Dataset,
+    model: Model,
+    opt: torch.optim.Optimizer,
+    gen: torch.Generator,
+    train_step: Callable[..., dict[str, torch.Tensor]],
+    start: int,
+    until: int,
+    final: int,
+    callbacks: Sequence[StepCallback] = (),
+) -> int:
+    """Steps from ``start`` to ``until`` under the schedule of ``final``; returns ``until``."""
+    device = next(model.parameters()).device
+    it = start
+    while it < until:
+        st = schedule.state(cfg, it, final)
+        set_learning_rates(opt, cfg, st.lr_factor)
+        o, d, rgb, img = ds.sample(cfg.rays, gen)
+        jit_c = torch.rand(cfg.rays, cfg.samples_coarse, device=device, generator=gen)
+        jit_b = None
+        if model.background is not None:
+            jit_b = torch.rand(cfg.rays, cfg.bg_samples, device=device, generator=gen)
+        parts = train_step(o, d, rgb, img, jit_c, jit_b, st)
+        it += 1
+        for callback in callbacks:
+            callback(it, parts, st)
+    return it
+
+
+class MetricRows:
+    """One row of METRIC_COLUMNS every ``log_every`` iterations and at the segment's end.
+
+    The losses are summed on the device (no host sync per iteration) and averaged per row; a
+    non-finite loss stops training. ``rows`` may start with those of a resumed partial save.
+    """
+
+    def __init__(
+        self, cfg: TrainConfig, model: Model, until: int, start: int, elapsed0: float,
+        rows: list[dict[str, Any]],
+    ) -> None:  # fmt: skip
+        self.cfg, self.model, self.until = cfg, model, until
+        self.rows = rows
+        self.elapsed0 = elapsed0
+        self.t_start = self.t_log = time.perf_counter()
+        self.it_log = start
+        self.acc: dict[str, torch.Tensor] = {}
+        self.n_acc = 0
+
+    def elapsed(self) -> float:
+        """Training seconds of the whole chain so far."""
+        return self.elapsed0 + time.perf_counter() - self.t_start
+
+    def __call__(self, it: int, parts: dict[str, torch.Tensor], st: schedule.State) -> None:
+        for k, v in parts.items():
+            self.acc[k] = self.acc[k] + v if k in self.acc else v.clone()
+        self.n_acc += 1
+        if it % self.cfg.log_every and it != self.until:
+            return
+        mean = {k: float(v) / self.n_acc for k, v in self.acc.items()}
+        if not math.isfinite(mean["loss"]):
+            raise RuntimeError(f"training loss became {mean['loss']} before iteration {it}")
+        now = time.perf_counter()
+        self.rows.append(
+            {
+                "iteration": it,
+                "loss": mean["loss"],
+                "rgb_l1": mean["rgb_l1"],
+                "eikonal": mean["eikonal"],
+                "curvature": mean["curvature"],
+                "psnr": -10.0 * math.log10(max(mean["mse"], 1e-12)),
+                "inv_s": float(self.model.inv_s().detach()),
+                "active_levels": st.active_levels,
+                "eps": st.eps,
+                "lr": st.lr_factor * self.cfg.lr,
+                "curvature_weight": st.curvature_weight,
+                "its_per_s": (it - self.it_log) / max(now - self.t_log, 1e-9),
+                "elapsed_s": self.elapsed0 + now - self.t_start,
+            }
+        )
+        self.acc, self.n_acc = {}, 0
+        self.t_log, self.it_log = now, it
+
+
+class PeriodicSave:
+    """The in-segment save every ``every_s`` seconds of training (uploads not counted) and/or
+    every ``every_iters`` iterations, never at the segment's end (the checkpoint is then)."""
+
+    def __init__(
+        self, save: Callable[[int], None], until: int, every_s: float, every_iters: int
+    ) -> None:
+        self.save, self.until = save, until
+        self.every_s, self.every_iters = every_s, every_iters
+        self.t_save = time.perf_counter()
+
+    def __call__(self, it: int, parts: dict[str, torch.Tensor], st: schedule.State) -> None:
+        if it >= self.until:
+            return
+        due = self.every_iters and it % self.every_iters == 0
+        if due or (self.every_s and time.perf_counter() - self.t_save >= self.every_s):
+            self.save(it)
+            self.t_save = time.perf_counter()
