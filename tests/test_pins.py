@@ -54,18 +54,22 @@ def test_every_declared_dependency_is_pinned_within_its_range() -> None:
 def test_conda_env_follows_the_pins() -> None:
     env = yaml.safe_load((ROOT / "envs/video2mesh.yaml").read_text())
     pins = _pins()
+    in_env = set()
     for dep in env["dependencies"]:
+        if isinstance(dep, dict):  # PyPI-only packages: the exact pins of constraints.txt
+            for line in dep["pip"]:
+                name, _, version = line.partition("==")
+                assert pins.get(canonicalize_name(name)) == version, f"envs pip: {line}"
+                in_env.add(canonicalize_name(name))
+            continue
         name, _, version = dep.partition("=")
-        if name == "python":
+        if name in ("python", "pip"):
             continue
         pip_name = canonicalize_name(CONDA_NAMES.get(name, name))
         assert pip_name in pins, f"envs/video2mesh.yaml: {name} is not in constraints.txt"
         major_minor = ".".join(pins[pip_name].split(".")[:2])
         assert version == major_minor, f"envs/video2mesh.yaml: {dep}, constraints {major_minor}"
-    in_env = {
-        canonicalize_name(CONDA_NAMES.get(d.split("=")[0], d.split("=")[0]))
-        for d in env["dependencies"]
-    }
+        in_env.add(pip_name)
     runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     for req in map(Requirement, runtime):
         if req.name != "snakemake":  # the rules' env runs under Snakemake, it does not hold it
