@@ -20,12 +20,12 @@ def test_sample_registers_and_cameras_match_the_truth(scene_run):
     sfm = json.loads((scene_run / "sfm" / "sfm.json").read_text())
     assert sfm["registered_ratio"] >= 0.9
     align = json.loads((scene_run / "alignment.json").read_text())
-    # loop-closing keyframe pairs. The cup on its table (the sample since session 4): 0.37 % and
-    # 0.18-0.19 deg in 2 runs (the floating cup gave 0.21-0.23 % and 0.07-0.10 deg; sequential
-    # pairs alone, the orbit's ends never matched, 0.81-0.86 % and 0.30-0.39 deg)
+    # loop-closing keyframe pairs: 0.21-0.23 % and 0.07-0.10 deg in 3 runs (the table sample:
+    # 0.37 % and 0.18-0.19 deg in 2); sequential pairs alone (the orbit's ends never matched)
+    # give 0.81-0.86 % and 0.30-0.39 deg
     assert sfm["loop_pairs"] == 300
-    assert align["median_center_error_rel"] <= 0.006
-    assert align["median_rotation_error_deg"] <= 0.3
+    assert align["median_center_error_rel"] <= 0.005
+    assert align["median_rotation_error_deg"] <= 0.2
 
 
 @pytest.mark.slow
@@ -63,31 +63,6 @@ def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
         assert f["file_path"] in kept  # images/<frame index>.jpg
         m = np.asarray(f["transform_matrix"])
         assert m.shape == (4, 4) and np.allclose(m[3], [0, 0, 0, 1])
-
-
-@pytest.mark.slow
-def test_the_table_under_the_sample_is_found_and_cut(scene_run):
-    """The sample's cup stands on a table: the plane found from the SfM points is that table top
-    (the true plane z = support_z, moved into the SfM frame by the reference alignment), and the
-    extracted meshes have nothing below it."""
-    t = json.loads((scene_run / "transforms.json").read_text())
-    truth = json.loads((scene_run / "sample_cameras.json").read_text())
-    align = json.loads((scene_run / "alignment.json").read_text())
-    plane = t["support_plane"]
-    assert plane is not None and truth["support_z"] is not None
-    rot, s, tr = np.asarray(align["rotation"]), align["scale"], np.asarray(align["translation"])
-    true_normal = rot @ np.array([0.0, 0.0, 1.0])
-    on_table = s * rot @ np.array([0.0, 0.0, truth["support_z"]]) + tr  # a point of the top
-    normal = np.asarray(plane["normal"])
-    assert np.degrees(np.arccos(np.clip(normal @ true_normal, -1, 1))) < 2.0
-    assert abs(normal @ on_table + plane["offset"]) < 0.01 * t["sphere_radius"]
-    for mesh_path in sorted(scene_run.glob("*/mesh/it*_res*.ply")):
-        mesh = trimesh.load(mesh_path, force="mesh")
-        heights = np.asarray(mesh.vertices) @ normal + plane["offset"]
-        stats = json.loads(mesh_path.with_suffix(".json").read_text())
-        voxel = 2 * t["sphere_radius"] / stats["resolution"]  # a kept face's corner may dip
-        assert heights.min() > -voxel, mesh_path.name  # the table and all below it are cut
-        assert stats["isolate"]["support_found"] and stats["isolate"]["support_area_share"] > 0
 
 
 def test_config_typo_names_the_key(tmp_path):
