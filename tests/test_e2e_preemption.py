@@ -21,6 +21,7 @@ import pytest
 from snakemake_executor_plugin_ovh.testing import S3_ACCESS_KEY, S3_SECRET_KEY, Emulator
 from test_e2e_workflow import checkout_copy
 from v2m_testing import ROOT as REPO
+from v2m_testing import TINY_TRAIN
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,19 +35,7 @@ RUN = {
     "backend": "builtin",
     "preset": "cpu",
     "save_every_seconds": 0.3,
-    "train": {
-        "rays": 96,
-        "image_max_side": 32,
-        "hash_levels": 4,
-        "hash_max_res": 64,
-        "hash_log2_size": 12,
-        "sdf_hidden": 32,
-        "sdf_feature_dim": 16,
-        "color_hidden": 32,
-        "samples_coarse": 16,
-        "samples_fine": 8,
-        "log_every": 10,
-    },
+    "train": TINY_TRAIN,
 }
 CKPT = f"results/s/builtin/ckpt/it{ITERATIONS}"
 

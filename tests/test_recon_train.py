@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from v2m_testing import TINY_TRAIN
 
 from video2mesh.recon.presets import build_config
 from video2mesh.recon.synthetic import sphere_sdf, write_scene
@@ -26,19 +27,7 @@ from video2mesh.recon.train import Segment, run_segment
 
 TINY = {
     "preset": "cpu",
-    "train": {
-        "rays": 96,
-        "image_max_side": 32,
-        "hash_levels": 4,
-        "hash_max_res": 64,
-        "hash_log2_size": 12,
-        "sdf_hidden": 32,
-        "sdf_feature_dim": 16,
-        "color_hidden": 32,
-        "samples_coarse": 16,
-        "samples_fine": 8,
-        "log_every": 10,
-    },
+    "train": TINY_TRAIN,
 }
 
 

@@ -44,3 +44,19 @@ def snakemake(
     )
     proc.stderr = proc.stdout + proc.stderr  # snakemake prints errors on either
     return proc
+
+
+# Training overrides small enough for a test's chain to run in seconds on one CPU core.
+TINY_TRAIN = {
+    "rays": 96,
+    "image_max_side": 32,
+    "hash_levels": 4,
+    "hash_max_res": 64,
+    "hash_log2_size": 12,
+    "sdf_hidden": 32,
+    "sdf_feature_dim": 16,
+    "color_hidden": 32,
+    "samples_coarse": 16,
+    "samples_fine": 8,
+    "log_every": 10,
+}
