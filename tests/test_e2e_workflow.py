@@ -85,8 +85,14 @@ def assert_same_scene(remote: dict[str, Any], local: dict[str, Any]) -> None:
 
 
 def test_sample_workflow_through_profile_ovh_matches_local_run(
-    tmp_path: Path, emulator: Emulator, s3_server: str, s3_bucket: str, ovh_env: dict[str, str]
+    tmp_path: Path,
+    emulator: Emulator,
+    s3_server: str,
+    s3_bucket: str,
+    ovh_env: dict[str, str],
+    tiny_pipeline: Path,
 ) -> None:
+    """The local side is the session's tiny run (same workflow, same config, --cores 2)."""
     sfm_rule = (REPO / "rules" / "sfm.smk").read_text()
     if "--out-dir results/" in sfm_rule:
         pytest.xfail(
@@ -94,7 +100,6 @@ def test_sample_workflow_through_profile_ovh_matches_local_run(
             "job's outputs live under .snakemake/storage/..., so derive it from {output}"
         )
     smk = [sys.executable, "-m", "snakemake", TARGET, "--configfile", TINY]
-    local = checkout_copy(tmp_path / "local")
     remote = checkout_copy(tmp_path / "remote")
 
     # the one command, pointed at the emulator and local S3; secrets only in the environment
@@ -112,11 +117,6 @@ def test_sample_workflow_through_profile_ovh_matches_local_run(
     assert ovh.returncode == 0, ovh.stderr[-6000:]
     assert "Using profiles ovh and workflow specific profile profiles/default" in ovh.stderr
 
-    env = {k: v for k, v in ovh_env.items() if k != "SNAKEMAKE_OVH_TOKEN"}
-    loc = subprocess.run([*smk, "--cores", "2"], cwd=local, env=env, capture_output=True,
-                         text=True, timeout=900)  # fmt: skip
-    assert loc.returncode == 0, loc.stderr[-6000:]
-
     import boto3
 
     s3 = boto3.client(
@@ -126,7 +126,7 @@ def test_sample_workflow_through_profile_ovh_matches_local_run(
     remote_result = json.loads(
         s3.get_object(Bucket=s3_bucket, Key=f"video2mesh/{TARGET}")["Body"].read()
     )
-    local_result = json.loads((local / TARGET).read_text())
+    local_result = json.loads((tiny_pipeline / TARGET).read_text())
     assert_same_scene(remote_result, local_result)
 
     # GPU rules ran as AI Training jobs, light rules locally

@@ -55,8 +55,10 @@ from .spec import (
 TOKEN_ENV = "SNAKEMAKE_OVH_TOKEN"
 # A job missing from this many consecutive list answers is looked up directly.
 MISSING_ROUNDS_BEFORE_GET = 3
-# A closed terminal (SIGHUP) or a kill (SIGTERM) must not leave billed GPU jobs running.
-KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# A closed terminal (SIGHUP), a kill (SIGTERM) or Ctrl-C (SIGINT) must not leave billed GPU
+# jobs running: the handler kills them at once, before Snakemake's own handling (which may be
+# slow, or lost in an event loop) runs. A signal the user ignores (nohup) is left alone.
+KILL_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # A kill is the last thing standing between a dead run and a billed GPU: try harder than for
 # other calls (with the default back-off, about a minute in all).
 KILL_RETRIES = 6
@@ -148,6 +150,8 @@ class Executor(RemoteExecutor):
         self._missing: dict[str, int] = {}
         self._jobs_lock = threading.Lock()
         self._closed = False
+        # set by a signal or a cancel: from then on nothing is submitted (no retry outlives it)
+        self._stopping = False
         self.logs = LogCollector(
             self.client,
             float(settings.log_settle_seconds if settings.log_settle_seconds is not None else 30),
@@ -249,6 +253,11 @@ class Executor(RemoteExecutor):
         # Snakemake's scheduler installs its own (graceful: wait for running jobs) SIGTERM
         # handler after creating the executor; chain in front of it so SIGTERM kills our jobs.
         self._install_signal_handlers()
+        if self._stopping:
+            self.report_job_error(
+                SubmittedJobInfo(job), msg="not submitted: the run is stopping (signal or Ctrl-C)"
+            )
+            return
         exec_command = self.format_job_exec(job)
         precommand = self.workflow.spawned_job_args_factory.precommand(
             executor_common_settings=self.common_settings
@@ -630,6 +639,7 @@ class Executor(RemoteExecutor):
     # -- cancellation ---------------------------------------------------------------------------
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
+        self._stopping = True
         with self._jobs_lock:
             # a SIGTERM handler may have killed (or failed to kill) them already
             done = {i for i, s in self._jobs.items() if s in ("INTERRUPTED", KILL_FAILED)}
@@ -671,16 +681,23 @@ class Executor(RemoteExecutor):
             return
         for sig in KILL_SIGNALS:
             current = signal.getsignal(sig)
-            if current != self._on_signal:
+            if current not in (self._on_signal, signal.SIG_IGN):
                 self._previous_handlers[sig] = current
                 signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stopping = True
         self._kill_unfinished()
         previous = self._previous_handlers.get(signum)
+        if signum == signal.SIGHUP and not callable(previous):
+            # end a hangup as Snakemake ends SIGTERM (stop scheduling, exit once the killed jobs
+            # are reported), not by an exception raised wherever the main thread happens to be
+            previous = self._previous_handlers.get(signal.SIGTERM)
         if callable(previous):
-            previous(signum, frame)  # Snakemake's own (SIGTERM: exit after running jobs end)
-        elif previous != signal.SIG_IGN:
+            # Snakemake's own: SIGTERM exits after running jobs end, SIGINT raises
+            # KeyboardInterrupt
+            previous(signum, frame)
+        else:
             raise SystemExit(128 + signum)
 
     def shutdown(self) -> None:
