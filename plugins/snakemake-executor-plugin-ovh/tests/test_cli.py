@@ -7,6 +7,7 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -144,6 +145,26 @@ def _as_from_a_terminal() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _start_sleepy_run(
+    wf: Path, tag: str, emulator: Emulator, s3_server: str, s3_bucket: str,
+    ovh_env: dict[str, str], preexec: Callable[[], None],
+) -> subprocess.Popen:  # fmt: skip
+    """`snakemake --profile … out/sleepy.txt` (a 300 s job) in the background, jobs labelled tag."""
+    cmd = ovh_cli(emulator, s3_server, s3_bucket, "--ovh-keep-jobs", "true",
+                  "--ovh-labels", f"test={tag}", "out/sleepy.txt")  # fmt: skip
+    return subprocess.Popen(
+        cmd, cwd=wf, env=ovh_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec,
+    )  # fmt: skip
+
+
+def _job_in_state(emulator: Emulator, tag: str, state: str, timeout: float) -> dict:
+    return emulator.wait_for(
+        lambda: next((j for j in emulator.jobs(test=tag) if j["status"]["state"] == state), None),
+        timeout=timeout,
+    )
+
+
 @pytest.mark.parametrize(
     ("sig", "fault"),
     [
@@ -165,20 +186,9 @@ def test_signals_kill_remote_jobs(
     tag = secrets.token_hex(4)
     if fault:
         emulator.faults(job_faults=[{"match": {"test": tag}, "outcome": fault}])
-    cmd = ovh_cli(emulator, s3_server, s3_bucket, "--ovh-keep-jobs", "true",
-                  "--ovh-labels", f"test={tag}", "out/sleepy.txt")  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=wf, env=ovh_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_as_from_a_terminal,
-    )  # fmt: skip
+    proc = _start_sleepy_run(wf, tag, emulator, s3_server, s3_bucket, ovh_env, _as_from_a_terminal)
     try:
-        wanted = "QUEUED" if fault else "RUNNING"
-        job = emulator.wait_for(
-            lambda: next(
-                (j for j in emulator.jobs(test=tag) if j["status"]["state"] == wanted), None
-            ),
-            timeout=120,
-        )
+        job = _job_in_state(emulator, tag, "QUEUED" if fault else "RUNNING", timeout=120)
         if fault:
             time.sleep(1)
         proc.send_signal(sig)
@@ -192,12 +202,7 @@ def test_signals_kill_remote_jobs(
             proc.kill()
     assert proc.returncode != 0
     assert f"Killed OVHcloud AI Training job {job['id']}" in err
-    final = emulator.wait_for(
-        lambda: next(
-            (j for j in emulator.jobs(test=tag) if j["status"]["state"] == "INTERRUPTED"), None
-        ),
-        timeout=30,
-    )
+    final = _job_in_state(emulator, tag, "INTERRUPTED", timeout=30)
     assert final["id"] == job["id"]
     # nothing of the run is left running (no resubmission of the killed job survived either)
     terminal = {"DONE", "FAILED", "ERROR", "INTERRUPTED", "SYNC_FAILED"}
@@ -211,19 +216,12 @@ def test_sighup_is_ignored_under_nohup(
     """A run started with nohup (SIGHUP ignored) outlives its terminal: its jobs are not killed."""
     wf = copy_workflow("mini", tmp_path)
     tag = secrets.token_hex(4)
-    cmd = ovh_cli(emulator, s3_server, s3_bucket, "--ovh-keep-jobs", "true",
-                  "--ovh-labels", f"test={tag}", "out/sleepy.txt")  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=wf, env=ovh_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    proc = _start_sleepy_run(
+        wf, tag, emulator, s3_server, s3_bucket, ovh_env,
+        lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
     )  # fmt: skip
     try:
-        job = emulator.wait_for(
-            lambda: next(
-                (j for j in emulator.jobs(test=tag) if j["status"]["state"] == "RUNNING"), None
-            ),
-            timeout=120,
-        )
+        job = _job_in_state(emulator, tag, "RUNNING", timeout=120)
         proc.send_signal(signal.SIGHUP)
         time.sleep(4)  # several status rounds (1 s each)
         assert proc.poll() is None, "snakemake ended on an ignored SIGHUP"
