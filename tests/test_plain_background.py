@@ -1,8 +1,14 @@
 """Plain-backdrop masks: the backdrop is found, the object and textured backgrounds are not."""
 
 import numpy as np
+import pytest
 
-from video2mesh.recon.plain_background import backdrop_mask, backdrop_masks
+from video2mesh.recon.plain_background import (
+    TEXTURED_POINTS,
+    backdrop_mask,
+    backdrop_masks,
+    background_point_share,
+)
 
 
 def _frame(rng, backdrop: str, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +64,78 @@ def test_a_capture_counts_as_plain_only_if_most_frames_are():
     assert masks is not None and masks.shape == (8, 120, 160)
     assert not masks[-1].any()  # the textured frames get an empty mask
     assert backdrop_masks(np.stack(plain[:2] + room)) is None
+
+
+def _rendered_capture(variant: str, width: int = 160) -> tuple[np.ndarray, ...]:
+    """Frames of a generated capture, what each pixel shows, and where the pixel's ray meets the
+    support plane inside a sphere around the object (1.3× its bounding radius), as
+    Dataset.support_hits computes from SfM."""
+    from video2mesh import sample
+    from video2mesh.sample import world
+
+    spec = sample.variant_spec(variant, frames=16, width=width, height=width * 3 // 4)
+    scene = sample.build_scene(spec)
+    lo, hi = np.asarray(sample.ground_truth_mesh(spec.object, 48).bounds)
+    center, radius = (lo + hi) / 2, 1.3 * np.linalg.norm(hi - lo) / 2
+    k = spec.intrinsics()
+    v, u = np.mgrid[: spec.height, : spec.width] + 0.5
+    cam_dirs = np.stack([(u - k["cx"]) / k["fx"], (v - k["cy"]) / k["fy"], np.ones_like(u)], -1)
+    frames, kinds, solid = [], [], []
+    for c2w in sample.orbit_cameras(spec)[::2]:
+        frames.append(sample.render_frame(c2w, scene))
+        kinds.append(sample.render(c2w, scene)[1])
+        d = cam_dirs @ c2w[:3, :3].T
+        z = scene.world.support_z
+        t = np.full(u.shape, -1.0) if z is None else (z - c2w[2, 3]) / d[..., 2]
+        hit = c2w[:3, 3] + t[..., None] * d
+        solid.append((t > 0) & (np.linalg.norm(hit - center, axis=-1) < radius))
+    is_object = np.stack(kinds) == world.OBJECT
+    is_backdrop = np.isin(np.stack(kinds), [world.DOME, world.ROOM_FLOOR])
+    return np.stack(frames), is_object, is_backdrop, np.stack(solid)
+
+
+def test_the_table_under_the_object_is_never_masked():
+    # The embedded sample: its wall is patches of smooth colour and the frames alone pass for a
+    # plain backdrop (its SfM points say otherwise: background_point_share); the table's planks
+    # share colours with the wall, and the colour fill reaches them.
+    frames, _, _, solid = _rendered_capture("default", width=480)  # make run's frame size
+    leaky = backdrop_masks(frames)
+    assert leaky is not None and (leaky & solid).sum() > 0.02 * solid.sum()
+    masks = backdrop_masks(frames, solid)
+    assert masks is not None and not (masks & solid).any()
+
+
+@pytest.mark.parametrize("variant", ["bright-table-house", "floating-dark-figurine"])
+def test_generated_plain_backdrops_are_masked_but_not_the_object_or_its_table(variant):
+    frames, is_object, is_backdrop, solid = _rendered_capture(variant)
+    masks = backdrop_masks(frames, solid)
+    assert masks is not None
+    judged = masks.any(axis=(1, 2))  # frames whose own border passed for plain
+    assert judged.mean() >= 0.7
+    open_backdrop = is_backdrop[judged] & ~solid[judged]
+    assert (masks[judged] & open_backdrop).sum() / open_backdrop.sum() > 0.9
+    assert (masks & is_object).sum() / is_object.sum() < 0.01
+    assert not (masks & solid).any()  # the table the object stands on is geometry
+
+
+@pytest.mark.parametrize("background", ["plain", "room", "room, no support"])
+def test_sfm_points_tell_a_textured_background_from_a_plain_one(background):
+    from test_support import _disc, _object, _orbit, _room
+
+    from video2mesh.sphere import look_at_point, object_sphere
+    from video2mesh.support import find_support
+
+    rng = np.random.default_rng(4)
+    obj, cams = _object(rng), _orbit()
+    table = _disc(rng, 6000, 3.0, 0.0)  # reaching far out of the sphere, as in the captures
+    table[:, 2] += 0.03 * table[:, 0]  # 1.7° of tilt: far table points drift off the plane
+    parts = {"plain": [obj, table], "room": [obj, table, _room(rng)]}
+    pts = np.vstack(parts.get(background, [obj, _room(rng)]))
+    plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
+    sphere = object_sphere(pts, cams, plane)
+    assert (sphere.support is None) == (background == "room, no support")
+    share = background_point_share(pts, sphere.center, sphere.radius, sphere.support)
+    if background == "plain":
+        assert share < 0.2 * TEXTURED_POINTS
+    else:  # the walls: 3000 of 12000 or 6000 points, the part beyond 1.5 radii
+        assert share > 5 * TEXTURED_POINTS

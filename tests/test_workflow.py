@@ -39,6 +39,16 @@ def test_sphere_holds_the_true_mesh_and_is_tight(scene_run):
 
 
 @pytest.mark.slow
+def test_the_room_behind_the_sample_is_textured_so_training_masks_no_backdrop(scene_run):
+    from video2mesh.recon.plain_background import TEXTURED_POINTS
+
+    t = json.loads((scene_run / "transforms.json").read_text())
+    assert t["background_points"] > 3 * TEXTURED_POINTS  # SfM triangulated the walls
+    log = (scene_run / "builtin" / "logs" / "train_it100.log").read_text()
+    assert "pixels see the sphere" in log and "plain backdrop" not in log
+
+
+@pytest.mark.slow
 def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
     t = json.loads((scene_run / "transforms.json").read_text())
     keys = {

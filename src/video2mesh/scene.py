@@ -24,6 +24,7 @@ import numpy as np
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.recon.plain_background import background_point_share
 from video2mesh.sphere import (
     Cameras,
     Sphere,
@@ -315,6 +316,10 @@ def build_scene(
     transforms["sphere_notes"] = sphere.notes
     transforms["support_plane"] = sphere.support.as_json() if sphere.support else None
     transforms["object_box"] = sphere.box.as_json() if sphere.box else None
+    # whether the background is textured, for training's plain-backdrop masks
+    transforms["background_points"] = round(
+        background_point_share(points, sphere.center, sphere.radius, sphere.support), 5
+    )
     write_json(out_transforms, transforms)
     plot_sphere(
         points,

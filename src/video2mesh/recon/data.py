@@ -35,6 +35,10 @@ class Dataset:
     fg_fraction: float = 0.0
     fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
     backdrop: torch.Tensor | None = None  # (N, H, W) bool: plain-backdrop pixels (find_backdrop)
+    # the support plane in the normalised frame, n · x + offset = 0 (None: no support found)
+    support: tuple[list[float], float] | None = None
+    # share of the SfM points on the background (scene stage; None in older transforms.json)
+    background_points: float | None = None
 
     @property
     def n_images(self) -> int:
@@ -59,13 +63,39 @@ class Dataset:
 
     def find_backdrop(self) -> float | None:
         """Mask a plain backdrop (recon.plain_background); returns its pixel share, or None."""
-        from video2mesh.recon.plain_background import backdrop_masks
+        from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks
 
-        masks = backdrop_masks(self.images.cpu().numpy())
+        if self.background_points is not None and self.background_points > TEXTURED_POINTS:
+            return None  # SfM triangulated the background: it is textured, not a backdrop
+        masks = backdrop_masks(self.images.cpu().numpy(), self.support_hits())
         if masks is None:
             return None
         self.backdrop = torch.from_numpy(masks).to(self.images.device)
         return float(masks.mean())
+
+    def _pixel_rays(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Origins and directions of every pixel centre of image i, (H, W, 3) each."""
+        dev = self.c2w.device
+        ys, xs = torch.meshgrid(
+            torch.arange(self.height, dtype=torch.float32, device=dev) + 0.5,
+            torch.arange(self.width, dtype=torch.float32, device=dev) + 0.5,
+            indexing="ij",
+        )
+        return self.rays(torch.full(xs.shape, i, dtype=torch.long, device=dev), xs, ys)
+
+    def support_hits(self) -> np.ndarray | None:
+        """(N, H, W) bool: pixels whose ray meets the support plane inside the unit sphere (the
+        table under the object); None without a support plane."""
+        if self.support is None:
+            return None
+        normal = torch.tensor(self.support[0], dtype=torch.float32, device=self.c2w.device)
+        hits = []
+        for i in range(self.n_images):
+            o, d = self._pixel_rays(i)
+            along = d @ normal
+            t = -(o @ normal + self.support[1]) / torch.where(along.abs() > 1e-9, along, 1e-9)
+            hits.append((t > 0) & ((o + t[..., None] * d).norm(dim=-1) < 1.0))
+        return torch.stack(hits).cpu().numpy()
 
     def focus_on_sphere(self, fraction: float) -> float:
         """Draw ``fraction`` of each batch from pixels whose ray meets the unit sphere.
@@ -76,14 +106,8 @@ class Dataset:
         pixels, so the background keeps being trained. Returns the share of pixels that meet it.
         """
         hits = []
-        ys, xs = torch.meshgrid(
-            torch.arange(self.height, dtype=torch.float32) + 0.5,
-            torch.arange(self.width, dtype=torch.float32) + 0.5,
-            indexing="ij",
-        )
         for i in range(self.n_images):
-            img = torch.full(xs.shape, i, dtype=torch.long, device=self.c2w.device)
-            o, d = self.rays(img, xs.to(self.c2w.device), ys.to(self.c2w.device))
+            o, d = self._pixel_rays(i)
             hits.append(sphere_near_far(o, d)[2])  # the renderer's own test: a segment ahead
         mask = torch.stack(hits).reshape(-1)
         self.fg_pixels = torch.nonzero(mask)[:, 0]
@@ -200,6 +224,11 @@ def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) 
             names.append(name)
     arr = np.stack(imgs)
     sx, sy = arr.shape[2] / w, arr.shape[1] / h
+    support = None
+    if meta.get("support_plane"):  # n · x + b = 0 in world → n · x' + (n · c + b) / r in unit
+        normal = np.asarray(meta["support_plane"]["normal"], dtype=np.float64)
+        offset = (float(normal @ center) + float(meta["support_plane"]["offset"])) / radius
+        support = (normal.tolist(), offset)
     return Dataset(
         images=torch.from_numpy(arr),
         c2w=torch.from_numpy(np.stack(mats)).float(),
@@ -210,6 +239,8 @@ def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) 
         center=center.tolist(),
         radius=radius,
         names=names,
+        support=support,
+        background_points=meta.get("background_points"),
     )
 
 

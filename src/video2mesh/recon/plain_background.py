@@ -7,11 +7,22 @@ of backdrop colour explains those pixels as well as empty space does, and NeuS k
 backdrop is flood-filled from the border (pixels close to the border colour, in smooth regions,
 connected to the border) and training pushes the object's opacity to zero on those pixels.
 Textured backgrounds are left alone: no masks, no loss.
+
+Which backgrounds are textured is first asked of the SfM points (the scene stage writes
+``background_points``): a background that SfM can triangulate is one that photometric loss can
+carve as well, and masking it only risks masking the table and the object where their colours
+match one of its patches (the sample's wall of smooth colour blobs matched its planks and a
+patch inside the cup). Plain captures put ≤ 0.1 % of their points beyond the object and its
+support, the sample's room 18 %. The frames' borders decide when that share is not known.
+Pixels whose ray meets the support plane inside the bounding sphere see the table the object
+stands on, which is geometry to reconstruct: they are never masked.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from video2mesh.support import Plane
 
 BORDER = 0.02  # band width, share of the short side
 COLOR_TOL = 40  # levels (L∞) from the border colour: vignetting and shading of a backdrop
@@ -21,6 +32,15 @@ GRAD_TOL = 6.0  # levels per pixel after a 3×3 blur: a backdrop is smooth, obje
 PLAIN_BORDER = 0.35
 PLAIN_IMAGES = 0.7  # share of images with a plain border for the capture to count
 MAX_SHARE = 0.97  # a mask over nearly the whole image saw no object: ignored
+BEYOND = 1.5  # sphere radii: SfM points farther from the centre are background (or support)
+# ... unless within this slope of the support plane, seen from the centre: a table's far points
+# drift off the plane fitted near the object (1–2° of tilt on the generated house's table)
+OFF_SUPPORT = 0.15
+# share of the SfM points on the background above which it is textured: ≤ 0.22 % on plain
+# captures (Middlebury temple, DTU scan 65, generated dark figurine and bright house), 2.2–3.2 %
+# on the generated rooms, whose walls of smooth colour blobs are poorer in features than a real
+# room's (benchmarks/recon/RESULTS.md)
+TEXTURED_POINTS = 0.01
 
 
 def _border(h: int, w: int) -> np.ndarray:
@@ -30,11 +50,27 @@ def _border(h: int, w: int) -> np.ndarray:
     return m
 
 
-def backdrop_mask(image: np.ndarray) -> np.ndarray | None:
+def background_point_share(
+    points: np.ndarray, center: np.ndarray, radius: float, support: Plane | None
+) -> float:
+    """Share of the SfM points that lie on the background: farther than ``BEYOND`` radii from
+    the sphere's centre and, where there is a support plane, off it by more than
+    ``OFF_SUPPORT`` × that distance (a table reaching out of the sphere is not background)."""
+    if not len(points):
+        return 0.0
+    dist = np.linalg.norm(points - np.asarray(center), axis=1)
+    far = dist > BEYOND * radius
+    if support is not None:
+        far &= np.abs(support.height(points)) > OFF_SUPPORT * dist
+    return float(far.mean())
+
+
+def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndarray | None:
     """Backdrop pixels of one uint8 (H, W, 3) image, or None if its border is not plain.
 
-    The backdrop colour is the median of the border's smooth pixels, so a textured table along
-    the bottom edge does not hide a plain backdrop along the others."""
+    ``solid``: (H, W) bool, pixels whose ray meets the support plane inside the bounding
+    sphere (never masked). The backdrop colour is the median of the border's smooth pixels,
+    so a textured table along the bottom edge does not hide a plain backdrop along the others."""
     from scipy import ndimage
 
     h, w = image.shape[:2]
@@ -48,15 +84,19 @@ def backdrop_mask(image: np.ndarray) -> np.ndarray | None:
     candidate = smooth & (np.abs(img - color).max(axis=-1) <= COLOR_TOL)
     if candidate[border].mean() < PLAIN_BORDER:
         return None
+    if solid is not None:
+        candidate &= ~solid
     labels, _ = ndimage.label(candidate)
     touching = np.unique(labels[border & candidate])
     mask = np.isin(labels, touching[touching > 0])
     return mask if mask.mean() < MAX_SHARE else None
 
 
-def backdrop_masks(images: np.ndarray) -> np.ndarray | None:
-    """(N, H, W) bool backdrop masks, or None when the capture has no plain backdrop."""
-    masks = [backdrop_mask(im) for im in images]
+def backdrop_masks(images: np.ndarray, solid: np.ndarray | None = None) -> np.ndarray | None:
+    """(N, H, W) bool backdrop masks, or None when the capture has no plain backdrop.
+
+    ``solid``: (N, H, W) bool or None, as in :func:`backdrop_mask`."""
+    masks = [backdrop_mask(im, None if solid is None else solid[i]) for i, im in enumerate(images)]
     if sum(m is not None for m in masks) < PLAIN_IMAGES * len(masks):
         return None
     empty = np.zeros(images.shape[1:3], bool)

@@ -403,6 +403,11 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         share = ds.find_backdrop()
         if share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
+        elif ds.background_points is not None:
+            log.info(
+                "no plain backdrop: no masks (%.1f%% of the SfM points on the background)",
+                100 * ds.background_points,
+            )
     ds.to(device)
     if cfg.sphere_ray_fraction > 0:
         share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
