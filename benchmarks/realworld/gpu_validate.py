@@ -135,6 +135,9 @@ def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -
         finally:
             row["wall_s"] = round(time.perf_counter() - T0, 1)
             rows.append(row)
+            # each sweep point as it ends: a call cut at its time limit keeps what it measured
+            with (args.out / "progress.jsonl").open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
     return rows
 
 
