@@ -66,14 +66,14 @@ def test_a_capture_counts_as_plain_only_if_most_frames_are():
     assert backdrop_masks(np.stack(plain[:2] + room)) is None
 
 
-def _rendered_capture(variant: str, width: int = 160) -> tuple[np.ndarray, ...]:
-    """Frames of a generated capture, what each pixel shows, and where the pixel's ray meets the
-    support plane inside a sphere around the object (1.3× its bounding radius), as
-    Dataset.support_hits computes from SfM."""
+def _rendered_capture(variant: str) -> tuple[np.ndarray, ...]:
+    """Frames of a generated capture, what each pixel shows, and whether the pixel's ray meets
+    the support plane before it leaves a sphere around the object (1.3× its bounding radius),
+    as Dataset.support_hits computes from SfM."""
     from video2mesh import sample
     from video2mesh.sample import world
 
-    spec = sample.variant_spec(variant, frames=16, width=width, height=width * 3 // 4)
+    spec = sample.variant_spec(variant, frames=16, width=160, height=120)
     scene = sample.build_scene(spec)
     lo, hi = np.asarray(sample.ground_truth_mesh(spec.object, 48).bounds)
     center, radius = (lo + hi) / 2, 1.3 * np.linalg.norm(hi - lo) / 2
@@ -87,22 +87,40 @@ def _rendered_capture(variant: str, width: int = 160) -> tuple[np.ndarray, ...]:
         d = cam_dirs @ c2w[:3, :3].T
         z = scene.world.support_z
         t = np.full(u.shape, -1.0) if z is None else (z - c2w[2, 3]) / d[..., 2]
-        hit = c2w[:3, 3] + t[..., None] * d
-        solid.append((t > 0) & (np.linalg.norm(hit - center, axis=-1) < radius))
+        # the ray's exit from the sphere: |o + s d - c| = radius, larger root
+        oc = c2w[:3, 3] - center
+        b = d @ oc / (d * d).sum(-1)
+        disc = b**2 - ((oc @ oc) - radius**2) / (d * d).sum(-1)
+        exit_ = -b + np.sqrt(np.clip(disc, 0, None))
+        solid.append((t > 0) & (disc > 0) & (t < exit_))
     is_object = np.stack(kinds) == world.OBJECT
     is_backdrop = np.isin(np.stack(kinds), [world.DOME, world.ROOM_FLOOR])
     return np.stack(frames), is_object, is_backdrop, np.stack(solid)
 
 
 def test_the_table_under_the_object_is_never_masked():
-    # The embedded sample: its wall is patches of smooth colour and the frames alone pass for a
-    # plain backdrop (its SfM points say otherwise: background_point_share); the table's planks
-    # share colours with the wall, and the colour fill reaches them.
-    frames, _, _, solid = _rendered_capture("default", width=480)  # make run's frame size
-    leaky = backdrop_masks(frames)
-    assert leaky is not None and (leaky & solid).sum() > 0.02 * solid.sum()
-    masks = backdrop_masks(frames, solid)
-    assert masks is not None and not (masks & solid).any()
+    # A black table in a black studio: by colour the table is backdrop, and the fill takes it;
+    # where the rays meet the support plane before leaving the sphere (Dataset.support_hits),
+    # the table under the object is geometry to keep.
+    rng = np.random.default_rng(6)
+    img, truth = _frame(rng, "dark")
+    yy, xx = np.mgrid[: truth.shape[0], : truth.shape[1]]
+    solid = (yy > 80) & (np.abs(xx - 80) < 50)
+    leaky = backdrop_mask(img)
+    assert leaky is not None and (leaky & solid).sum() > 0.9 * (solid & truth).sum()
+    mask = backdrop_mask(img, solid)
+    assert mask is not None and not (mask & solid).any()
+    assert (mask & truth & ~solid).sum() / (truth & ~solid).sum() > 0.95
+
+
+def test_a_checkered_floor_is_not_a_plain_backdrop():
+    # The tiles of the border's colour hold half of the border together, a few % each.
+    rng = np.random.default_rng(7)
+    img, _ = _frame(rng, "dark")
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    light = ((yy // 12 + xx // 12) % 2 == 0) & (img.mean(-1) < 40)  # the backdrop's squares
+    img[light] = (90, 140, 90)
+    assert backdrop_mask(img) is None
 
 
 @pytest.mark.parametrize("variant", ["bright-table-house", "floating-dark-figurine"])

@@ -84,8 +84,9 @@ class Dataset:
         return self.rays(torch.full(xs.shape, i, dtype=torch.long, device=dev), xs, ys)
 
     def support_hits(self) -> np.ndarray | None:
-        """(N, H, W) bool: pixels whose ray meets the support plane inside the unit sphere (the
-        table under the object); None without a support plane."""
+        """(N, H, W) bool: pixels whose ray meets the support plane before it leaves the unit
+        sphere (the table under the object, or the floor in front of it with the sphere's cap
+        below); None without a support plane."""
         if self.support is None:
             return None
         normal = torch.tensor(self.support[0], dtype=torch.float32, device=self.c2w.device)
@@ -94,7 +95,8 @@ class Dataset:
             o, d = self._pixel_rays(i)
             along = d @ normal
             t = -(o @ normal + self.support[1]) / torch.where(along.abs() > 1e-9, along, 1e-9)
-            hits.append((t > 0) & ((o + t[..., None] * d).norm(dim=-1) < 1.0))
+            _, far, meets_sphere = sphere_near_far(o, d)
+            hits.append((t > 0) & meets_sphere & (t < far))
         return torch.stack(hits).cpu().numpy()
 
     def focus_on_sphere(self, fraction: float) -> float:
