@@ -45,7 +45,7 @@ def test_the_room_behind_the_sample_is_textured_so_training_masks_no_backdrop(sc
     t = json.loads((scene_run / "transforms.json").read_text())
     assert t["background_points"] > 3 * TEXTURED_POINTS  # SfM triangulated the walls
     log = (scene_run / "builtin" / "logs" / "train_it100.log").read_text()
-    assert "pixels see the sphere" in log and "plain backdrop" not in log
+    assert "no plain backdrop: no masks" in log and "masked as background" not in log
 
 
 @pytest.mark.slow
