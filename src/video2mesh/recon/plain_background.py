@@ -43,7 +43,7 @@ OFF_SUPPORT = 0.15
 # share of the SfM points on the background above which it is textured: ≤ 0.61 % on the plain
 # captures of the validation set (Middlebury temple, DTU scans 24 and 65, generated figurines on
 # black, house on white), 1.8–2.9 % on the generated rooms, whose walls of smooth colour blobs
-# are poorer in features than real rooms, 4.8 % outdoors (benchmarks/recon/RESULTS.md)
+# are poorer in features than real rooms, 4.8 % outdoors (benchmarks/realworld/RESULTS.md)
 TEXTURED_POINTS = 0.01
 
 
@@ -73,8 +73,9 @@ def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndar
     """Backdrop pixels of one uint8 (H, W, 3) image, or None if its border is not plain.
 
     ``solid``: (H, W) bool, pixels whose ray meets the support plane before it leaves the
-    bounding sphere (never masked: Dataset.support_hits). The backdrop colour is the median of the border's smooth pixels,
-    so a textured table along the bottom edge does not hide a plain backdrop along the others."""
+    bounding sphere (never masked: Dataset.support_hits). The backdrop colour is the median of
+    the border's smooth pixels, so a textured table along the bottom edge does not hide a plain
+    backdrop along the others."""
     from scipy import ndimage
 
     h, w = image.shape[:2]
