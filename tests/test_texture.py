@@ -18,6 +18,7 @@ from video2mesh.texture.decimate import decimate
 from video2mesh.texture.export import gltf_from_world
 from video2mesh.texture.raster import rasterize
 from video2mesh.texture.synthetic import colour, write_capture
+from video2mesh.texture.unwrap import PIECE_FACES, unwrap
 
 VALIDATOR = ROOT / ".tools" / "node_modules" / "gltf-validator"
 
@@ -74,6 +75,20 @@ def test_decimation_meets_budget_and_keeps_shape() -> None:
     v, f = decimate(np.asarray(mesh.vertices), np.asarray(mesh.faces), 200)
     coarse = _chamfer(mesh, trimesh.Trimesh(v, f, process=False)) - floor
     assert coarse > 0.0005 * diagonal  # the measure does see a coarse decimation
+
+
+def test_unwrap_in_worker_processes_gives_the_serial_atlas() -> None:
+    """Two pieces (20k faces) unwrapped in spawned workers: the same atlas, charts inside the
+    square."""
+    mesh = trimesh.creation.icosphere(subdivisions=5)
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    assert len(f) > PIECE_FACES  # more than one piece
+    serial = unwrap(v, f, 512, workers=1)
+    pooled = unwrap(v, f, 512, workers=2)
+    for name in ("vertices", "faces", "uv", "source_vertex"):
+        assert np.array_equal(getattr(serial, name), getattr(pooled, name)), name
+    assert pooled.uv.min() >= 0 and pooled.uv.max() <= 1
+    assert len(pooled.faces) == len(f)
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ def texture_mesh(
         v, f = decimate(np.asarray(mesh.vertices), np.asarray(mesh.faces), level.faces)
         normals = unit_normals(v, f)
         t1 = time.perf_counter()
-        atlas = unwrap(v, f, level.size)
+        atlas = unwrap(v, f, level.size, workers=torch.get_num_threads())  # --threads caps both
         t2 = time.perf_counter()
         v_norm = (atlas.vertices - center) / radius  # the frame the cameras are loaded in
         texels = atlas_texels(

@@ -7,10 +7,15 @@ So the mesh is cut by recursive halving along the longest side of its face centr
 pieces of at most ``PIECE_FACES`` faces, each piece is unwrapped at one shared texel density, and
 the pieces' rectangles are shelf-packed into the square. The cuts add seams, which the baker
 handles like any other chart border (dilated gutters).
+
+xatlas holds the GIL, so the pieces are unwrapped in worker processes (spawned: a forked child of
+a process whose torch has started its threads can hang): 14.1 → 11.1 s on 2 cores for make
+run's 100k-face mesh (8 pieces), the same atlas (benchmarks/texture/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,11 +91,26 @@ def shelf_pack(
     return corners
 
 
-def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int, padding: int = 4) -> Atlas:
+def _unwrap_pieces(jobs: list[tuple], workers: int) -> list[tuple]:
+    """``_unwrap_piece`` on every job, in up to ``workers`` spawned processes when it pays."""
+    workers = min(workers, len(jobs))
+    if workers < 2:
+        return [_unwrap_piece(*job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_unwrap_piece, *zip(*jobs, strict=True)))
+
+
+def unwrap(
+    vertices: np.ndarray, faces: np.ndarray, size: int, padding: int = 4, workers: int = 0
+) -> Atlas:
     """Charts packed for a ``size``² texture with about ``padding`` texels between them.
 
     The padding leaves room for the seam dilation: bilinear and mip-mapped lookups near a chart
-    border read texels outside it, which the baker fills with the border's colours.
+    border read texels outside it, which the baker fills with the border's colours. ``workers``:
+    processes for the pieces (0: one per core the process may use; 1: none).
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
@@ -99,11 +119,18 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int, padding: int = 4)
         np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
     )
     density = float(np.sqrt(FILL * size * size / max(area, 1e-12)))
-    pieces = []
+    jobs, used_sets = [], []
     for ids in split_faces(vertices, faces, PIECE_FACES):
         used, local = np.unique(faces[ids], return_inverse=True)
-        vmap, idx, uv, rect = _unwrap_piece(vertices[used], local.reshape(-1, 3), density, padding)
-        pieces.append((used[vmap], idx, uv, rect))
+        jobs.append((vertices[used], local.reshape(-1, 3), density, padding))
+        used_sets.append(used)
+    workers = workers or len(os.sched_getaffinity(0))
+    pieces = [
+        (used[vmap], idx, uv, rect)
+        for used, (vmap, idx, uv, rect) in zip(
+            used_sets, _unwrap_pieces(jobs, workers), strict=True
+        )
+    ]
     # shrink the rectangles (not the unwrap) until they fit: the padding shrinks alike
     scale = 1.0
     while True:
