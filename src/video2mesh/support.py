@@ -41,6 +41,12 @@ class Plane:
         x = np.asarray(x, float)
         return x - self.height(x)[..., None] * self.normal
 
+    def normalised(self, center: np.ndarray, radius: float) -> Plane:
+        """The plane in the frame where the sphere (center, radius) is the unit sphere:
+        n · (c + r x) + b = 0  →  n · x + (n · c + b) / r = 0."""
+        offset = (float(self.normal @ np.asarray(center, float)) + self.offset) / radius
+        return Plane(self.normal, offset, self.inliers, self.tolerance / radius)
+
     def as_json(self) -> dict:
         return {
             "normal": [round(float(v), 6) for v in self.normal],

@@ -18,6 +18,7 @@ import torch
 
 from video2mesh.errors import UserError
 from video2mesh.recon.renderer import sphere_near_far
+from video2mesh.support import Plane
 
 
 @dataclass
@@ -35,8 +36,7 @@ class Dataset:
     fg_fraction: float = 0.0
     fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
     backdrop: torch.Tensor | None = None  # (N, H, W) bool: plain-backdrop pixels (find_backdrop)
-    # the support plane in the normalised frame, n · x + offset = 0 (None: no support found)
-    support: tuple[list[float], float] | None = None
+    support: Plane | None = None  # the support plane in the normalised frame (None: not found)
     # share of the SfM points on the background (scene stage; None in older transforms.json)
     background_points: float | None = None
 
@@ -89,12 +89,12 @@ class Dataset:
         below); None without a support plane."""
         if self.support is None:
             return None
-        normal = torch.tensor(self.support[0], dtype=torch.float32, device=self.c2w.device)
+        normal = torch.tensor(self.support.normal, dtype=torch.float32, device=self.c2w.device)
         hits = []
         for i in range(self.n_images):
             o, d = self._pixel_rays(i)
             along = d @ normal
-            t = -(o @ normal + self.support[1]) / torch.where(along.abs() > 1e-9, along, 1e-9)
+            t = -(o @ normal + self.support.offset) / torch.where(along.abs() > 1e-9, along, 1e-9)
             _, far, meets_sphere = sphere_near_far(o, d)
             hits.append((t > 0) & meets_sphere & (t < far))
         return torch.stack(hits).cpu().numpy()
@@ -226,11 +226,8 @@ def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) 
             names.append(name)
     arr = np.stack(imgs)
     sx, sy = arr.shape[2] / w, arr.shape[1] / h
-    support = None
-    if meta.get("support_plane"):  # n · x + b = 0 in world → n · x' + (n · c + b) / r in unit
-        normal = np.asarray(meta["support_plane"]["normal"], dtype=np.float64)
-        offset = (float(normal @ center) + float(meta["support_plane"]["offset"])) / radius
-        support = (normal.tolist(), offset)
+    plane = meta.get("support_plane")
+    support = Plane.from_json(plane).normalised(center, radius) if plane else None
     return Dataset(
         images=torch.from_numpy(arr),
         c2w=torch.from_numpy(np.stack(mats)).float(),
