@@ -110,7 +110,7 @@ def unwrap(
 
     The padding leaves room for the seam dilation: bilinear and mip-mapped lookups near a chart
     border read texels outside it, which the baker fills with the border's colours. ``workers``:
-    processes for the pieces (0: one per core the process may use; 1: none).
+    processes for the pieces (0: one per core; 1: none).
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
@@ -124,7 +124,7 @@ def unwrap(
         used, local = np.unique(faces[ids], return_inverse=True)
         jobs.append((vertices[used], local.reshape(-1, 3), density, padding))
         used_sets.append(used)
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or os.cpu_count() or 1
     pieces = [
         (used[vmap], idx, uv, rect)
         for used, (vmap, idx, uv, rect) in zip(
