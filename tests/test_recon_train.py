@@ -282,3 +282,23 @@ def test_s3_partial_save_of_other_inputs_is_not_resumed(
     assert "ignoring the partial save" in caplog.text and "other inputs" in caplog.text
     run_segment(_segment(scene, tmp_path / "ref", 40, 40))
     _same_state(tmp_path / "ref" / "it40.pt", tmp_path / "b" / "it40.pt")
+
+
+def test_a_grid_that_follows_the_images_is_resolved_once_and_resumes(scene, tmp_path: Path) -> None:
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.presets import grid_resolution_for
+
+    def seg(until: int, **kw) -> Segment:
+        s = _segment(scene, tmp_path, until, 20, **kw)
+        s.cfg.hash_max_res = 0
+        return s
+
+    first = seg(10)
+    run_segment(first)
+    ds = load_dataset(scene[0], scene[1], TINY_TRAIN["image_max_side"])
+    want = grid_resolution_for(ds.pixel_footprint(), first.cfg)
+    ck = torch.load(tmp_path / "it10.pt", weights_only=False)
+    assert ck["config"]["hash_max_res"] == want == first.cfg.hash_max_res
+    # a segment asked for 0 again resumes the checkpoint (its resolved grid is the same)
+    run_segment(seg(20, resume=tmp_path / "it10.pt"))
+    assert torch.load(tmp_path / "it20.pt", weights_only=False)["iteration"] == 20

@@ -103,7 +103,7 @@ def test_numerical_gradient_and_laplacian_of_a_quadratic() -> None:
 
 
 def test_schedule_is_relative_to_the_final_iteration() -> None:
-    cfg = TrainConfig(hash_levels=16, init_active_level=4)
+    cfg = TrainConfig(hash_levels=16, init_active_level=4, hash_max_res=2048)
     # official at 500k: 4 levels until 30k, 5 at 30k, all 16 at 85k; eps 1/33 → 1/2049
     assert schedule.state(cfg, 29_999, 500_000).active_levels == 4
     assert schedule.state(cfg, 30_000, 500_000).active_levels == 5
@@ -186,3 +186,36 @@ def test_focus_on_sphere_draws_its_share_from_pixels_that_see_the_sphere(tmp_pat
     x = (ds.fx * cam[:, 0] / cam[:, 2] + ds.cx).floor().long()
     y = (ds.fy * cam[:, 1] / cam[:, 2] + ds.cy).floor().long()
     assert torch.equal(rgb, ds.images[img, y, x].float() / 255.0)
+
+
+def test_finest_grid_follows_the_images_pixel_footprint(tmp_path) -> None:
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.presets import MAX_GRID_RES, grid_resolution_for
+    from video2mesh.recon.synthetic import sphere_sdf, write_scene
+
+    cfg, _ = build_config({"preset": "gpu"}, "object")
+    assert cfg.hash_max_res == 0  # the GPU default follows the images
+    tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=2, size=256, cam_dist=3.0)
+    f = 256 / (2 * math.tan(math.radians(25)))  # write_scene's 50° field of view
+    # at half a radius in front of the centre, the median camera 3 radii away
+    full = load_dataset(tf, tar).pixel_footprint()
+    assert full == pytest.approx(2.5 / f, rel=1e-4)
+    # one cell per pixel over the grid's [-2, 2] (4 / 0.0091 = 439 cells), to the nearest
+    # power of two; images downscaled by 2 get a grid half as fine
+    assert grid_resolution_for(full, cfg) == 512
+    half = load_dataset(tf, tar, max_side=128).pixel_footprint()
+    assert half == pytest.approx(2 * full, rel=1e-3)
+    assert grid_resolution_for(half, cfg) == 256
+    # the validation set's footprints (benchmarks/realworld/RESULTS.md): 480-px renders, the
+    # Middlebury temple at 640 px, DTU at 957 and 1600 px
+    assert [grid_resolution_for(fp, cfg) for fp in (0.0069, 0.0032, 0.0031, 0.0023)] == [
+        512,
+        1024,
+        1024,
+        2048,
+    ]
+    # never coarser than 4× the coarsest level, never finer than the official 2048
+    assert grid_resolution_for(1.0, cfg) == 4 * cfg.hash_base_res
+    assert grid_resolution_for(1e-5, cfg) == MAX_GRID_RES
+    with pytest.raises(UserError, match="hash_max_res"):
+        build_config({"preset": "gpu", "train": {"hash_max_res": -1}}, "object")

@@ -5,7 +5,8 @@
 # and .whl (trimesh, fast-simplification, xatlas):
 #   bash benchmarks/realworld/device_validate.sh SCENES ITERATIONS [TEXTURE_SCENES]
 # e.g. "temple_ring,dtu_scan65" "3000,6000,10000" "temple_ring"; JOBS (chains at once, 4) and
-# BUDGET (seconds after which no chain starts, 300) from the environment.
+# BUDGET (seconds after which no chain starts, 300) and VARIANTS (JSON: name -> train overrides,
+# default: the defaults alone) from the environment.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit 1
@@ -13,7 +14,8 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -c "import torch, sys; print('torch', torch.__version__, 'python', sys.version.split()[0])"
 python3 benchmarks/realworld/gpu_validate.py --data .devdata --out "$OUT" --scenes "$1" \
-    --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}"
+    --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}" \
+    --variants "${VARIANTS:-{\"default\": {\}\}}"
 last=${2##*,}
 for s in $(echo "${3:-}" | tr , ' '); do
     run=/tmp/texture_run

@@ -66,6 +66,12 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         )
         for k in ("chamfer_pct", "object_share", "fscore_1pct", "normal_consistency"):
             row[k] = ev.get(k)
+        diagonal = ev.get("reference_diagonal") or ev.get("diagonal")
+        if diagonal:
+            for k in ("accuracy", "completeness"):
+                if ev.get(k) is not None:
+                    row[f"{k}_pct"] = 100 * ev[k] / diagonal
+            row["far"] = where_far(mesh, scene_dir, diagonal)
     if (scene_dir / "masks").is_dir() and (scene_dir / "alignment.json").exists():
         import numpy as np
         import trimesh
@@ -80,6 +86,39 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         )
         row["silhouette_iou"] = sil["mean_iou"]
         row["silhouette_iou_min"] = sil["min_iou"]
+
+
+def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:
+    """Where the mesh area farther than 1 % of the diagonal from the reference lies: near the
+    support plane (a skirt of table left by the cut) or elsewhere (noise, false surfaces), and
+    how far the rest is (the median distance of the near area: surface noise)."""
+    import numpy as np
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from video2mesh.isolate import read_settings
+
+    m = trimesh.load(mesh, force="mesh", process=False)
+    ref = trimesh.load(scene_dir / "reference.ply", force="mesh", process=False)
+    pts, _ = trimesh.sample.sample_surface(m, 50_000, seed=0)
+    ref_pts, _ = trimesh.sample.sample_surface(ref, 400_000, seed=1)
+    d, _ = cKDTree(ref_pts).query(pts)
+    far = d > 0.01 * diagonal
+    out = {
+        "share": float(far.mean()),
+        "near_median_pct": float(100 * np.median(d[~far]) / diagonal),
+    }
+    plane, _ = read_settings(scene_dir / "transforms.json")
+    if plane is not None and far.any():
+        h = plane.height(pts)
+        ref_low = float(np.percentile(plane.height(ref_pts), 1))
+        low = h < ref_low + 0.03 * diagonal
+        out["near_support"] = float((far & low).mean())
+        # height of the far area over the reference's height above the support: 0 = its foot
+        ref_top = float(np.percentile(plane.height(ref_pts), 99))
+        rel = (h[far] - ref_low) / max(ref_top - ref_low, 1e-9)
+        out["height_hist"] = np.histogram(np.clip(rel, 0, 1), bins=5, range=(0, 1))[0].tolist()
+    return out
 
 
 def thumb(mesh: Path, scene_dir: Path) -> None:
@@ -150,7 +189,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--variants", default='{"default": {}}', help="name -> train overrides")
+    ap.add_argument(
+        "--variants", default='{"default": {}}', help='name -> train overrides (and "_scenes")'
+    )
     ap.add_argument("--iterations", default="2000,5000")
     ap.add_argument("--resolution", type=int, default=512)
     ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
@@ -165,10 +206,13 @@ def main() -> None:
     )
     rows: list[dict] = []
     with ProcessPoolExecutor(args.jobs) as pool:
+        # a variant's "_scenes" (comma list) limits it to those scenes
+        only = {v: t.pop("_scenes", ",".join(scenes)).split(",") for v, t in variants.items()}
         futures = [
             pool.submit(run_chain, args, scene, variant, train)
             for variant, train in variants.items()
             for scene in scenes
+            if scene in only[variant]
         ]
         for fut in as_completed(futures):
             for row in fut.result():

@@ -83,6 +83,12 @@ class Dataset:
         )
         return self.rays(torch.full(xs.shape, i, dtype=torch.long, device=dev), xs, ys)
 
+    def pixel_footprint(self) -> float:
+        """Normalised units one pixel spans on the object: at half a radius in front of the
+        sphere's centre, for the median camera (objects fill about the inner half of it)."""
+        dist = self.c2w[:, :, 3].norm(dim=-1).median().item()
+        return max(dist - 0.5, 0.05) / max(self.fx, self.fy)
+
     def support_hits(self) -> np.ndarray | None:
         """(N, H, W) bool: pixels whose ray meets the support plane before it leaves the unit
         sphere (the table under the object, or the floor in front of it with the sphere's cap
