@@ -5,7 +5,8 @@
 
 Writes ``table.md`` (per scene × variant × iterations: registered frames, sphere radius over the
 object's bounding radius, PSNR, inverse s, components, object share, Chamfer % / silhouette IoU
-where the scene has a reference, seconds), ``results.json`` (the raw rows) and ``sheet.png``.
+where the scene has a reference, normal consistency, the far area's share next to the support
+plane and elsewhere, seconds), ``results.json`` (the raw rows) and ``sheet.png``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def main() -> None:
     rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
     head = (
         "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "
-        "| object share | Chamfer % | silhouette IoU (min) | train s | error |"
+        "| object share | Chamfer % | NC | far: by the support / elsewhere "
+        "| silhouette IoU (min) | train s | error |"
     )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in rows:
@@ -63,11 +65,15 @@ def main() -> None:
         sil = r.get("silhouette_iou")
         sil_s = f"{sil:.3f} ({r.get('silhouette_iou_min', 0):.3f})" if sil is not None else "–"
         comp = f"{fmt(r.get('components'))} ({fmt(r.get('raw_components'))})"
+        far = r.get("far") or {}
+        low = far.get("near_support")
+        far_s = f"{low:.3f} / {far['share'] - low:.3f}" if low is not None else "–"
         lines.append(
             f"| {r['scene']} | {r['variant']} | {r.get('iterations')} "
             f"| {prep.get('registered', '–')} "
             f"| {fmt(ratio)} | {fmt(r.get('psnr'))} | {fmt(r.get('inv_s'))} | {comp} "
-            f"| {fmt(r.get('object_share'))} | {fmt(r.get('chamfer_pct'))} | {sil_s} "
+            f"| {fmt(r.get('object_share'))} | {fmt(r.get('chamfer_pct'))} "
+            f"| {fmt(r.get('normal_consistency'))} | {far_s} | {sil_s} "
             f"| {fmt(r.get('train_seconds'))} | {r.get('error', '')[:60]} |"
         )
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
