@@ -192,3 +192,31 @@ def test_a_thick_band_of_table_points_does_not_widen_the_sphere():
     sphere = object_sphere(pts, cams, plane)
     assert sphere.support is not None and not sphere.notes
     assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.75
+
+
+def test_table_debris_beside_the_object_goes_a_loose_foot_and_a_tall_piece_stay():
+    body, mesh = _scene_mesh()
+    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
+    # a tilted patch of table beside the box (as on the glossy vase): 0.05-0.2 high, 40° tilt,
+    # 0.75 from the axis, 12 % of the box's area; disconnected from everything
+    patch = trimesh.creation.box(extents=[0.4, 0.5, 0.004])
+    patch.apply_transform(trimesh.transformations.rotation_matrix(np.radians(40), [0, 1, 0]))
+    patch.apply_translation([0.75, 0.0, 0.125])
+    # a loose foot under the body (inside its footprint) and a post beside it, as tall as it
+    foot = trimesh.creation.box(extents=[0.2, 0.2, 0.15])
+    foot.apply_translation([0.15, 0.15, 0.11])
+    post = trimesh.creation.box(extents=[0.15, 0.15, 0.7])
+    post.apply_translation([-0.75, 0.0, 0.4])
+    parts = [mesh, patch, foot, post]
+    whole = trimesh.util.concatenate(parts)
+    out, stats = isolate(whole, plane, radius=1.0)
+    assert stats["debris_removed"] == 1
+    assert out.bounds[1][0] < 0.35  # nothing of the patch is left, on the +x side
+    left = out.area - (body.area - 0.36)
+    # the foot and the post (less their bottoms, which the cut takes) are still there
+    assert left == pytest.approx(foot.area - 0.04 + post.area - 0.0225, rel=0.05)
+    # without a support plane nothing is debris: the patch stays as an ordinary component
+    _, stats = isolate(whole, None, radius=1.0)
+    assert "debris_removed" not in stats
+    kept, _ = isolate(whole, plane, radius=1.0, floaters="keep")
+    assert kept.bounds[1][0] > 0.85  # floaters: keep keeps the debris too

@@ -136,7 +136,7 @@ def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "log.txt"
     sweep = [int(i) for i in args.iterations.split(",")]
-    run = json.dumps({"backend": "builtin", "preset": "gpu", "train": train})
+    run = json.dumps({"backend": "builtin", "preset": args.preset, "train": train})
     prev, rows = None, []
     for n in sweep:
         ckpt, metrics = run_dir / f"it{n}.pt", run_dir / f"it{n}.csv"
@@ -180,7 +180,7 @@ def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -
     return rows
 
 
-WORK = Path("/tmp/gpu_validate")
+WORK = Path(os.environ.get("GPU_VALIDATE_WORK", "/tmp/gpu_validate"))
 
 
 def main() -> None:
@@ -194,6 +194,7 @@ def main() -> None:
     )
     ap.add_argument("--iterations", default="2000,5000")
     ap.add_argument("--resolution", type=int, default=512)
+    ap.add_argument("--preset", default="gpu", help="gpu, or cpu to validate the CPU preset")
     ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
     ap.add_argument("--jobs", type=int, default=1, help="chains trained at once on the GPU")
     ap.add_argument("--budget", type=float, default=1e9, help="start no chain after these seconds")

@@ -13,6 +13,12 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   and stay; what it loses is its lowest sliver and any flat part within the band.
 - floaters: connected components with less than ``FLOATER_SHARE`` of the largest one's area
   are removed (a handle or a leg that the surface joins to the body is one component with it).
+  With a support plane, so is table debris: a larger piece lying low (below ``DEBRIS_HEIGHT`` ×
+  the radius), with less than ``DEBRIS_SHARE`` of the largest one's area, most of it outside
+  the largest one's footprint on the plane. On the validation set's glossy vase (CPU preset) a
+  tilted patch of floor, 5.3 % of the vase's area, 0.6–0.8 radii from its axis, survived the
+  cut that way; a part of the object that the surface leaves loose (a foot under the body)
+  lies inside the footprint and stays, and so does anything standing taller.
 
 Works on any backend's mesh, in world units; a mesh without a support plane is only de-floated.
 """
@@ -31,6 +37,8 @@ CUT_HEIGHT = 0.02  # of the sphere radius
 BAND = 0.08  # of the sphere radius
 BAND_TILT_DEG = 35.0
 FLOATER_SHARE = 0.05  # of the largest component's area
+DEBRIS_HEIGHT = 0.3  # of the sphere radius: the top of a piece of table debris
+DEBRIS_SHARE = 0.3  # of the largest component's area
 MODES = ("remove", "keep")
 
 
@@ -80,6 +88,10 @@ def isolate(
         comp_area = np.bincount(labels, weights=areas[keep])
         big = comp_area >= FLOATER_SHARE * comp_area.max()
         kept_idx = np.nonzero(keep)[0]
+        if plane is not None:
+            debris = _table_debris(mesh, kept_idx, labels, comp_area, big, plane, radius)
+            stats["debris_removed"] = int(debris.sum())
+            big &= ~debris
         drop = kept_idx[~big[labels]]
         stats["floater_area_share"] = float(areas[drop].sum() / total)
         stats["floaters_removed"] = len(np.unique(labels[~big[labels]]))
@@ -88,3 +100,41 @@ def isolate(
         return mesh, stats
     out = mesh.submesh([np.nonzero(keep)[0]], append=True, only_watertight=False)
     return out, stats
+
+
+def _table_debris(
+    mesh: Any,
+    face_idx: np.ndarray,
+    labels: np.ndarray,
+    comp_area: np.ndarray,
+    candidates: np.ndarray,
+    plane: Plane,
+    radius: float,
+) -> np.ndarray:
+    """Which components (by label) are pieces of the support left beside the object."""
+    from scipy.spatial import ConvexHull, Delaunay
+
+    centers = np.asarray(mesh.triangles_center)[face_idx]
+    heights = plane.height(centers)
+    # a basis of the plane, to compare footprints
+    n = np.asarray(plane.normal, float)
+    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    flat = np.c_[centers @ u, centers @ np.cross(n, u)]
+    main = int(np.argmax(comp_area))
+    out = np.zeros(len(comp_area), bool)
+    try:
+        pts = flat[labels == main]
+        footprint = Delaunay(pts[ConvexHull(pts).vertices])  # the hull's triangles: fast to query
+    except Exception:  # a degenerate main piece (a flat sheet seen edge-on): no footprint test
+        return out
+    areas = np.asarray(mesh.area_faces)[face_idx]
+    for c in np.nonzero(candidates)[0]:
+        if c == main or comp_area[c] >= DEBRIS_SHARE * comp_area[main]:
+            continue
+        mine = labels == c
+        if np.percentile(heights[mine], 95) >= DEBRIS_HEIGHT * radius:
+            continue
+        outside = footprint.find_simplex(flat[mine]) < 0
+        out[c] = areas[mine][outside].sum() > 0.5 * comp_area[c]
+    return out
