@@ -66,12 +66,11 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         )
         for k in ("chamfer_pct", "object_share", "fscore_1pct", "normal_consistency"):
             row[k] = ev.get(k)
-        diagonal = ev.get("reference_diagonal") or ev.get("diagonal")
-        if diagonal:
-            for k in ("accuracy", "completeness"):
-                if ev.get(k) is not None:
-                    row[f"{k}_pct"] = 100 * ev[k] / diagonal
-            row["far"] = where_far(mesh, scene_dir, diagonal)
+        diagonal = ev["reference_diagonal"]
+        for k in ("accuracy", "completeness"):
+            if ev.get(k) is not None:
+                row[f"{k}_pct"] = 100 * ev[k] / diagonal
+        row["far"] = where_far(mesh, scene_dir, diagonal)
     if (scene_dir / "masks").is_dir() and (scene_dir / "alignment.json").exists():
         import numpy as np
         import trimesh
@@ -111,11 +110,10 @@ def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:
     plane, _ = read_settings(scene_dir / "transforms.json")
     if plane is not None and far.any():
         h = plane.height(pts)
-        ref_low = float(np.percentile(plane.height(ref_pts), 1))
+        ref_low, ref_top = np.percentile(plane.height(ref_pts), [1, 99])
         low = h < ref_low + 0.03 * diagonal
         out["near_support"] = float((far & low).mean())
         # height of the far area over the reference's height above the support: 0 = its foot
-        ref_top = float(np.percentile(plane.height(ref_pts), 99))
         rel = (h[far] - ref_low) / max(ref_top - ref_low, 1e-9)
         out["height_hist"] = np.histogram(np.clip(rel, 0, 1), bins=5, range=(0, 1))[0].tolist()
     return out

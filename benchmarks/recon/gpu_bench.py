@@ -93,14 +93,13 @@ def throughput(overrides: dict, iters: int = 60, profile: bool = False) -> dict:
     from video2mesh.recon.data import load_dataset
     from video2mesh.recon.fields import Model
     from video2mesh.recon.loop import set_learning_rates
-    from video2mesh.recon.presets import build_config, grid_resolution_for
+    from video2mesh.recon.presets import build_config, fit_grid_to_images
     from video2mesh.recon.train import make_optimizer, make_train_step
 
     cfg, _ = build_config({"preset": "gpu", "train": overrides}, "object")
     dev = torch.device("cuda")
     ds = load_dataset(ARGS.data / "transforms.json", ARGS.data / "images.tar", cfg.image_max_side)
-    if cfg.hash_max_res == 0:
-        cfg.hash_max_res = grid_resolution_for(ds.pixel_footprint(), cfg)
+    fit_grid_to_images(cfg, ds.pixel_footprint())
     ds.to(dev)
     torch.manual_seed(0)
     model = Model(cfg, ds.n_images).to(dev)

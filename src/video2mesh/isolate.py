@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from video2mesh.sphere import up_frame
 from video2mesh.support import Plane
 
 CUT_HEIGHT = 0.02  # of the sphere radius
@@ -89,7 +90,9 @@ def isolate(
         big = comp_area >= FLOATER_SHARE * comp_area.max()
         kept_idx = np.nonzero(keep)[0]
         if plane is not None:
-            debris = _table_debris(mesh, kept_idx, labels, comp_area, big, plane, radius)
+            debris = _table_debris(
+                mesh, kept_idx, areas[keep], labels, comp_area, big, plane, radius
+            )
             stats["debris_removed"] = int(debris.sum())
             big &= ~debris
         drop = kept_idx[~big[labels]]
@@ -105,30 +108,27 @@ def isolate(
 def _table_debris(
     mesh: Any,
     face_idx: np.ndarray,
+    areas: np.ndarray,
     labels: np.ndarray,
     comp_area: np.ndarray,
     candidates: np.ndarray,
     plane: Plane,
     radius: float,
 ) -> np.ndarray:
-    """Which components (by label) are pieces of the support left beside the object."""
-    from scipy.spatial import ConvexHull, Delaunay
+    """Which components (by label) are pieces of the support left beside the object; ``areas``
+    and ``labels`` are per face of ``face_idx``."""
+    from scipy.spatial import ConvexHull, Delaunay, QhullError
 
     centers = np.asarray(mesh.triangles_center)[face_idx]
     heights = plane.height(centers)
-    # a basis of the plane, to compare footprints
-    n = np.asarray(plane.normal, float)
-    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    flat = np.c_[centers @ u, centers @ np.cross(n, u)]
+    flat = centers @ up_frame(plane.normal)[:2].T  # coordinates in the plane: footprints
     main = int(np.argmax(comp_area))
     out = np.zeros(len(comp_area), bool)
     try:
         pts = flat[labels == main]
         footprint = Delaunay(pts[ConvexHull(pts).vertices])  # the hull's triangles: fast to query
-    except Exception:  # a degenerate main piece (a flat sheet seen edge-on): no footprint test
+    except QhullError:  # a degenerate main piece (a flat sheet seen edge-on): no footprint test
         return out
-    areas = np.asarray(mesh.area_faces)[face_idx]
     for c in np.nonzero(candidates)[0]:
         if c == main or comp_area[c] >= DEBRIS_SHARE * comp_area[main]:
             continue

@@ -189,6 +189,15 @@ def grid_resolution_for(footprint: float, cfg: TrainConfig) -> int:
     return int(min(max(res, 4 * cfg.hash_base_res), MAX_GRID_RES))
 
 
+def fit_grid_to_images(cfg: TrainConfig, footprint: float) -> bool:
+    """Resolve ``hash_max_res: 0`` in place for images of this pixel footprint (see
+    ``Dataset.pixel_footprint``); False when the run set a resolution of its own."""
+    if cfg.hash_max_res != 0:
+        return False
+    cfg.hash_max_res = grid_resolution_for(footprint, cfg)
+    return True
+
+
 def default_preset() -> str:
     import torch
 

@@ -37,7 +37,7 @@ from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
 from video2mesh.recon.loop import MetricRows, PeriodicSave, StepCallback, train_loop
 from video2mesh.recon.partial_store import S3PartialStore
-from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig, grid_resolution_for
+from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig, fit_grid_to_images
 from video2mesh.recon.renderer import render_rays
 
 log = logging.getLogger(__name__)
@@ -393,8 +393,7 @@ def _keep_thread_count(ck: dict[str, Any], source: Path | None) -> None:
 def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     cfg = seg.cfg
     ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
-    if cfg.hash_max_res == 0:  # resolved here, so the checkpoint records the grid it trained
-        cfg.hash_max_res = grid_resolution_for(ds.pixel_footprint(), cfg)
+    if fit_grid_to_images(cfg, ds.pixel_footprint()):  # so the checkpoint records the grid
         log.info("finest grid resolution %d (one cell per pixel on the object)", cfg.hash_max_res)
     outside = camera_outside_fraction(ds)
     if seg.scene_type == "object" and outside < 0.5:
