@@ -10,7 +10,7 @@ import torch
 from video2mesh.errors import UserError
 from video2mesh.recon import schedule
 from video2mesh.recon.encoding import PRIMES, HashGrid, hash_grid_reference
-from video2mesh.recon.fields import Model, SDFNet
+from video2mesh.recon.fields import ColorNet, Model, SDFNet
 from video2mesh.recon.presets import TrainConfig, build_config, config_keys
 
 
@@ -219,3 +219,20 @@ def test_finest_grid_follows_the_images_pixel_footprint(tmp_path) -> None:
     assert grid_resolution_for(1e-5, cfg) == MAX_GRID_RES
     with pytest.raises(UserError, match="hash_max_res"):
         build_config({"preset": "gpu", "train": {"hash_max_res": -1}}, "object")
+
+
+def test_reflected_colour_direction_mirrors_the_view_about_the_normal() -> None:
+    torch.manual_seed(0)
+    cfg, _ = build_config({"preset": "gpu", "train": {"color_direction": "reflected"}}, "object")
+    reflected = ColorNet(cfg)
+    plain = ColorNet(build_config({"preset": "gpu"}, "object")[0])  # SH degree 3: the view counts
+    plain.load_state_dict(reflected.state_dict())
+    x, feat = torch.randn(64, 3), torch.randn(64, cfg.sdf_feature_dim)
+    n = torch.nn.functional.normalize(torch.randn(64, 3), dim=-1)
+    v = torch.nn.functional.normalize(torch.randn(64, 3), dim=-1)
+    mirrored = v - 2 * (v * n).sum(-1, keepdim=True) * n
+    # the reflected net seeing v is the plain net seeing v mirrored, and differs from it seeing v
+    assert torch.allclose(reflected(x, v, n, feat), plain(x, mirrored, n, feat), atol=1e-6)
+    assert not torch.allclose(reflected(x, v, n, feat), plain(x, v, n, feat), atol=1e-3)
+    with pytest.raises(UserError, match="color_direction"):
+        build_config({"train": {"color_direction": "sideways"}}, "object")

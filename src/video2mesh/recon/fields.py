@@ -169,6 +169,10 @@ class ColorNet(nn.Module):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
         self.sh_degree = cfg.sh_degree
+        # Ref-NeRF's reparametrisation: encode the view reflected about the normal, so that a
+        # highlight is one function of the reflected direction instead of a different one at
+        # every point of a glossy surface (which the SDF otherwise bends itself to explain)
+        self.reflect = cfg.color_direction == "reflected"
         n_in = 3 + (cfg.sh_degree + 1) ** 2 + 3 + cfg.sdf_feature_dim + cfg.appearance_dim
         dims = [n_in] + [cfg.color_hidden] * cfg.color_layers
         self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in itertools.pairwise(dims))
@@ -182,6 +186,8 @@ class ColorNet(nn.Module):
         feat: torch.Tensor,
         app: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        if self.reflect:  # normal is unit length (both callers normalise the SDF gradient)
+            view = view - 2.0 * (view * normal).sum(-1, keepdim=True) * normal
         parts = [x, spherical_harmonics(view, self.sh_degree), normal, feat]
         if app is not None:
             parts.append(app)

@@ -19,6 +19,7 @@ from video2mesh.errors import UserError
 
 SCENE_TYPES = ("object", "scene")
 BACKGROUNDS = ("none", "color", "nerf")
+COLOR_DIRECTIONS = ("view", "reflected")
 
 
 @dataclass
@@ -59,6 +60,9 @@ class TrainConfig:
     color_hidden: int = 256
     color_layers: int = 4
     sh_degree: int = 3
+    # the colour MLP's direction input: "view" (the ray's, official) or "reflected" (about the
+    # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces)
+    color_direction: str = "view"
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
     # "" = nerf for both scene types: the official generated configs enable it for objects too,
@@ -109,6 +113,11 @@ class TrainConfig:
             cfg.background = "nerf"
         if cfg.background not in BACKGROUNDS:
             raise UserError(f"unknown background '{cfg.background}'", f"use one of {BACKGROUNDS}")
+        if cfg.color_direction not in COLOR_DIRECTIONS:
+            raise UserError(
+                f"unknown color_direction '{cfg.color_direction}'",
+                f"use one of {COLOR_DIRECTIONS}",
+            )
         if not 0.0 <= cfg.sphere_ray_fraction <= 1.0:
             raise UserError(
                 f"sphere_ray_fraction {cfg.sphere_ray_fraction} is not between 0 and 1",
