@@ -236,3 +236,8 @@ def test_reflected_colour_direction_mirrors_the_view_about_the_normal() -> None:
     assert not torch.allclose(reflected(x, v, n, feat), plain(x, v, n, feat), atol=1e-3)
     with pytest.raises(UserError, match="color_direction"):
         build_config({"train": {"color_direction": "sideways"}}, "object")
+    both_cfg, _ = build_config({"preset": "gpu", "train": {"color_direction": "both"}}, "object")
+    both = ColorNet(both_cfg)
+    n_sh = (cfg.sh_degree + 1) ** 2
+    assert both.hidden[0].v.shape[1] == plain.hidden[0].v.shape[1] + n_sh  # reflection's SH
+    assert both(x, v, n, feat).shape == (64, 3)

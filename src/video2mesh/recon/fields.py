@@ -172,8 +172,10 @@ class ColorNet(nn.Module):
         # Ref-NeRF's reparametrisation: encode the view reflected about the normal, so that a
         # highlight is one function of the reflected direction instead of a different one at
         # every point of a glossy surface (which the SDF otherwise bends itself to explain)
-        self.reflect = cfg.color_direction == "reflected"
-        n_in = 3 + (cfg.sh_degree + 1) ** 2 + 3 + cfg.sdf_feature_dim + cfg.appearance_dim
+        # ("both": the view and its reflection, each SH-encoded, side by side)
+        self.direction = cfg.color_direction
+        n_sh = (cfg.sh_degree + 1) ** 2 * (2 if self.direction == "both" else 1)
+        n_in = 3 + n_sh + 3 + cfg.sdf_feature_dim + cfg.appearance_dim
         dims = [n_in] + [cfg.color_hidden] * cfg.color_layers
         self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in itertools.pairwise(dims))
         self.out = WNLinear(dims[-1], 3)
@@ -186,9 +188,11 @@ class ColorNet(nn.Module):
         feat: torch.Tensor,
         app: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if self.reflect:  # normal is unit length (both callers normalise the SDF gradient)
-            view = view - 2.0 * (view * normal).sum(-1, keepdim=True) * normal
-        parts = [x, spherical_harmonics(view, self.sh_degree), normal, feat]
+        dirs = [view]
+        if self.direction != "view":  # normal is unit length (both callers normalise it)
+            mirrored = view - 2.0 * (view * normal).sum(-1, keepdim=True) * normal
+            dirs = [view, mirrored] if self.direction == "both" else [mirrored]
+        parts = [x, *(spherical_harmonics(d, self.sh_degree) for d in dirs), normal, feat]
         if app is not None:
             parts.append(app)
         h = torch.cat(parts, -1)

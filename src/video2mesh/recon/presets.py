@@ -19,7 +19,7 @@ from video2mesh.errors import UserError
 
 SCENE_TYPES = ("object", "scene")
 BACKGROUNDS = ("none", "color", "nerf")
-COLOR_DIRECTIONS = ("view", "reflected")
+COLOR_DIRECTIONS = ("view", "reflected", "both")
 
 
 @dataclass
@@ -61,7 +61,7 @@ class TrainConfig:
     color_layers: int = 4
     sh_degree: int = 3
     # the colour MLP's direction input: "view" (the ray's, official) or "reflected" (about the
-    # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces)
+    # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces) or "both" side by side
     color_direction: str = "view"
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
