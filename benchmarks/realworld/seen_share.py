@@ -1,0 +1,86 @@
+"""How much of a mesh's error lies on surface that no photo sees.
+
+    python benchmarks/realworld/seen_share.py --mesh results/sample/builtin/mesh/it3500_res256.ply \
+        --reference results/sample/reference.ply --transforms results/sample/transforms.json \
+        --images results/sample/sfm/images.tar --diagonal 2.5138
+
+The object share (the mesh area within 1 % of the diagonal from the reference) counts every part
+of the reference, also what the capture never shows: the underside of a bowl between its legs,
+the inside of a back wall seen from one ring of cameras. Here each surface sample (mesh and
+reference alike) counts the registered photos that see it (in the frame, in front of the
+camera, not behind the mesh's own depth), and the shares are split by that: the far area on
+unseen surface, the object share over the surface some photo sees, the reference's unseen share.
+A diagnostic for RESULTS.md, not a metric of the pipeline (DTU's protocol masks the same way with
+its observation masks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+
+def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float) -> np.ndarray:
+    """Per point, the number of the dataset's cameras that see it unoccluded by ``mesh``."""
+    import torch
+
+    from video2mesh.texture.bake import DEPTH_TOLERANCE, depth_buffer, project
+
+    v = torch.tensor((mesh.vertices - center) / radius, dtype=torch.float32)
+    f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long)
+    p = torch.tensor((points - center) / radius, dtype=torch.float32)
+    count = torch.zeros(len(p))
+    for i in range(ds.n_images):
+        c2w = ds.c2w[i]
+        depth = depth_buffer(v, f, c2w, ds)
+        x, y, z = project(p, c2w, ds)
+        ix, iy = x.floor().long(), y.floor().long()
+        ok = (z > 1e-6) & (ix >= 0) & (iy >= 0) & (ix < ds.width) & (iy < ds.height)
+        nearest = torch.full_like(z, -1.0)
+        nearest[ok] = depth[iy[ok], ix[ok]]
+        count += (ok & (z <= nearest + DEPTH_TOLERANCE)).float()
+    return count.numpy()
+
+
+def main() -> None:
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from video2mesh.recon.data import load_dataset, read_transforms
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mesh", required=True)
+    ap.add_argument("--reference", required=True)
+    ap.add_argument("--transforms", required=True)
+    ap.add_argument("--images", required=True, help="the sfm stage's images.tar")
+    ap.add_argument("--diagonal", type=float, required=True, help="the reference's diagonal")
+    ap.add_argument("--samples", type=int, default=30_000)
+    args = ap.parse_args()
+
+    meta = read_transforms(args.transforms)
+    center, radius = np.asarray(meta["sphere_center"], float), float(meta["sphere_radius"])
+    ds = load_dataset(args.transforms, args.images)
+    mesh = trimesh.load(args.mesh, force="mesh", process=False)
+    ref = trimesh.load(args.reference, force="mesh", process=False)
+    pts, _ = trimesh.sample.sample_surface(mesh, args.samples, seed=0)
+    ref_pts, _ = trimesh.sample.sample_surface(ref, args.samples, seed=1)
+    dense, _ = trimesh.sample.sample_surface(ref, 400_000, seed=2)
+    far = cKDTree(dense).query(pts)[0] > 0.01 * args.diagonal
+    seen = seen_counts(mesh, pts, ds, center, radius) > 0
+    ref_seen = seen_counts(ref, ref_pts, ds, center, radius) > 0
+    out = {
+        "object_share": float(1 - far.mean()),
+        "far_share": float(far.mean()),
+        "far_unseen_share": float((far & ~seen).mean()),
+        "mesh_unseen_share": float((~seen).mean()),
+        "object_share_on_seen_surface": float(1 - far[seen].mean()),
+        "reference_unseen_share": float((~ref_seen).mean()),
+        "views": ds.n_images,
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
