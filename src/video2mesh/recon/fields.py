@@ -174,6 +174,9 @@ class ColorNet(nn.Module):
         # every point of a glossy surface (which the SDF otherwise bends itself to explain)
         # ("both": the view and its reflection, each SH-encoded, side by side)
         self.direction = cfg.color_direction
+        # no gradient from the reflection into the normal: the colour cannot tilt the surface
+        # to move a highlight
+        self.detach_reflection = cfg.reflection_detach
         n_sh = (cfg.sh_degree + 1) ** 2 * (2 if self.direction == "both" else 1)
         n_in = 3 + n_sh + 3 + cfg.sdf_feature_dim + cfg.appearance_dim
         dims = [n_in] + [cfg.color_hidden] * cfg.color_layers
@@ -190,7 +193,8 @@ class ColorNet(nn.Module):
     ) -> torch.Tensor:
         dirs = [view]
         if self.direction != "view":  # normal is unit length (both callers normalise it)
-            mirrored = view - 2.0 * (view * normal).sum(-1, keepdim=True) * normal
+            n = normal.detach() if self.detach_reflection else normal
+            mirrored = view - 2.0 * (view * n).sum(-1, keepdim=True) * n
             dirs = [view, mirrored] if self.direction == "both" else [mirrored]
         parts = [x, *(spherical_harmonics(d, self.sh_degree) for d in dirs), normal, feat]
         if app is not None:

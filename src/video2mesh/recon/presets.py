@@ -63,6 +63,7 @@ class TrainConfig:
     # the colour MLP's direction input: "view" (the ray's, official) or "reflected" (about the
     # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces) or "both" side by side
     color_direction: str = "view"
+    reflection_detach: bool = False  # no gradient from the reflected direction into the normal
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
     # "" = nerf for both scene types: the official generated configs enable it for objects too,
