@@ -10,7 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from video2mesh.recon.presets import BACKGROUNDS, PRESETS, TrainConfig, config_keys
+from video2mesh.recon.presets import (
+    BACKGROUNDS,
+    COLOR_DIRECTIONS,
+    PRESETS,
+    TrainConfig,
+    config_keys,
+)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 JSON_TYPES = {int: "integer", float: "number", bool: "boolean", list[float]: "array"}
@@ -32,8 +38,9 @@ def test_schema_types_match_the_dataclass_fields() -> None:
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         kind = hints[f.name]
-        if kind is str:  # the one string key is an enum of the backgrounds ("" = by scene type)
-            assert set(props[f.name]["enum"]) == {"", *BACKGROUNDS}, f.name
+        if kind is str:  # string keys are enums ("" background = by scene type)
+            allowed = {"background": {"", *BACKGROUNDS}, "color_direction": set(COLOR_DIRECTIONS)}
+            assert set(props[f.name]["enum"]) == allowed[f.name], f.name
         else:
             assert props[f.name].get("type") == JSON_TYPES[kind], f.name
 
