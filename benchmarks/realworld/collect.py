@@ -4,7 +4,8 @@
         --out benchmarks/realworld/results/<name>
 
 Writes ``table.md`` (per scene × variant × iterations: registered frames, sphere radius over the
-object's bounding radius, PSNR, inverse s, components, object share, Chamfer % / silhouette IoU
+object's bounding radius, PSNR, inverse s, components, object share (and on the surface some
+photo sees), Chamfer % / silhouette IoU
 where the scene has a reference, normal consistency, the far area's share next to the support
 plane and elsewhere, seconds), ``results.json`` (the raw rows) and ``sheet.png``.
 """
@@ -53,7 +54,7 @@ def main() -> None:
     rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
     head = (
         "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "
-        "| object share | Chamfer % | NC | far: by the support / elsewhere "
+        "| object share (on the seen surface) | Chamfer % | NC | far: by the support / elsewhere "
         "| silhouette IoU (min) | train s | error |"
     )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
@@ -68,11 +69,14 @@ def main() -> None:
         far = r.get("far") or {}
         low = far.get("near_support")
         far_s = f"{low:.3f} / {far['share'] - low:.3f}" if low is not None else "–"
+        share = fmt(r.get("object_share"))
+        if far.get("object_share_seen") is not None:  # seen_share.py: what some photo sees
+            share += f" ({far['object_share_seen']:.3f})"
         lines.append(
             f"| {r['scene']} | {r['variant']} | {r.get('iterations')} "
             f"| {prep.get('registered', '–')} "
             f"| {fmt(ratio)} | {fmt(r.get('psnr'))} | {fmt(r.get('inv_s'))} | {comp} "
-            f"| {fmt(r.get('object_share'))} | {fmt(r.get('chamfer_pct'))} "
+            f"| {share} | {fmt(r.get('chamfer_pct'))} "
             f"| {fmt(r.get('normal_consistency'))} | {far_s} | {sil_s} "
             f"| {fmt(r.get('train_seconds'))} | {r.get('error', '')[:60]} |"
         )

@@ -23,15 +23,17 @@ import numpy as np
 
 
 def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float) -> np.ndarray:
-    """Per point, the number of the dataset's cameras that see it unoccluded by ``mesh``."""
+    """Per point, the number of the dataset's cameras that see it unoccluded by ``mesh`` (on
+    the dataset's device)."""
     import torch
 
     from video2mesh.texture.bake import DEPTH_TOLERANCE, depth_buffer, project
 
-    v = torch.tensor((mesh.vertices - center) / radius, dtype=torch.float32)
-    f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long)
-    p = torch.tensor((points - center) / radius, dtype=torch.float32)
-    count = torch.zeros(len(p))
+    dev = ds.c2w.device
+    v = torch.tensor((mesh.vertices - center) / radius, dtype=torch.float32, device=dev)
+    f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
+    p = torch.tensor((points - center) / radius, dtype=torch.float32, device=dev)
+    count = torch.zeros(len(p), device=dev)
     for i in range(ds.n_images):
         c2w = ds.c2w[i]
         depth = depth_buffer(v, f, c2w, ds)
@@ -41,7 +43,7 @@ def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float)
         nearest = torch.full_like(z, -1.0)
         nearest[ok] = depth[iy[ok], ix[ok]]
         count += (ok & (z <= nearest + DEPTH_TOLERANCE)).float()
-    return count.numpy()
+    return count.cpu().numpy()
 
 
 def main() -> None:
