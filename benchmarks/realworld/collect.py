@@ -5,9 +5,9 @@
 
 Writes ``table.md`` (per scene × variant × iterations: registered frames, sphere radius over the
 object's bounding radius, PSNR, inverse s, components, object share (and on the surface some
-photo sees), Chamfer % / silhouette IoU
-where the scene has a reference, normal consistency, the far area's share next to the support
-plane and elsewhere, seconds), ``results.json`` (the raw rows) and ``sheet.png``.
+photo sees), Chamfer % / silhouette IoU where the scene has a reference, normal consistency,
+the far area's share next to the support plane and elsewhere, seconds), ``results.json`` (the
+raw rows) and ``sheet.png``.
 """
 
 from __future__ import annotations
