@@ -108,16 +108,9 @@ def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:
         "near_median_pct": float(100 * np.median(d[~far]) / diagonal),
     }
     # how much of the far area is surface no photo sees (seen_share.py): unseen undersides
-    import torch
-    from seen_share import seen_counts
+    from seen_share import seen_by_some_photo
 
-    from video2mesh.recon.data import load_dataset, read_transforms
-
-    meta = read_transforms(scene_dir / "transforms.json")
-    ds = load_dataset(scene_dir / "transforms.json", scene_dir / "images.tar")
-    ds = ds.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    center, radius = np.asarray(meta["sphere_center"], float), float(meta["sphere_radius"])
-    seen = seen_counts(m, pts, ds, center, radius) > 0
+    [seen] = seen_by_some_photo([m], [pts], scene_dir / "transforms.json", scene_dir / "images.tar")
     out["far_unseen"] = float((far & ~seen).mean())
     out["object_share_seen"] = float(1 - far[seen].mean()) if seen.any() else None
     plane, _ = read_settings(scene_dir / "transforms.json")

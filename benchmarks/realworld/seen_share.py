@@ -24,10 +24,10 @@ import numpy as np
 
 def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float) -> np.ndarray:
     """Per point, the number of the dataset's cameras that see it unoccluded by ``mesh`` (on
-    the dataset's device)."""
+    the dataset's device; the texture baker's visibility test)."""
     import torch
 
-    from video2mesh.texture.bake import DEPTH_TOLERANCE, depth_buffer, project
+    from video2mesh.texture.bake import depth_buffer, visible
 
     dev = ds.c2w.device
     v = torch.tensor((mesh.vertices - center) / radius, dtype=torch.float32, device=dev)
@@ -35,22 +35,28 @@ def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float)
     p = torch.tensor((points - center) / radius, dtype=torch.float32, device=dev)
     count = torch.zeros(len(p), device=dev)
     for i in range(ds.n_images):
-        c2w = ds.c2w[i]
-        depth = depth_buffer(v, f, c2w, ds)
-        x, y, z = project(p, c2w, ds)
-        ix, iy = x.floor().long(), y.floor().long()
-        ok = (z > 1e-6) & (ix >= 0) & (iy >= 0) & (ix < ds.width) & (iy < ds.height)
-        nearest = torch.full_like(z, -1.0)
-        nearest[ok] = depth[iy[ok], ix[ok]]
-        count += (ok & (z <= nearest + DEPTH_TOLERANCE)).float()
+        depth = depth_buffer(v, f, ds.c2w[i], ds)
+        count += visible(p, ds.c2w[i], ds, depth)[3].float()
     return count.cpu().numpy()
+
+
+def seen_by_some_photo(meshes: list, points: list[np.ndarray], transforms, images) -> list:
+    """For each (mesh, its surface points), a mask of the points some registered photo sees
+    (cameras and images read once, on the GPU where there is one)."""
+    import torch
+
+    from video2mesh.recon.data import load_dataset, read_transforms
+
+    meta = read_transforms(transforms)
+    center, radius = np.asarray(meta["sphere_center"], float), float(meta["sphere_radius"])
+    ds = load_dataset(transforms, images)
+    ds = ds.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return [seen_counts(m, p, ds, center, radius) > 0 for m, p in zip(meshes, points, strict=True)]
 
 
 def main() -> None:
     import trimesh
     from scipy.spatial import cKDTree
-
-    from video2mesh.recon.data import load_dataset, read_transforms
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mesh", required=True)
@@ -61,17 +67,13 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=30_000)
     args = ap.parse_args()
 
-    meta = read_transforms(args.transforms)
-    center, radius = np.asarray(meta["sphere_center"], float), float(meta["sphere_radius"])
-    ds = load_dataset(args.transforms, args.images)
     mesh = trimesh.load(args.mesh, force="mesh", process=False)
     ref = trimesh.load(args.reference, force="mesh", process=False)
     pts, _ = trimesh.sample.sample_surface(mesh, args.samples, seed=0)
     ref_pts, _ = trimesh.sample.sample_surface(ref, args.samples, seed=1)
     dense, _ = trimesh.sample.sample_surface(ref, 400_000, seed=2)
     far = cKDTree(dense).query(pts)[0] > 0.01 * args.diagonal
-    seen = seen_counts(mesh, pts, ds, center, radius) > 0
-    ref_seen = seen_counts(ref, ref_pts, ds, center, radius) > 0
+    seen, ref_seen = seen_by_some_photo([mesh, ref], [pts, ref_pts], args.transforms, args.images)
     out = {
         "object_share": float(1 - far.mean()),
         "far_share": float(far.mean()),
@@ -79,7 +81,6 @@ def main() -> None:
         "mesh_unseen_share": float((~seen).mean()),
         "object_share_on_seen_surface": float(1 - far[seen].mean()),
         "reference_unseen_share": float((~ref_seen).mean()),
-        "views": ds.n_images,
     }
     print(json.dumps(out, indent=1))
 

@@ -103,6 +103,19 @@ def depth_buffer(
     return r.depth
 
 
+def visible(
+    points: torch.Tensor, c2w: torch.Tensor, ds: Dataset, depth: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Pixel coordinates (x, y), depth and a mask of the points a camera sees: in its frame, in
+    front of it and not behind the surface of its ``depth`` buffer."""
+    x, y, z = project(points, c2w, ds)
+    ix, iy = x.floor().long(), y.floor().long()
+    inside = (z > 1e-6) & (ix >= 0) & (iy >= 0) & (ix < ds.width) & (iy < ds.height)
+    nearest = torch.full_like(z, -1.0)
+    nearest[inside] = depth[iy[inside], ix[inside]]
+    return x, y, z, inside & (z <= nearest + DEPTH_TOLERANCE)
+
+
 def sample_image(image: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bilinear RGB (0..1) of a uint8 (H, W, 3) image at pixel coordinates."""
     h, w = image.shape[:2]
@@ -132,12 +145,9 @@ def bake_photos(
         to_cam = F.normalize(c2w[:, 3] - texels.position, dim=-1)
         cos = (to_cam * texels.normal).sum(-1).abs()  # either winding: the depth test decides
         cand = torch.nonzero(cos > MIN_COSINE)[:, 0]
-        x, y, z = project(texels.position[cand], c2w, ds)
+        x, y, z, seen = visible(texels.position[cand], c2w, ds, depth)
+        cand, x, y, z = (a[seen] for a in (cand, x, y, z))
         ix, iy = x.floor().long(), y.floor().long()
-        inside = (z > 1e-6) & (ix >= 0) & (iy >= 0) & (ix < ds.width) & (iy < ds.height)
-        cand, x, y, z, ix, iy = (a[inside] for a in (cand, x, y, z, ix, iy))
-        seen = z <= depth[iy, ix] + DEPTH_TOLERANCE
-        cand, x, y, z, ix, iy = (a[seen] for a in (cand, x, y, z, ix, iy))
         w = cos[cand] ** 2 * (ds.fx / z) ** 2
         w = torch.where(edge[iy, ix], w * 0.01, w)
         slot = best_w[cand].argmin(dim=1)
