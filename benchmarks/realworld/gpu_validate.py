@@ -204,6 +204,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=1e9, help="start no chain after these seconds")
     args = ap.parse_args()
     variants = json.loads(args.variants)
+    args.out.mkdir(parents=True, exist_ok=True)  # before hours of training, not after
     scenes = (
         args.scenes.split(",")
         if args.scenes
