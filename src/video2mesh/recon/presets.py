@@ -64,7 +64,7 @@ class TrainConfig:
     # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces) or "both" side by side. "both" with
     # the reflection detached from the normal, chosen on the validation set (RESULTS.md, session
     # 10; H200, 3000 iterations): the generated cup's curtains go (Chamfer 1.60 / 1.65 / 1.82 →
-    # 0.61 / 0.61 / 0.72 %, object share 0.67 → 0.83–0.86), every other scene ties within the
+    # 0.61 / 0.61 / 0.72 %, object share 0.64–0.67 → 0.83–0.87), every other scene ties within the
     # runs' spread (figurine, vase, house, temple and DTU 65's IoU). Without the detach the
     # colour can tilt the surface to move a highlight and put a lid on the cup (2.54 %).
     color_direction: str = "both"
