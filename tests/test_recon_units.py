@@ -270,7 +270,8 @@ def test_detached_reflection_moves_no_gradient_into_the_normal() -> None:
     # the forward by hand with the mirrored view a constant: its normal gradient is the one
     n = n0.clone().requires_grad_(True)
     mirrored = v - 2.0 * (v * n0).sum(-1, keepdim=True) * n0
-    h = torch.cat([x, spherical_harmonics(v, 3), spherical_harmonics(mirrored, 3), n, feat], -1)
+    sh = [spherical_harmonics(d, gpu.sh_degree) for d in (v, mirrored)]
+    h = torch.cat([x, *sh, n, feat], -1)
     for layer in detached.hidden:
         h = torch.relu(layer(h))
     torch.sigmoid(detached.out(h).float()).sum().backward()

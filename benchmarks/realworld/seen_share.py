@@ -22,14 +22,15 @@ import json
 import numpy as np
 
 
-def seen_counts(mesh, points: np.ndarray, ds, center: np.ndarray, radius: float) -> np.ndarray:
+def seen_counts(mesh, points: np.ndarray, ds) -> np.ndarray:
     """Per point, the number of the dataset's cameras that see it unoccluded by ``mesh`` (on
-    the dataset's device; the texture baker's visibility test)."""
+    the dataset's device, in its sphere-normalised frame; the texture baker's visibility test)."""
     import torch
 
     from video2mesh.texture.bake import depth_buffer, visible
 
     dev = ds.c2w.device
+    center, radius = np.asarray(ds.center), ds.radius
     v = torch.tensor((mesh.vertices - center) / radius, dtype=torch.float32, device=dev)
     f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
     p = torch.tensor((points - center) / radius, dtype=torch.float32, device=dev)
@@ -45,13 +46,11 @@ def seen_by_some_photo(meshes: list, points: list[np.ndarray], transforms, image
     (cameras and images read once, on the GPU where there is one)."""
     import torch
 
-    from video2mesh.recon.data import load_dataset, read_transforms
+    from video2mesh.recon.data import load_dataset
 
-    meta = read_transforms(transforms)
-    center, radius = np.asarray(meta["sphere_center"], float), float(meta["sphere_radius"])
     ds = load_dataset(transforms, images)
     ds = ds.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    return [seen_counts(m, p, ds, center, radius) > 0 for m, p in zip(meshes, points, strict=True)]
+    return [seen_counts(m, p, ds) > 0 for m, p in zip(meshes, points, strict=True)]
 
 
 def main() -> None:
