@@ -178,4 +178,24 @@ def test_sample_command_writes_a_variant(tmp_path):
     assert cams["support_z"] == 0.0 and len(cams["frames"]) == 8
     assert imageio_ffmpeg.count_frames_and_secs(str(out["video"]))[0] == 8
     mesh = trimesh.load(out["mesh"])
-    assert mesh.is_watertight and np.allclose(cams["object_bounds"], mesh.bounds)
+    assert np.allclose(cams["object_bounds"], mesh.bounds)
+    # The reference leaves out the vase's foot, which stands on the floor: its only open edges
+    # are the foot's rim on the support plane.
+    assert not mesh.is_watertight
+    open_edges = mesh.edges_sorted[trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1)]
+    assert len(open_edges) > 8
+    assert np.abs(mesh.vertices[open_edges.ravel(), 2] - cams["support_z"]).max() < 0.01
+
+
+def test_reference_of_a_standing_object_drops_only_the_face_on_its_support():
+    shape = sample.SHAPES["house"]
+    full = sample.ground_truth_mesh("house", 96)
+    seen = sample.without_support_contact(full, shape.bottom_z)
+    # The house's floor is its walls' footprint, 1.6 x 1.1: gone, and nothing else.
+    assert full.area - seen.area == pytest.approx(1.6 * 1.1, rel=0.03)
+    assert np.allclose(full.bounds, seen.bounds)
+    def flat_on_floor(m: trimesh.Trimesh) -> int:
+        low = np.abs(m.triangles_center[:, 2] - shape.bottom_z) < 0.001
+        return int((low & (np.abs(m.face_normals[:, 2]) > 0.9)).sum())
+
+    assert flat_on_floor(full) > 1000 and flat_on_floor(seen) == 0

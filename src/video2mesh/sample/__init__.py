@@ -16,7 +16,7 @@ world z up.
 from video2mesh.sample.cameras import look_at_c2w, orbit_cameras
 from video2mesh.sample.cli import generate, register
 from video2mesh.sample.raytrace import Scene, build_scene, render, render_frame
-from video2mesh.sample.shapes import SHAPES, ground_truth_mesh
+from video2mesh.sample.shapes import SHAPES, ground_truth_mesh, without_support_contact
 from video2mesh.sample.spec import CLASSIC, SampleSpec, variant_name, variant_spec
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "build_scene",
     "generate",
     "ground_truth_mesh",
+    "without_support_contact",
     "look_at_c2w",
     "orbit_cameras",
     "register",

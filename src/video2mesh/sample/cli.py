@@ -16,7 +16,7 @@ import numpy as np
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.sample.cameras import orbit_cameras, orbit_radius
 from video2mesh.sample.raytrace import Scene, build_scene, render_frame
-from video2mesh.sample.shapes import ground_truth_mesh
+from video2mesh.sample.shapes import ground_truth_mesh, without_support_contact
 from video2mesh.sample.spec import (
     BACKGROUNDS,
     MATERIALS,
@@ -78,8 +78,11 @@ def generate(
             writer.send(np.ascontiguousarray(frame))
         writer.close()
     mesh = ground_truth_mesh(spec.object, spec.mesh_resolution)
+    reference = mesh
+    if scene.world.support_z is not None:
+        reference = without_support_contact(mesh, scene.world.support_z)
     with atomic_path(out_mesh) as tmp:
-        mesh.export(tmp)
+        reference.export(tmp)
     write_json(
         out_cameras,
         {
