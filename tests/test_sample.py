@@ -194,6 +194,7 @@ def test_reference_of_a_standing_object_drops_only_the_face_on_its_support():
     # The house's floor is its walls' footprint, 1.6 x 1.1: gone, and nothing else.
     assert full.area - seen.area == pytest.approx(1.6 * 1.1, rel=0.03)
     assert np.allclose(full.bounds, seen.bounds)
+
     def flat_on_floor(m: trimesh.Trimesh) -> int:
         low = np.abs(m.triangles_center[:, 2] - shape.bottom_z) < 0.001
         return int((low & (np.abs(m.face_normals[:, 2]) > 0.9)).sum())

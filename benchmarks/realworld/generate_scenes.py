@@ -5,7 +5,7 @@ plain dark and bright backdrops, matte and glossy) with its own seed, written as
 
     video.mp4       the orbit video (H.264)
     cameras.json    the exact cameras (OpenCV c2w per video frame index), support plane, object box
-    reference.ply   the true mesh of the object alone (not its table or floor)
+    reference.ply   the true mesh of the object alone (not its table or floor, nor the face on it)
     scene.yaml      its entry for the config's `scenes:` (video + reference + reference_cameras)
 
 plus generated_scenes.yaml, all entries under one `scenes:` key, for

@@ -27,7 +27,6 @@ __all__ = [
     "build_scene",
     "generate",
     "ground_truth_mesh",
-    "without_support_contact",
     "look_at_c2w",
     "orbit_cameras",
     "register",
@@ -35,4 +34,5 @@ __all__ = [
     "render_frame",
     "variant_name",
     "variant_spec",
+    "without_support_contact",
 ]

@@ -58,7 +58,8 @@ def _render_frames(cams: list[np.ndarray], scene: Scene, workers: int) -> Iterat
 def generate(
     out_video: Path, out_cameras: Path, out_mesh: Path, spec: SampleSpec, workers: int = 1
 ) -> None:
-    """Write the scene's video, its exact cameras and the ground-truth mesh of the object."""
+    """Write the scene's video, its exact cameras and the ground-truth mesh of the object
+    (without the face it stands on when it stands on a support: no photo can see it)."""
     import imageio_ffmpeg
 
     started = time.perf_counter()
@@ -139,7 +140,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--video", required=True, help="output .mp4")
     p.add_argument("--cameras", required=True, help="output cameras .json")
-    p.add_argument("--mesh", required=True, help="output ground-truth .ply (the object only)")
+    p.add_argument(
+        "--mesh",
+        required=True,
+        help="output ground-truth .ply (the object only, open where it stands)",
+    )
     p.add_argument("--variant", default=PIPELINE_VARIANT, help="scene variant name")
     p.add_argument("--object", choices=OBJECTS)
     p.add_argument("--support", choices=SUPPORTS)
