@@ -29,4 +29,5 @@ rule sfm:
         " --min-registered {params.sfm[min_registered]}"
         " --camera-model {params.sfm[camera_model]:q} --overlap {params.sfm[overlap]}"
         " --loop-keyframes {params.sfm[loop_keyframes]}"
+        " --peak-threshold {params.sfm[peak_threshold]}"
         " > {log:q} 2>&1"

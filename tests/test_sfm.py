@@ -41,3 +41,33 @@ def test_keyframe_pairs_close_the_loop_and_stay_few():
     assert gaps.min() >= 4 and gaps.max() <= 5  # spread evenly
     assert keyframe_pairs(names, 0) == [] and keyframe_pairs(names[:1], 25) == []
     assert len(keyframe_pairs(names[:10], 25)) == 45  # fewer frames than keyframes: all pairs
+
+
+def _keypoints(tmp_path, image: np.ndarray, peak_threshold: float) -> int:
+    import pycolmap
+
+    from video2mesh.sfm import extract
+
+    images = tmp_path / f"images_{peak_threshold}"
+    images.mkdir()
+    Image.fromarray(image).save(images / "000000.jpg", quality=95)
+    database = tmp_path / f"db_{peak_threshold}.db"
+    extract(database, images, "SIMPLE_RADIAL", peak_threshold)
+    db = pycolmap.Database.open(database)
+    try:
+        return db.num_keypoints()
+    finally:
+        db.close()
+
+
+def test_a_lower_sift_threshold_finds_faint_texture_the_default_misses(tmp_path):
+    # A dark object's faint texture: blobs of ±4 levels on near-black (sfm.peak_threshold).
+    rng = np.random.default_rng(1)
+    noise = np.kron(rng.random((60, 80)), np.ones((4, 4)))
+    img = np.clip(20 + 8 * (noise - 0.5), 0, 255).astype(np.uint8)
+    img = np.repeat(img[..., None], 3, axis=2)
+    from video2mesh.sfm import PEAK_THRESHOLD
+
+    default = _keypoints(tmp_path, img, PEAK_THRESHOLD)
+    lower = _keypoints(tmp_path, img, 0.002)
+    assert default < 50 and lower > 500, (default, lower)  # 0 and 1886

@@ -33,6 +33,11 @@ from video2mesh.errors import UserError
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("cameras.bin", "images.bin", "points3D.bin")
+# SIFT's detection threshold on the difference-of-Gaussians peak: COLMAP's own. A third of it
+# (0.002) finds faint texture that this one misses, but on the validation set it moved the
+# camera errors both ways for 30-100 % more SfM time and did not improve the one mesh it was
+# meant for (benchmarks/realworld/RESULTS-sfm.md, "SIFT peak threshold"): a config key only.
+PEAK_THRESHOLD = 0.02 / 3
 
 
 @dataclass
@@ -48,13 +53,16 @@ def _threads() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def extract(database: Path, images: Path, camera_model: str) -> None:
+def extract(
+    database: Path, images: Path, camera_model: str, peak_threshold: float = PEAK_THRESHOLD
+) -> None:
     import pycolmap
 
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = camera_model
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = _threads()
+    extraction.sift.peak_threshold = peak_threshold
     pycolmap.extract_features(
         database,
         images,
@@ -123,6 +131,7 @@ def run_sfm(
     camera_model: str = "SIMPLE_RADIAL",
     overlap: int = 10,
     loop_keyframes: int = 25,
+    peak_threshold: float = PEAK_THRESHOLD,
     seed: int = 0,
 ) -> dict:
     """Run the whole SfM stage into ``out_dir`` (results/{scene}/sfm). Returns sfm.json."""
@@ -141,7 +150,7 @@ def run_sfm(
         database = tmp / "database.db"
 
         t0 = time.perf_counter()
-        extract(database, images, camera_model)
+        extract(database, images, camera_model, peak_threshold)
         extract_s = time.perf_counter() - t0
 
         loop_pairs = keyframe_pairs(names, loop_keyframes)
@@ -202,6 +211,7 @@ def run_sfm(
                 for a in attempts
             ],
             "camera_model": camera_model,
+            "peak_threshold": peak_threshold,
             "undistorted_camera": {
                 "model": cam.model.name,
                 "width": cam.width,
@@ -228,6 +238,7 @@ def _cmd(args: argparse.Namespace) -> None:
             camera_model=args.camera_model,
             overlap=args.overlap,
             loop_keyframes=args.loop_keyframes,
+            peak_threshold=args.peak_threshold,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
@@ -247,5 +258,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=25,
         help="sequential matching also pairs all of this many evenly spread frames (0: off)",
+    )
+    p.add_argument(
+        "--peak-threshold",
+        type=float,
+        default=PEAK_THRESHOLD,
+        help="SIFT detection threshold (lower: more features on faint texture)",
     )
     p.set_defaults(func=_cmd)
