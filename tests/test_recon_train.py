@@ -302,3 +302,38 @@ def test_a_grid_that_follows_the_images_is_resolved_once_and_resumes(scene, tmp_
     # a segment asked for 0 again resumes the checkpoint (its resolved grid is the same)
     run_segment(seg(20, resume=tmp_path / "it10.pt"))
     assert torch.load(tmp_path / "it20.pt", weights_only=False)["iteration"] == 20
+
+
+def test_a_checkpoint_older_than_a_training_key_resumes_and_other_settings_do_not(
+    scene, tmp_path: Path
+) -> None:
+    from video2mesh.errors import UserError
+
+    run_segment(_segment(scene, tmp_path, 15, 30))
+    ck = torch.load(tmp_path / "it15.pt", weights_only=False)
+    # written before lr_cameras existed: trained with its default (off), so it resumes
+    del ck["config"]["lr_cameras"]
+    torch.save(ck, tmp_path / "old.pt")
+    run_segment(_segment(scene, tmp_path, 30, 30, resume=tmp_path / "old.pt"))
+    assert torch.load(tmp_path / "it30.pt", weights_only=False)["iteration"] == 30
+    # trained with camera refinement on: not this run's settings, and the message names the key
+    ck["config"]["lr_cameras"] = 1e-3
+    torch.save(ck, tmp_path / "other.pt")
+    with pytest.raises(UserError, match=r"differs in \['lr_cameras'\]"):
+        run_segment(_segment(scene, tmp_path / "b", 30, 30, resume=tmp_path / "other.pt"))
+
+
+def test_camera_refinement_learns_corrections_and_resumes_them(scene, tmp_path: Path) -> None:
+    cfg, _ = build_config({**TINY, "train": {**TINY_TRAIN, "lr_cameras": 1e-3}}, "object")
+
+    def seg(out: Path, until: int, **kw: Any) -> Segment:
+        return dataclasses.replace(_segment(scene, out, until, 40, **kw), cfg=cfg)
+
+    run_segment(seg(tmp_path / "one", 40))
+    delta = torch.load(tmp_path / "one" / "it40.pt", weights_only=False)["model"]["cameras.delta"]
+    assert delta.shape == (8, 6) and delta.abs().max() > 1e-4  # every view moved a little
+    assert delta.abs().max() < 0.05  # ... and not away: the scene's cameras are exact
+    chain = tmp_path / "chain"
+    run_segment(seg(chain, 15))
+    run_segment(seg(chain, 40, resume=chain / "it15.pt"))
+    _same_state(tmp_path / "one" / "it40.pt", chain / "it40.pt")

@@ -277,3 +277,40 @@ def test_detached_reflection_moves_no_gradient_into_the_normal() -> None:
     torch.sigmoid(detached.out(h).float()).sum().backward()
     assert torch.allclose(normal_grad(detached), n.grad, atol=1e-6)
     assert not torch.allclose(normal_grad(attached), n.grad, atol=1e-4)
+
+
+def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity() -> None:
+    from video2mesh.recon.fields import CameraCorrection
+
+    cams = CameraCorrection(n_images=2)
+    o = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    d = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    img = torch.tensor([0, 1])
+    o0, d0 = cams(o, d, img)
+    assert torch.equal(o0, o) and torch.allclose(d0, d)  # zero corrections: SfM's rays
+    with torch.no_grad():
+        cams.delta[1] = torch.tensor([0.0, 0.0, math.pi / 2, 0.1, 0.0, -0.2])
+    o1, d1 = cams(o, d, img)
+    assert torch.allclose(d1[1], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)  # 90° about z
+    assert torch.allclose(o1[1], torch.tensor([1.1, 2.0, 2.8]))
+    assert torch.allclose(d1[0], d[0]) and torch.allclose(d1.norm(dim=-1), torch.ones(2))
+    # the photometric loss reaches the corrections, also from zero (the Rodrigues axis at 0)
+    cams.zero_grad()
+    o2, d2 = cams(o, d, torch.tensor([0, 0]))
+    (o2.sum() + d2[:, 1].sum()).backward()
+    assert cams.delta.grad is not None and cams.delta.grad[0].abs().sum() > 0
+    assert cams.delta.grad[1].abs().sum() == 0
+
+
+def test_camera_refinement_is_off_by_default_and_its_own_group_when_on() -> None:
+    assert build_config({"preset": "gpu"}, "object")[0].lr_cameras == 0
+    cfg, _ = build_config({"preset": "cpu"}, "object")
+    assert Model(cfg, n_images=3).cameras is None
+    names = [g["name"] for g in Model(cfg, n_images=3).parameter_groups(cfg)]
+    assert names == ["mlp", "encoding", "s_var"]
+    cfg, _ = build_config({"preset": "cpu", "train": {"lr_cameras": 1e-3}}, "object")
+    groups = Model(cfg, n_images=3).parameter_groups(cfg)
+    cam = groups[-1]
+    assert cam["name"] == "cameras" and cam["lr"] == 1e-3 and cam["weight_decay"] == 0.0
+    assert cam["params"][0].shape == (3, 6)
+    assert all(p is not cam["params"][0] for g in groups[:-1] for p in g["params"])

@@ -248,6 +248,36 @@ class NerfBackground(nn.Module):
         return sigma, rgb
 
 
+class CameraCorrection(nn.Module):
+    """Per-image pose corrections learned with the photometric loss (camera refinement).
+
+    Each image gets a rotation vector (about its own centre) and a translation, both starting at
+    zero: SfM's pose is where training starts, and the corrections move only what the photos
+    disagree with. The rotation is applied exactly (Rodrigues), so large learning rates cannot
+    shear the rays.
+    """
+
+    def __init__(self, n_images: int) -> None:
+        super().__init__()
+        self.delta = nn.Parameter(torch.zeros(n_images, 6))
+
+    def forward(
+        self, o: torch.Tensor, d: torch.Tensor, img: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        delta = self.delta[img]
+        w, t = delta[:, :3], delta[:, 3:]
+        angle = w.norm(dim=-1, keepdim=True)
+        axis = w / angle.clamp_min(1e-12)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        # Rodrigues: d cos + (k x d) sin + k (k . d)(1 - cos); exact at angle 0 too (axis 0)
+        d = (
+            d * cos
+            + torch.cross(axis, d, dim=-1) * sin
+            + axis * (axis * d).sum(-1, keepdim=True) * (1.0 - cos)
+        )
+        return o + t, d
+
+
 class Model(nn.Module):
     def __init__(self, cfg: TrainConfig, n_images: int) -> None:
         super().__init__()
@@ -264,6 +294,7 @@ class Model(nn.Module):
         )
         # "color": one learned colour behind the object (logit; starts grey)
         self.bg_color = nn.Parameter(torch.zeros(3)) if cfg.background == "color" else None
+        self.cameras = CameraCorrection(n_images) if cfg.lr_cameras > 0 else None
 
     def inv_s(self) -> torch.Tensor:
         return torch.exp(self.s_var).clamp(max=1e6)
@@ -271,10 +302,16 @@ class Model(nn.Module):
     def parameter_groups(self, cfg: TrainConfig) -> list[dict]:
         enc = [self.sdf.encoding.table]
         svar = [self.s_var]
-        ids = {id(p) for p in enc + svar}
+        cams = [self.cameras.delta] if self.cameras is not None else []
+        ids = {id(p) for p in enc + svar + cams}
         rest = [p for p in self.parameters() if id(p) not in ids]
-        return [
+        groups = [
             {"params": rest, "lr": cfg.lr, "name": "mlp"},
             {"params": enc, "lr": cfg.lr_encoding or cfg.lr, "name": "encoding"},
             {"params": svar, "lr": cfg.lr_s_var or cfg.lr, "name": "s_var"},
         ]
+        if cams:  # no weight decay: it would pull every camera back towards SfM's pose
+            groups.append(
+                {"params": cams, "lr": cfg.lr_cameras, "name": "cameras", "weight_decay": 0.0}
+            )
+        return groups

@@ -100,6 +100,9 @@ class TrainConfig:
     lr: float = 1e-3
     lr_encoding: float = 0.0  # 0 = same as lr
     lr_s_var: float = 0.0  # 0 = same as lr
+    # camera refinement: per-image pose corrections learned with the photometric loss, at this
+    # learning rate (0: off, SfM's poses are kept as they are)
+    lr_cameras: float = 0.0
     weight_decay: float = 1e-2
     lr_steps: list[float] = field(default_factory=lambda: [0.6, 0.8])
     lr_gamma: float = 0.1

@@ -149,8 +149,17 @@ def model_from_checkpoint(ck: dict[str, Any], device: torch.device) -> Model:
 
 
 def _check_compatible(ck: dict[str, Any], seg: Segment, path: Path) -> None:
-    if ck["config"] != seg.cfg.to_dict():
-        diff = sorted(k for k in ck["config"] if ck["config"][k] != seg.cfg.to_dict().get(k))
+    now = seg.cfg.to_dict()
+    # A key added since the checkpoint was written: it trained with that key's default (new
+    # keys default to the old behaviour).
+    added = {
+        f.name: f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ck["config"] and f.default is not dataclasses.MISSING
+    }
+    then = {**added, **ck["config"]}
+    if then != now:
+        diff = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
         raise UserError(
             f"{path} was trained with other settings (differs in {diff})",
             "resume only within the same run, or delete the run's checkpoints",
@@ -191,6 +200,8 @@ class _Step:
         st: schedule.State,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
+        if self.model.cameras is not None:
+            o, d = self.model.cameras(o, d, img)
         app = img if self.model.appearance is not None else None
         out = render_rays(self.model, o, d, st, (jit_c, jit_b), app)
         backdrop = None
