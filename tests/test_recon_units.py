@@ -298,8 +298,15 @@ def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity()
     cams.zero_grad()
     o2, d2 = cams(o, d, torch.tensor([0, 0]))
     (o2.sum() + d2[:, 1].sum()).backward()
-    assert cams.delta.grad is not None and cams.delta.grad[0].abs().sum() > 0
-    assert cams.delta.grad[1].abs().sum() == 0
+    grad = cams.delta.grad
+    assert grad is not None and grad[0, :3].abs().sum() > 0 and grad[0, 3:].abs().sum() > 0
+    assert grad[1].abs().sum() == 0
+    # a small rotation, between the series and the closed form: still a rotation
+    with torch.no_grad():
+        cams.delta[0] = torch.tensor([1e-4, -2e-4, 5e-4, 0.0, 0.0, 0.0])
+    _, d3 = cams(o, d, img)
+    assert torch.allclose(d3.norm(dim=-1), torch.ones(2), atol=1e-6)
+    assert torch.allclose(d3[0], torch.tensor([1.0, 5e-4, 2e-4]), atol=1e-6)
 
 
 def test_camera_refinement_is_off_by_default_and_its_own_group_when_on() -> None:

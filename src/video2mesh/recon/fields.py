@@ -266,14 +266,18 @@ class CameraCorrection(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         delta = self.delta[img]
         w, t = delta[:, :3], delta[:, 3:]
-        angle = w.norm(dim=-1, keepdim=True)
-        axis = w / angle.clamp_min(1e-12)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        # Rodrigues: d cos + (k x d) sin + k (k . d)(1 - cos); exact at angle 0 too (axis 0)
+        # Rodrigues with the rotation vector w (angle |w|): d cos + (w x d) sin/|w| +
+        # w (w . d)(1 - cos)/|w|^2, the two ratios by their series near 0, so that the
+        # gradient reaches w at 0, where every correction starts.
+        theta2 = (w * w).sum(-1, keepdim=True)
+        small = theta2 < 1e-6
+        theta = theta2.clamp_min(1e-6).sqrt()
+        sinc = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
+        cosc = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta**2)
         d = (
-            d * cos
-            + torch.cross(axis, d, dim=-1) * sin
-            + axis * (axis * d).sum(-1, keepdim=True) * (1.0 - cos)
+            d * (1.0 - theta2 * cosc)  # cos = 1 - theta^2 (1 - cos) / theta^2
+            + torch.cross(w, d, dim=-1) * sinc
+            + w * (w * d).sum(-1, keepdim=True) * cosc
         )
         return o + t, d
 
