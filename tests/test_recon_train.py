@@ -21,6 +21,7 @@ import pytest
 import torch
 from v2m_testing import TINY_TRAIN
 
+from video2mesh.errors import UserError
 from video2mesh.recon.presets import build_config
 from video2mesh.recon.synthetic import sphere_sdf, write_scene
 from video2mesh.recon.train import Segment, run_segment
@@ -307,8 +308,6 @@ def test_a_grid_that_follows_the_images_is_resolved_once_and_resumes(scene, tmp_
 def test_a_checkpoint_older_than_a_training_key_resumes_and_other_settings_do_not(
     scene, tmp_path: Path
 ) -> None:
-    from video2mesh.errors import UserError
-
     run_segment(_segment(scene, tmp_path, 15, 30))
     ck = torch.load(tmp_path / "it15.pt", weights_only=False)
     # written before lr_cameras existed: trained with its default (off), so it resumes

@@ -10,7 +10,7 @@ import torch
 from video2mesh.errors import UserError
 from video2mesh.recon import schedule
 from video2mesh.recon.encoding import PRIMES, HashGrid, hash_grid_reference
-from video2mesh.recon.fields import ColorNet, Model, SDFNet, spherical_harmonics
+from video2mesh.recon.fields import CameraCorrection, ColorNet, Model, SDFNet, spherical_harmonics
 from video2mesh.recon.presets import TrainConfig, build_config, config_keys
 
 
@@ -280,8 +280,6 @@ def test_detached_reflection_moves_no_gradient_into_the_normal() -> None:
 
 
 def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity() -> None:
-    from video2mesh.recon.fields import CameraCorrection
-
     cams = CameraCorrection(n_images=2)
     o = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
     d = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -312,8 +310,9 @@ def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity()
 def test_camera_refinement_is_off_by_default_and_its_own_group_when_on() -> None:
     assert build_config({"preset": "gpu"}, "object")[0].lr_cameras == 0
     cfg, _ = build_config({"preset": "cpu"}, "object")
-    assert Model(cfg, n_images=3).cameras is None
-    names = [g["name"] for g in Model(cfg, n_images=3).parameter_groups(cfg)]
+    model = Model(cfg, n_images=3)
+    assert model.cameras is None
+    names = [g["name"] for g in model.parameter_groups(cfg)]
     assert names == ["mlp", "encoding", "s_var"]
     cfg, _ = build_config({"preset": "cpu", "train": {"lr_cameras": 1e-3}}, "object")
     groups = Model(cfg, n_images=3).parameter_groups(cfg)

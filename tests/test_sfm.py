@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from video2mesh.errors import UserError
-from video2mesh.sfm import keyframe_pairs, run_sfm
+from video2mesh.sfm import PEAK_THRESHOLD, extract, keyframe_pairs, run_sfm
 
 
 def test_frames_without_overlap_fail_clearly_and_write_nothing(tmp_path):
@@ -46,8 +46,6 @@ def test_keyframe_pairs_close_the_loop_and_stay_few():
 def _keypoints(tmp_path, image: np.ndarray, peak_threshold: float) -> int:
     import pycolmap
 
-    from video2mesh.sfm import extract
-
     images = tmp_path / f"images_{peak_threshold}"
     images.mkdir()
     Image.fromarray(image).save(images / "000000.jpg", quality=95)
@@ -66,8 +64,6 @@ def test_a_lower_sift_threshold_finds_faint_texture_the_default_misses(tmp_path)
     noise = np.kron(rng.random((60, 80)), np.ones((4, 4)))
     img = np.clip(20 + 8 * (noise - 0.5), 0, 255).astype(np.uint8)
     img = np.repeat(img[..., None], 3, axis=2)
-    from video2mesh.sfm import PEAK_THRESHOLD
-
     default = _keypoints(tmp_path, img, PEAK_THRESHOLD)
     lower = _keypoints(tmp_path, img, 0.002)
     assert default < 50 and lower > 500, (default, lower)  # 0 and 1886

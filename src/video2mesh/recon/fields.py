@@ -309,13 +309,13 @@ class Model(nn.Module):
         cams = [self.cameras.delta] if self.cameras is not None else []
         ids = {id(p) for p in enc + svar + cams}
         rest = [p for p in self.parameters() if id(p) not in ids]
+        lr = cfg.group_learning_rates()
         groups = [
-            {"params": rest, "lr": cfg.lr, "name": "mlp"},
-            {"params": enc, "lr": cfg.lr_encoding or cfg.lr, "name": "encoding"},
-            {"params": svar, "lr": cfg.lr_s_var or cfg.lr, "name": "s_var"},
+            {"params": ps, "lr": lr[name], "name": name}
+            for name, ps in (("mlp", rest), ("encoding", enc), ("s_var", svar))
         ]
         if cams:  # no weight decay: it would pull every camera back towards SfM's pose
             groups.append(
-                {"params": cams, "lr": cfg.lr_cameras, "name": "cameras", "weight_decay": 0.0}
+                {"params": cams, "lr": lr["cameras"], "name": "cameras", "weight_decay": 0.0}
             )
         return groups

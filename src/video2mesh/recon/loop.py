@@ -24,12 +24,7 @@ StepCallback = Callable[[int, dict[str, torch.Tensor], schedule.State], None]
 
 
 def set_learning_rates(opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float) -> None:
-    base = {
-        "mlp": cfg.lr,
-        "encoding": cfg.lr_encoding or cfg.lr,
-        "s_var": cfg.lr_s_var or cfg.lr,
-        "cameras": cfg.lr_cameras,
-    }
+    base = cfg.group_learning_rates()
     for g in opt.param_groups:
         if isinstance(g["lr"], torch.Tensor):
             g["lr"].fill_(base[g["name"]] * factor)

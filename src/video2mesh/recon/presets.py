@@ -147,6 +147,16 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def group_learning_rates(self) -> dict[str, float]:
+        """The base learning rate of each optimiser group (fields.Model.parameter_groups),
+        before the schedule's factor (loop.set_learning_rates)."""
+        return {
+            "mlp": self.lr,
+            "encoding": self.lr_encoding or self.lr,
+            "s_var": self.lr_s_var or self.lr,
+            "cameras": self.lr_cameras,
+        }
+
 
 # Deltas from the dataclass defaults (which are the GPU preset).
 PRESETS: dict[str, dict[str, Any]] = {
