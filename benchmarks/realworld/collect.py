@@ -5,7 +5,8 @@
 
 Writes ``table.md`` (per scene × variant × iterations: registered frames, sphere radius over the
 object's bounding radius, PSNR, inverse s, components, object share (and on the surface some
-photo sees), Chamfer % / silhouette IoU where the scene has a reference, normal consistency,
+photo sees), Chamfer % (and with completeness over the reference some photo sees) / silhouette
+IoU where the scene has a reference, normal consistency,
 the far area's share next to the support plane and elsewhere, seconds), ``results.json`` (the
 raw rows) and ``sheet.png``.
 """
@@ -54,7 +55,8 @@ def main() -> None:
     rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
     head = (
         "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "
-        "| object share (on the seen surface) | Chamfer % | NC | far: by the support / elsewhere "
+        "| object share (on the seen surface) | Chamfer % (on the seen reference) | NC "
+        "| far: by the support / elsewhere "
         "| silhouette IoU (min) | train s | error |"
     )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
@@ -72,11 +74,14 @@ def main() -> None:
         share = fmt(r.get("object_share"))
         if far.get("object_share_seen") is not None:  # seen_share.py: what some photo sees
             share += f" ({far['object_share_seen']:.3f})"
+        chamfer = fmt(r.get("chamfer_pct"))
+        if far.get("completeness_seen_pct") is not None and r.get("accuracy_pct") is not None:
+            chamfer += f" ({(r['accuracy_pct'] + far['completeness_seen_pct']) / 2:.3g})"
         lines.append(
             f"| {r['scene']} | {r['variant']} | {r.get('iterations')} "
             f"| {prep.get('registered', '–')} "
             f"| {fmt(ratio)} | {fmt(r.get('psnr'))} | {fmt(r.get('inv_s'))} | {comp} "
-            f"| {share} | {fmt(r.get('chamfer_pct'))} "
+            f"| {share} | {chamfer} "
             f"| {fmt(r.get('normal_consistency'))} | {far_s} | {sil_s} "
             f"| {fmt(r.get('train_seconds'))} | {r.get('error', '')[:60]} |"
         )

@@ -110,9 +110,20 @@ def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:
     # how much of the far area is surface no photo sees (seen_share.py): unseen undersides
     from seen_share import seen_by_some_photo
 
-    [seen] = seen_by_some_photo([m], [pts], scene_dir / "transforms.json", scene_dir / "images.tar")
+    # the reference's own unseen part (a vase's inside, below its belly): completeness over what
+    # some photo sees, as DTU's observation masks do; the mesh occludes its own samples, the
+    # reference its own
+    ref_obs, _ = trimesh.sample.sample_surface(ref, 50_000, seed=2)
+    seen, ref_seen = seen_by_some_photo(
+        [m, ref], [pts, ref_obs], scene_dir / "transforms.json", scene_dir / "images.tar"
+    )
     out["far_unseen"] = float((far & ~seen).mean())
     out["object_share_seen"] = float(1 - far[seen].mean()) if seen.any() else None
+    out["reference_unseen"] = float((~ref_seen).mean())
+    if ref_seen.any():
+        dense, _ = trimesh.sample.sample_surface(m, 400_000, seed=3)
+        d_ref = cKDTree(dense).query(ref_obs[ref_seen])[0]
+        out["completeness_seen_pct"] = float(100 * d_ref.mean() / diagonal)
     plane, _ = read_settings(scene_dir / "transforms.json")
     if plane is not None and far.any():
         h = plane.height(pts)
@@ -173,7 +184,10 @@ def run_chain(args: argparse.Namespace, scene: str, variant: str, train: dict) -
             score(sd, mesh, row, run_dir)
             thumb(mesh, sd)
         except Exception as exc:  # keep going: one scene's failure is a result too
-            row["error"] = repr(exc)[:400]
+            # the chain's own last log line says why (a CalledProcessError does not)
+            failed = isinstance(exc, subprocess.CalledProcessError) and log.exists()
+            lines = log.read_text().strip().splitlines() if failed else []
+            row["error"] = (lines[-1] if lines else repr(exc))[:400]
             break
         finally:
             row["wall_s"] = round(time.perf_counter() - T0, 1)
