@@ -10,8 +10,15 @@ import torch
 from video2mesh.errors import UserError
 from video2mesh.recon import schedule
 from video2mesh.recon.encoding import PRIMES, HashGrid, hash_grid_reference
-from video2mesh.recon.fields import CameraCorrection, ColorNet, Model, SDFNet, spherical_harmonics
+from video2mesh.recon.fields import (
+    CameraCorrection,
+    ColorNet,
+    Model,
+    SDFNet,
+    spherical_harmonics,
+)
 from video2mesh.recon.presets import TrainConfig, build_config, config_keys
+from video2mesh.recon.renderer import render_rays
 
 
 def _brute_force(grid: HashGrid, x: torch.Tensor, active: int) -> torch.Tensor:
@@ -305,6 +312,40 @@ def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity()
     _, d3 = cams(o, d, img)
     assert torch.allclose(d3.norm(dim=-1), torch.ones(2), atol=1e-6)
     assert torch.allclose(d3[0], torch.tensor([1.0, 5e-4, 2e-4]), atol=1e-6)
+
+
+def test_hash_grid_gives_the_points_their_gradient_when_they_need_one() -> None:
+    # camera refinement moves the sample points: the encoding must pass their gradient on (the
+    # kernels give the table's only), checked against central differences in float64
+    torch.manual_seed(0)
+    grid = HashGrid(8, 2, 12, 4, 256, 1.0).double()
+    with torch.no_grad():
+        grid.table.normal_(0.0, 0.1)
+    x = (torch.rand(32, 3, dtype=torch.float64) * 1.6 - 0.8).requires_grad_(True)
+    w = torch.randn(32, grid.out_dim, dtype=torch.float64)
+    (grid(x, 8) * w).sum().backward()
+    assert x.grad is not None
+    num = torch.zeros_like(x)
+    with torch.no_grad():
+        for k in range(3):
+            e = torch.zeros(1, 3, dtype=torch.float64)
+            e[0, k] = 1e-9  # small: no difference may straddle a cell face
+            num[:, k] = ((grid(x + e, 8) - grid(x - e, 8)) * w).sum(1) / 2e-9
+    assert torch.allclose(x.grad, num, rtol=1e-5, atol=1e-6 * num.abs().max().item())
+    assert num.abs().max() > 1.0  # not a vacuous match
+
+
+def test_a_learned_pose_gets_a_finite_gradient_also_from_a_ray_that_grazes_the_sphere() -> None:
+    cfg, _ = build_config({"preset": "cpu", "train": {"lr_cameras": 1e-4}}, "object")
+    model = Model(cfg, n_images=1)
+    o = torch.tensor([[0.0, 0.0, -3.0], [0.0, 1.0, -3.0], [0.0, 2.0, -3.0]])
+    d = torch.tensor([[0.0, 0.0, 1.0]]).expand(3, 3)  # through the centre, tangent, a miss
+    img = torch.zeros(3, dtype=torch.long)
+    o2, d2 = model.cameras(o, d, img)
+    out = render_rays(model, o2, d2, schedule.state(cfg, 100, 1000))
+    out.rgb.sum().backward()
+    grad = model.cameras.delta.grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
 def test_camera_refinement_is_off_by_default_and_its_own_group_when_on() -> None:

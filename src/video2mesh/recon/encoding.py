@@ -163,6 +163,8 @@ class HashGrid(nn.Module):
     def forward(self, x: torch.Tensor, active: int | None = None) -> torch.Tensor:
         """Features (N, levels × features) of points x (N, 3) in scene units."""
         active = self.active if active is None else active
+        if x.requires_grad:  # a learned camera pose moves the points: autograd through them
+            return hash_grid_reference(self, x, active)
         u = ((x.detach().t() + self.bound) / (2 * self.bound)).clamp(0.0, 1.0).contiguous()
         if self.fused and u.is_cuda:
             from video2mesh.recon.hash_triton import HashGridTriton
@@ -172,7 +174,8 @@ class HashGrid(nn.Module):
 
 
 def hash_grid_reference(grid: HashGrid, x: torch.Tensor, active: int) -> torch.Tensor:
-    """Straightforward autograd version (materialises everything), for tests."""
+    """Straightforward autograd version (materialises everything): the tests' reference, and
+    the path when the points need a gradient (camera refinement), which the kernels lack."""
     u = ((x.t() + grid.bound) / (2 * grid.bound)).clamp(0.0, 1.0)
     outs = []
     for lvl, (res, dense, size, offset) in enumerate(grid.levels):

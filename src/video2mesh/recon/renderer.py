@@ -137,7 +137,9 @@ def render_rays(
     captured as a CUDA graph); None = deterministic mid-point samples (evaluation).
     """
     cfg = model.cfg
-    near, far, hit = sphere_near_far(o, d)
+    # the sample distances are constants; a learned pose reaches the loss through the points
+    # (a tangent ray's sqrt(0) would give it a NaN gradient here)
+    near, far, hit = sphere_near_far(o.detach(), d.detach())
     t = sample_object(model, o, d, near, far, st, None if noise is None else noise[0])
     r, s = t.shape
     x = o[:, None] + t[..., None] * d[:, None]
