@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from video2mesh.errors import UserError
-from video2mesh.recon import schedule
+from video2mesh.recon import encoding, schedule
 from video2mesh.recon.encoding import PRIMES, HashGrid, hash_grid_reference
 from video2mesh.recon.fields import (
     CameraCorrection,
@@ -314,9 +314,14 @@ def test_camera_correction_rotates_about_the_camera_and_starts_as_the_identity()
     assert torch.allclose(d3[0], torch.tensor([1.0, 5e-4, 2e-4]), atol=1e-6)
 
 
-def test_hash_grid_gives_the_points_their_gradient_when_they_need_one() -> None:
+@pytest.mark.parametrize("row_major", [False, True])
+def test_hash_grid_gives_the_points_their_gradient_when_they_need_one(
+    row_major: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # camera refinement moves the sample points: the encoding must pass their gradient on (the
-    # kernels give the table's only), checked against central differences in float64
+    # kernels give the table's only), checked against central differences in float64, in the
+    # CPU's gather layout and in the GPU's (row-major)
+    monkeypatch.setattr(encoding, "_row_major", lambda u: row_major)
     torch.manual_seed(0)
     grid = HashGrid(8, 2, 12, 4, 256, 1.0).double()
     with torch.no_grad():

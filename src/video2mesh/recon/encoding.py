@@ -17,6 +17,7 @@ numerical (see fields.py), so d(features)/dx is never needed.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,7 +75,7 @@ class _HashGridFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u: torch.Tensor, table: torch.Tensor, levels: tuple, active: int):  # type: ignore[override]
-        ctx.save_for_backward(u)
+        ctx.save_for_backward(u, table)
         ctx.table_shape = table.shape
         ctx.levels = levels
         ctx.active = active
@@ -97,7 +98,7 @@ class _HashGridFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        (u,) = ctx.saved_tensors
+        u = ctx.saved_tensors[0]
         t_rows, nf = ctx.table_shape
         n = u.shape[1]
         g = grad_out.view(n, len(ctx.levels), nf)
@@ -119,7 +120,36 @@ class _HashGridFn(torch.autograd.Function):
                 grad_t.index_add_(1, rows.reshape(-1).long(), contrib)
         if not row_major:
             grad_table = grad_t.t()
-        return None, grad_table, None, None
+        grad_u = _points_gradient(u, ctx, g) if ctx.needs_input_grad[0] else None
+        return grad_u, grad_table, None, None
+
+
+def _points_gradient(u: torch.Tensor, ctx: Any, g: torch.Tensor) -> torch.Tensor:
+    """d(loss)/du (3, N) of the trilinear features: per level, each corner's feature row dotted
+    with the output gradient, times the derivative of its weight along each axis (× res)."""
+    n = u.shape[1]
+    row_major = _row_major(u)
+    table = ctx.saved_tensors[1]
+    if not row_major:
+        table = table.t().contiguous()  # (F, T), as in the forward pass
+    sign = torch.tensor([[-1.0], [1.0]], device=u.device, dtype=u.dtype)  # d(1 - f), d(f)
+    grad_u = torch.zeros_like(u)
+    for lvl, (res, dense, size, offset) in enumerate(ctx.levels[: ctx.active]):
+        rows, _ = _level_index_weight(u, res, dense, size, offset)
+        if row_major:  # g (N, levels, F)
+            feats = table.index_select(0, rows.reshape(-1)).view(8, n, -1)
+            s = (feats * g[None, :, lvl]).sum(-1).view(2, 2, 2, n)  # (z, y, x, N)
+        else:  # g (levels, F, N)
+            feats = table.index_select(1, rows.reshape(-1)).view(-1, 8, n)
+            s = (feats * g[lvl][:, None]).sum(0).view(2, 2, 2, n)
+        pos = u * res
+        frac = pos - pos.floor().clamp_(0, res - 1)
+        w = [torch.stack([1 - frac[k], frac[k]]) for k in range(3)]  # (2, N) per axis
+        dx = (s * w[2][:, None, None] * w[1][None, :, None] * sign[None, None]).sum((0, 1, 2))
+        dy = (s * w[2][:, None, None] * sign[None, :, None] * w[0][None, None]).sum((0, 1, 2))
+        dz = (s * sign[:, None, None] * w[1][None, :, None] * w[0][None, None]).sum((0, 1, 2))
+        grad_u += res * torch.stack([dx, dy, dz])
+    return grad_u
 
 
 class HashGrid(nn.Module):
@@ -163,10 +193,10 @@ class HashGrid(nn.Module):
     def forward(self, x: torch.Tensor, active: int | None = None) -> torch.Tensor:
         """Features (N, levels × features) of points x (N, 3) in scene units."""
         active = self.active if active is None else active
-        if x.requires_grad:  # a learned camera pose moves the points: autograd through them
-            return hash_grid_reference(self, x, active)
-        u = ((x.detach().t() + self.bound) / (2 * self.bound)).clamp(0.0, 1.0).contiguous()
-        if self.fused and u.is_cuda:
+        # a learned camera pose moves the points: then they get their gradient (torch path; the
+        # Triton kernels give the table's only)
+        u = ((x.t() + self.bound) / (2 * self.bound)).clamp(0.0, 1.0).contiguous()
+        if self.fused and u.is_cuda and not u.requires_grad:
             from video2mesh.recon.hash_triton import HashGridTriton
 
             return HashGridTriton.apply(u, self.table, self.levels, int(active))
@@ -174,8 +204,7 @@ class HashGrid(nn.Module):
 
 
 def hash_grid_reference(grid: HashGrid, x: torch.Tensor, active: int) -> torch.Tensor:
-    """Straightforward autograd version (materialises everything): the tests' reference, and
-    the path when the points need a gradient (camera refinement), which the kernels lack."""
+    """Straightforward autograd version (materialises everything), for tests."""
     u = ((x.t() + grid.bound) / (2 * grid.bound)).clamp(0.0, 1.0)
     outs = []
     for lvl, (res, dense, size, offset) in enumerate(grid.levels):
