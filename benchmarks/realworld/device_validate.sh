@@ -5,17 +5,22 @@
 # and .whl (trimesh, fast-simplification, xatlas):
 #   bash benchmarks/realworld/device_validate.sh SCENES ITERATIONS [TEXTURE_SCENES]
 # e.g. "temple_ring,dtu_scan65" "3000,6000,10000" "temple_ring"; JOBS (chains at once, 4) and
-# BUDGET (seconds after which no chain starts, 300) and VARIANTS (JSON: name -> train overrides,
-# default: the defaults alone) from the environment.
+# BUDGET (seconds after which no chain starts, 300), VARIANTS (JSON: name -> train overrides,
+# default: the defaults alone) and LIMIT from the environment.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit 1
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -c "import torch, sys; print('torch', torch.__version__, 'python', sys.version.split()[0])"
-python3 benchmarks/realworld/gpu_validate.py --data .devdata --out "$OUT" --scenes "$1" \
-    --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}" \
+# LIMIT (seconds, 540) stops the chains before the device's 600 s, so that their logs come back
+timeout "${LIMIT:-540}" python3 benchmarks/realworld/gpu_validate.py --data .devdata --out "$OUT" \
+    --scenes "$1" --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}" \
     --variants "${VARIANTS:-{\"default\": {\}\}}"
+if [ ! -e "$OUT/logs.tar.gz" ]; then  # cut short: stop the chains, keep their logs so far
+    pkill -f "video2mesh (train|extract)"
+    (cd "${GPU_VALIDATE_WORK:-/tmp/gpu_validate}" && tar czf "$OUT/logs.tar.gz" */*/log.txt */*/*.csv)
+fi
 last=${2##*,}
 for s in $(echo "${3:-}" | tr , ' '); do
     run=/tmp/texture_run
