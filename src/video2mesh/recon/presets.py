@@ -101,9 +101,11 @@ class TrainConfig:
     lr_encoding: float = 0.0  # 0 = same as lr
     lr_s_var: float = 0.0  # 0 = same as lr
     # camera refinement: per-image pose corrections learned with the photometric loss, at this
-    # learning rate (0: off, SfM's poses are kept as they are). 1e-4 took the figurine on black
-    # from 1.58 to 1.30 % on the CPU (its true cameras: 0.29 %; RESULTS.md, session 11); not
-    # measured on the rest of the validation set, hence off
+    # learning rate (0: off, SfM's poses are kept as they are). Off: on the one capture with weak
+    # SfM cameras (the figurine on black, CPU) 1e-4 gave 1.76 % against 1.58 % without (its true
+    # cameras: 0.29 %; RESULTS.md, session 12): the corrections stay small and do not undo a
+    # focal/distance error. The sample points then need their gradient, which the Triton
+    # hash-grid kernels do not give: on the GPU such runs take the slower torch path
     lr_cameras: float = 0.0
     weight_decay: float = 1e-2
     lr_steps: list[float] = field(default_factory=lambda: [0.6, 0.8])
