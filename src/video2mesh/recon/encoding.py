@@ -8,10 +8,11 @@ paper). Features are trilinearly interpolated from the 8 cell corners.
 Coarse-to-fine: only the first ``active`` levels are computed; the others are zeros, exactly what
 multiplying them by a 0/1 mask gives, forward and backward, without paying for them.
 
-The autograd function saves only the input points and recomputes indices and weights in the
-backward pass: the gathered features are never kept, so memory stays O(points) instead of
-O(points × levels × 8 × features). No gradient flows to the points: the SDF's spatial gradient is
-numerical (see fields.py), so d(features)/dx is never needed.
+The autograd function saves only the input points (and the table it reads) and recomputes
+indices and weights in the backward pass: the gathered features are never kept, so memory stays
+O(points) instead of O(points × levels × 8 × features). The SDF's spatial gradient is numerical
+(see fields.py), so the points need no gradient in plain training; under camera refinement they
+do (a learned pose moves them), and the backward pass then also returns d(features)/dx.
 """
 
 from __future__ import annotations
