@@ -18,7 +18,6 @@ do (a learned pose moves them), and the backward pass then also returns d(featur
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -29,13 +28,15 @@ PRIMES = (1, 2654435761, 805459861)
 _PRIMES_I32 = tuple(((p + 2**31) % 2**32) - 2**31 for p in PRIMES)
 
 
-def _level_index_weight(
+def _level_rows_frac(
     u: torch.Tensor, res: int, dense: bool, size: int, offset: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Table rows (8, N) and trilinear weights (8, N) of points ``u`` (3, N) in [0, 1] at a level.
+    """Table rows (8, N) of the cell corners of points ``u`` (3, N) in [0, 1] at a level, and
+    the points' position in their cell (3, N).
 
-    Corner c has offset bit k along axis k. Points are the last (contiguous) dimension and the
-    corners are built per axis and broadcast, which keeps every elementwise op long and dense.
+    Corner c = 4 z + 2 y + x has offset bit k along axis k. Points are the last (contiguous)
+    dimension and the corners are built per axis and broadcast, which keeps every elementwise op
+    long and dense.
     """
     n = u.shape[1]
     pos = u * res
@@ -54,12 +55,39 @@ def _level_index_weight(
             ^ ax[None, None, :]
         )
         rows = rows & (size - 1)
-    fx, fy, fz = frac[0], frac[1], frac[2]
-    wx = torch.stack([1 - fx, fx])
-    wy = torch.stack([1 - fy, fy])
-    wz = torch.stack([1 - fz, fz])
-    w = (wz[:, None, None] * wy[None, :, None]) * wx[None, None, :]
-    return rows.reshape(8, n) + offset, w.reshape(8, n)
+    return rows.reshape(8, n) + offset, frac
+
+
+def _axis_weights(frac: torch.Tensor) -> list[torch.Tensor]:
+    """Per axis, the weights (2, N) of the lower and the upper corner: 1 - f and f."""
+    return [torch.stack([1 - frac[k], frac[k]]) for k in range(3)]
+
+
+def _trilinear(frac: torch.Tensor) -> torch.Tensor:
+    """The 8 corners' weights (8, N), in the corner order of ``_level_rows_frac``."""
+    wx, wy, wz = _axis_weights(frac)
+    return ((wz[:, None, None] * wy[None, :, None]) * wx[None, None, :]).reshape(8, -1)
+
+
+def _level_index_weight(
+    u: torch.Tensor, res: int, dense: bool, size: int, offset: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows (8, N) and trilinear weights (8, N) of points ``u`` (3, N) at a level."""
+    rows, frac = _level_rows_frac(u, res, dense, size, offset)
+    return rows, _trilinear(frac)
+
+
+def _level_points_gradient(s: torch.Tensor, frac: torch.Tensor, res: int) -> torch.Tensor:
+    """d(loss)/du (3, N) at one level, from ``s`` (8, N): each corner's feature row dotted with
+    the output gradient. A corner's weight is a product over the axes, so its derivative along
+    one axis swaps that axis's factor (1 - f or f) for its derivative (-1 or 1), times res."""
+    s = s.view(2, 2, 2, -1)  # (z, y, x, N)
+    wx, wy, wz = _axis_weights(frac)
+    d = torch.tensor([[-1.0], [1.0]], device=s.device, dtype=s.dtype)
+    dx = (s * wz[:, None, None] * wy[None, :, None] * d[None, None]).sum((0, 1, 2))
+    dy = (s * wz[:, None, None] * d[None, :, None] * wx[None, None]).sum((0, 1, 2))
+    dz = (s * d[:, None, None] * wy[None, :, None] * wx[None, None]).sum((0, 1, 2))
+    return res * torch.stack([dx, dy, dz])
 
 
 def _row_major(u: torch.Tensor) -> bool:
@@ -99,19 +127,24 @@ class _HashGridFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        u = ctx.saved_tensors[0]
+        u, table = ctx.saved_tensors
         t_rows, nf = ctx.table_shape
         n = u.shape[1]
         g = grad_out.view(n, len(ctx.levels), nf)
         row_major = _row_major(u)
+        points = ctx.needs_input_grad[0]  # camera refinement: the points move with the poses
         if not row_major:
             g = g.permute(1, 2, 0).contiguous()  # (levels, F, N)
+            if points:
+                table = table.t().contiguous()  # (F, T), as in the forward pass
         if row_major:
             grad_table = grad_out.new_zeros(t_rows, nf)
         else:
             grad_t = grad_out.new_zeros(nf, t_rows)
+        grad_u = torch.zeros_like(u) if points else None
         for lvl, (res, dense, size, offset) in enumerate(ctx.levels[: ctx.active]):
-            rows, w = _level_index_weight(u, res, dense, size, offset)
+            rows, frac = _level_rows_frac(u, res, dense, size, offset)
+            w = _trilinear(frac)
             if row_major:
                 contrib = (w[..., None] * g[None, :, lvl]).reshape(-1, nf)
                 grad_table.index_add_(0, rows.reshape(-1), contrib)
@@ -119,38 +152,17 @@ class _HashGridFn(torch.autograd.Function):
                 contrib = (w[None] * g[lvl][:, None]).reshape(nf, -1)
                 # int64 here: CPU index_add_ with int32 indices takes a ~15x slower path
                 grad_t.index_add_(1, rows.reshape(-1).long(), contrib)
+            if grad_u is not None:
+                if row_major:  # the corners' rows (8, N, F) · g (N, F)
+                    feats = table.index_select(0, rows.reshape(-1)).view(8, n, nf)
+                    s = (feats * g[None, :, lvl]).sum(-1)
+                else:  # (F, 8, N) · g (F, N)
+                    feats = table.index_select(1, rows.reshape(-1)).view(nf, 8, n)
+                    s = (feats * g[lvl][:, None]).sum(0)
+                grad_u += _level_points_gradient(s, frac, res)
         if not row_major:
             grad_table = grad_t.t()
-        grad_u = _points_gradient(u, ctx, g) if ctx.needs_input_grad[0] else None
         return grad_u, grad_table, None, None
-
-
-def _points_gradient(u: torch.Tensor, ctx: Any, g: torch.Tensor) -> torch.Tensor:
-    """d(loss)/du (3, N) of the trilinear features: per level, each corner's feature row dotted
-    with the output gradient, times the derivative of its weight along each axis (× res)."""
-    n = u.shape[1]
-    row_major = _row_major(u)
-    table = ctx.saved_tensors[1]
-    if not row_major:
-        table = table.t().contiguous()  # (F, T), as in the forward pass
-    sign = torch.tensor([[-1.0], [1.0]], device=u.device, dtype=u.dtype)  # d(1 - f), d(f)
-    grad_u = torch.zeros_like(u)
-    for lvl, (res, dense, size, offset) in enumerate(ctx.levels[: ctx.active]):
-        rows, _ = _level_index_weight(u, res, dense, size, offset)
-        if row_major:  # g (N, levels, F)
-            feats = table.index_select(0, rows.reshape(-1)).view(8, n, -1)
-            s = (feats * g[None, :, lvl]).sum(-1).view(2, 2, 2, n)  # (z, y, x, N)
-        else:  # g (levels, F, N)
-            feats = table.index_select(1, rows.reshape(-1)).view(-1, 8, n)
-            s = (feats * g[lvl][:, None]).sum(0).view(2, 2, 2, n)
-        pos = u * res
-        frac = pos - pos.floor().clamp_(0, res - 1)
-        w = [torch.stack([1 - frac[k], frac[k]]) for k in range(3)]  # (2, N) per axis
-        dx = (s * w[2][:, None, None] * w[1][None, :, None] * sign[None, None]).sum((0, 1, 2))
-        dy = (s * w[2][:, None, None] * sign[None, :, None] * w[0][None, None]).sum((0, 1, 2))
-        dz = (s * sign[:, None, None] * w[1][None, :, None] * w[0][None, None]).sum((0, 1, 2))
-        grad_u += res * torch.stack([dx, dy, dz])
-    return grad_u
 
 
 class HashGrid(nn.Module):
