@@ -63,8 +63,8 @@ rule render_grid:
     input:
         expand(
             "results/{{scene}}/{{run}}/eval/it{iterations}_res{resolution}.png",
-            iterations=config["sweep"]["iterations"],
-            resolution=config["sweep"]["resolutions"],
+            iterations=ITERATIONS,
+            resolution=RESOLUTIONS,
         ),
     output:
         report(

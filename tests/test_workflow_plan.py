@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
+import yaml
 
-from video2mesh.workflow import Plan, one_of, quoted
+from video2mesh.workflow import Plan, one_of, quoted, resolve_sweep
+
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG = {
     "scenes": {
@@ -133,6 +137,22 @@ def test_sweep_targets_each_once(plan: Plan) -> None:
     final = plan.final_targets()
     assert "results/statue/reference.ply" in final and "results/clip/reference.ply" not in final
     assert set(meshes) <= set(final)
+
+
+def test_auto_sweep_is_sized_for_where_training_runs() -> None:
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert resolve_sweep(config["sweep"]) == ([1000, 3500], [128, 256])  # make run's CPU sweep
+    # `--profile ovh`: its --config line, parsed and merged over the config as Snakemake does
+    profile = yaml.safe_load((REPO / "profiles" / "ovh" / "config.yaml").read_text())
+    update_config(config, parse_config(profile["config"]))
+    assert resolve_sweep(config["sweep"]) == ([5000, 10000], [256, 512])
+    # what the user lists stays as given (sorted), auto or not beside it
+    config["sweep"]["iterations"] = [20000, 2000]
+    assert resolve_sweep(config["sweep"]) == ([2000, 20000], [256, 512])
+    assert Plan({**CONFIG, "sweep": {}}).iterations == [1000, 3500]
 
 
 def test_summary_options(plan: Plan) -> None:

@@ -34,6 +34,27 @@ def quoted(flag: str, value: str | None) -> str:
     return f"{flag} {shlex.quote(value)}" if value else ""
 
 
+# `sweep: {iterations: auto, resolutions: auto}` by `sweep.size_for` (the ovh profile sets gpu).
+# cpu: `make run`'s 3500 iterations in ~10 min on 2 cores (benchmarks/recon/RESULTS.md); gpu: the
+# validation set's 10000 iterations, 108-115 s of training on one H200, meshes at 512
+# (benchmarks/realworld/RESULTS.md, session 13)
+AUTO_SWEEP: dict[str, dict[str, list[int]]] = {
+    "cpu": {"iterations": [1000, 3500], "resolutions": [128, 256]},
+    "gpu": {"iterations": [5000, 10000], "resolutions": [256, 512]},
+}
+
+
+def resolve_sweep(sweep: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """The sweep's iterations and resolutions, sorted, with ``auto`` sized for ``size_for``."""
+    sizes = AUTO_SWEEP[sweep.get("size_for", "cpu")]
+
+    def values(key: str) -> list[int]:
+        given = sweep.get(key, "auto")
+        return sorted(sizes[key] if given == "auto" else given)
+
+    return values("iterations"), values("resolutions")
+
+
 class Plan:
     """The pipeline's view of one config: which scenes, runs and sweep points exist."""
 
@@ -41,8 +62,7 @@ class Plan:
         self.config = config
         self.scenes: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["scenes"].items()}
         self.runs: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["runs"].items()}
-        self.iterations = sorted(config["sweep"]["iterations"])
-        self.resolutions = sorted(config["sweep"]["resolutions"])
+        self.iterations, self.resolutions = resolve_sweep(config["sweep"])
         self._backends: dict[str, Backend] = {}
 
     # --- scenes ---------------------------------------------------------------------------
