@@ -176,7 +176,7 @@ def backend_input_args(wildcards, input):
 
 # --- textured meshes (rules/texture.smk) ------------------------------------------------
 
-TEXTURE = config["texture"]
+TEXTURE = W.texture
 TEXTURE_STEM = "results/{scene}/{run}/mesh/it{iterations}_res{resolution}"
 
 

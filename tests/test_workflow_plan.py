@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from video2mesh.workflow import Plan, one_of, quoted, resolve_sweep
+from video2mesh.workflow import Plan, one_of, quoted
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,20 +139,25 @@ def test_sweep_targets_each_once(plan: Plan) -> None:
     assert set(meshes) <= set(final)
 
 
-def test_auto_sweep_is_sized_for_where_training_runs() -> None:
+def test_auto_values_are_sized_for_where_training_runs() -> None:
     from snakemake.cli import parse_config
     from snakemake.utils import update_config
 
+    def sized(config: dict) -> tuple:
+        plan = Plan({**CONFIG, **config})
+        return plan.iterations, plan.resolutions, plan.texture["size"], plan.texture["faces"]
+
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert resolve_sweep(config["sweep"]) == ([1000, 3500], [128, 256])  # make run's CPU sweep
+    assert sized(config) == ([1000, 3500], [128, 256], 1024, 100_000)  # make run, on a CPU
     # `--profile ovh`: its --config line, parsed and merged over the config as Snakemake does
     profile = yaml.safe_load((REPO / "profiles" / "ovh" / "config.yaml").read_text())
     update_config(config, parse_config(profile["config"]))
-    assert resolve_sweep(config["sweep"]) == ([5000, 10000], [256, 512])
-    # what the user lists stays as given (sorted), auto or not beside it
+    assert sized(config) == ([5000, 10000], [256, 512], 2048, 200_000)
+    # what the user gives stays as given (sorted), auto or not beside it
     config["sweep"]["iterations"] = [20000, 2000]
-    assert resolve_sweep(config["sweep"]) == ([2000, 20000], [256, 512])
-    assert Plan({**CONFIG, "sweep": {}}).iterations == [1000, 3500]
+    config["texture"]["faces"] = 0
+    assert sized(config) == ([2000, 20000], [256, 512], 2048, 0)
+    assert config["sweep"]["iterations"] == [20000, 2000]  # the config itself is left alone
 
 
 def test_summary_options(plan: Plan) -> None:

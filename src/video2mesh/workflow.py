@@ -34,35 +34,45 @@ def quoted(flag: str, value: str | None) -> str:
     return f"{flag} {shlex.quote(value)}" if value else ""
 
 
-# `sweep: {iterations: auto, resolutions: auto}` by `sweep.size_for` (the ovh profile sets gpu).
-# cpu: `make run`'s 3500 iterations in ~10 min on 2 cores (benchmarks/recon/RESULTS.md); gpu: the
-# validation set's 10000 iterations, 108-115 s of training on one H200, meshes at 512
-# (benchmarks/realworld/RESULTS.md, session 13)
-AUTO_SWEEP: dict[str, dict[str, list[int]]] = {
-    "cpu": {"iterations": [1000, 3500], "resolutions": [128, 256]},
-    "gpu": {"iterations": [5000, 10000], "resolutions": [256, 512]},
+# The config's `auto` values, by its top-level `sized_for` (the ovh profile sets gpu). cpu: `make
+# run`'s 3500 iterations in ~10 min on 2 cores (benchmarks/recon/RESULTS.md) and a 1024² texture
+# for 480-px photos; gpu: the validation set's 10000 iterations, 108-115 s of training on one
+# H200, meshes at 512 (benchmarks/realworld/RESULTS.md, session 13), the texture at 2048² and
+# 200k faces (benchmarks/texture/RESULTS.md)
+AUTO: dict[str, dict[str, dict[str, Any]]] = {
+    "cpu": {
+        "sweep": {"iterations": [1000, 3500], "resolutions": [128, 256]},
+        "texture": {"size": 1024, "faces": 100_000},
+    },
+    "gpu": {
+        "sweep": {"iterations": [5000, 10000], "resolutions": [256, 512]},
+        "texture": {"size": 2048, "faces": 200_000},
+    },
 }
 
 
-def resolve_sweep(sweep: dict[str, Any]) -> tuple[list[int], list[int]]:
-    """The sweep's iterations and resolutions, sorted, with ``auto`` sized for ``size_for``."""
-    sizes = AUTO_SWEEP[sweep.get("size_for", "cpu")]
-
-    def values(key: str) -> list[int]:
-        given = sweep.get(key, "auto")
-        return sorted(sizes[key] if given == "auto" else given)
-
-    return values("iterations"), values("resolutions")
+def resolve_auto(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every ``auto`` under sweep and texture replaced for ``sized_for``."""
+    sized = AUTO[config.get("sized_for", "cpu")]
+    out = dict(config)
+    for section, values in sized.items():
+        given = config.get(section) or {}
+        auto = {k: v for k, v in values.items() if given.get(k, "auto") == "auto"}
+        out[section] = {**given, **auto}
+    return out
 
 
 class Plan:
     """The pipeline's view of one config: which scenes, runs and sweep points exist."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        config = resolve_auto(config)
         self.config = config
         self.scenes: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["scenes"].items()}
         self.runs: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["runs"].items()}
-        self.iterations, self.resolutions = resolve_sweep(config["sweep"])
+        self.iterations = sorted(config["sweep"]["iterations"])
+        self.resolutions = sorted(config["sweep"]["resolutions"])
+        self.texture: dict[str, Any] = config.get("texture", {})
         self._backends: dict[str, Backend] = {}
 
     # --- scenes ---------------------------------------------------------------------------
