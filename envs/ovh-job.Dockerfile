@@ -21,7 +21,7 @@
 ARG BASE_IMAGE=docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 FROM ${BASE_IMAGE}
 
-ARG SNAKEMAKE_VERSION=9.15.0
+ARG SNAKEMAKE_VERSION=9.27.1
 ARG S3_PLUGIN_VERSION=0.3.6
 
 # boto3 >= 1.36 default checksums break non-AWS S3 (OVHcloud); the s3 plugin sets the same.
