@@ -72,7 +72,7 @@ class Plan:
         self.runs: dict[str, dict[str, Any]] = {k: v or {} for k, v in config["runs"].items()}
         self.iterations = sorted(config["sweep"]["iterations"])
         self.resolutions = sorted(config["sweep"]["resolutions"])
-        self.texture: dict[str, Any] = config.get("texture", {})
+        self.texture: dict[str, Any] = config["texture"]  # resolve_auto always fills it
         self._backends: dict[str, Backend] = {}
 
     # --- scenes ---------------------------------------------------------------------------
