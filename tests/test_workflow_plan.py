@@ -148,7 +148,7 @@ def test_auto_values_are_sized_for_where_training_runs() -> None:
         return plan.iterations, plan.resolutions, plan.texture["size"], plan.texture["faces"]
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert sized(config) == ([1000, 3500], [128, 256], 1024, 100_000)  # make run, on a CPU
+    assert sized(config) == ([1000, 3000], [128, 256], 1024, 100_000)  # make run, on a CPU
     # `--profile ovh`: its --config line, parsed and merged over the config as Snakemake does
     profile = yaml.safe_load((REPO / "profiles" / "ovh" / "config.yaml").read_text())
     update_config(config, parse_config(profile["config"]))

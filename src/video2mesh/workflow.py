@@ -35,13 +35,13 @@ def quoted(flag: str, value: str | None) -> str:
 
 
 # The config's `auto` values, by its top-level `sized_for` (the ovh profile sets gpu). cpu: `make
-# run`'s 3500 iterations in ~10 min on 2 cores (benchmarks/recon/RESULTS.md) and a 1024² texture
+# run`'s 3000 iterations in under 10 min on 2 cores (benchmarks/recon/RESULTS.md) and a 1024² texture
 # for 480-px photos; gpu: the validation set's 10000 iterations, 108-115 s of training on one
 # H200, meshes at 512 (benchmarks/realworld/RESULTS.md, session 13), the texture at 2048² and
 # 200k faces (benchmarks/texture/RESULTS.md)
 AUTO: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
-        "sweep": {"iterations": [1000, 3500], "resolutions": [128, 256]},
+        "sweep": {"iterations": [1000, 3000], "resolutions": [128, 256]},
         "texture": {"size": 1024, "faces": 100_000},
     },
     "gpu": {
