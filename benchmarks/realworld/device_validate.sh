@@ -5,7 +5,8 @@
 # and .whl (trimesh, fast-simplification, xatlas):
 #   bash benchmarks/realworld/device_validate.sh SCENES ITERATIONS [TEXTURE_SCENES]
 # e.g. "temple_ring,dtu_scan65" "3000,6000,10000" "temple_ring"; JOBS (chains at once, 4) and
-# BUDGET (seconds after which no chain starts, 300), VARIANTS (JSON: name -> train overrides,
+# BUDGET (seconds after which no chain starts, 300), PRESET (gpu) and RES (meshes, 512),
+# VARIANTS (JSON: name -> train overrides,
 # default: the defaults alone) and LIMIT from the environment.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -16,6 +17,7 @@ python3 -c "import torch, sys; print('torch', torch.__version__, 'python', sys.v
 # LIMIT (seconds, 540) stops the chains before the device's 600 s, so that their logs come back
 timeout "${LIMIT:-540}" python3 benchmarks/realworld/gpu_validate.py --data .devdata --out "$OUT" \
     --scenes "$1" --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}" \
+    --preset "${PRESET:-gpu}" --resolution "${RES:-512}" \
     --variants "${VARIANTS:-{\"default\": {\}\}}"
 if [ ! -e "$OUT/logs.tar.gz" ]; then  # cut short: stop the chains, keep their logs so far
     pkill -f "video2mesh (train|extract)"
