@@ -9,9 +9,14 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+# The DAG is built in whatever Python runs Snakemake: workflow.py needs only the standard library.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from video2mesh.workflow import Plan, one_of, quoted, typed_values
+
 
 def validate_config():
     """Schema validation (defaults filled in) whose error is one line naming the key."""
+    config.update(typed_values(config))  # nested --config values arrive as strings
     try:
         validate(config, "../config/schema.yaml")
     except WorkflowError as err:
@@ -48,10 +53,6 @@ os.makedirs("results", exist_ok=True)
 # Quoted (a checkout may sit under "My Drive"); braces doubled: snakemake formats the prefix.
 _src = shlex.quote(f"{workflow.basedir}/src").replace("{", "{{").replace("}", "}}")
 shell.prefix(f"export PYTHONPATH={_src}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
-
-# The DAG is built in whatever Python runs Snakemake: workflow.py needs only the standard library.
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from video2mesh.workflow import Plan, one_of, quoted
 
 W = Plan(config)
 SCENES = W.scenes

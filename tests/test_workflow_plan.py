@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from video2mesh.workflow import Plan, one_of, quoted
+from video2mesh.workflow import Plan, one_of, quoted, typed_values
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -170,3 +170,27 @@ def test_summary_options(plan: Plan) -> None:
 def test_one_of() -> None:
     assert re.fullmatch(one_of(["a.b", "c"]), "a.b") and not re.fullmatch(one_of(["a.b"]), "axb")
     assert not re.fullmatch(one_of([]), "")
+
+
+def test_nested_command_line_config_values_get_their_types_back() -> None:
+    from snakemake.cli import parse_config
+
+    given = parse_config(
+        [
+            "sweep={iterations: [1000, 3000], resolutions: [64]}",
+            "sphere={sample: {radius: 1.5, center: [0, -0.25, 1e-2]}}",
+            "object={support: keep}",
+            "scenes={clip: {video: data/2024.mp4, type: object}}",
+            "runs={fast: {backend: builtin, train: {fused_hash: false}}}",
+        ]
+    )
+    assert given["sweep"]["iterations"] == ["1000", "3000"]  # what Snakemake hands over
+    config = typed_values(given)
+    assert config["sweep"] == {"iterations": [1000, 3000], "resolutions": [64]}
+    assert config["sphere"]["sample"] == {"radius": 1.5, "center": [0, -0.25, 0.01]}
+    assert config["object"] == {"support": "keep"}
+    assert config["scenes"]["clip"] == {"video": "data/2024.mp4", "type": "object"}
+    assert config["runs"]["fast"]["train"]["fused_hash"] is False
+    # the sweep then builds the targets the user asked for
+    plan = Plan({**CONFIG, **config, "scenes": {"sample": {"source": "sample"}}})
+    assert plan.iterations == [1000, 3000] and plan.resolutions == [64]

@@ -35,10 +35,11 @@ def quoted(flag: str, value: str | None) -> str:
 
 
 # The config's `auto` values, by its top-level `sized_for` (the ovh profile sets gpu). cpu: `make
-# run`'s 3000 iterations in under 10 min on 2 cores (benchmarks/recon/RESULTS.md) and a 1024² texture
-# for 480-px photos; gpu: the validation set's 10000 iterations, 108-115 s of training on one
-# H200, meshes at 512 (benchmarks/realworld/RESULTS.md, session 13), the texture at 2048² and
-# 200k faces (benchmarks/texture/RESULTS.md)
+# run`'s 3000 iterations in under 10 min on 2 cores (benchmarks/recon/RESULTS.md; 3500 tied on
+# the validation set, benchmarks/realworld/RESULTS.md) and a 1024² texture for 480-px photos;
+# gpu: the validation set's 10000 iterations, 108-115 s of training on one H200, meshes at 512
+# (benchmarks/realworld/RESULTS.md, session 13), the texture at 2048² and 200k faces
+# (benchmarks/texture/RESULTS.md)
 AUTO: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "sweep": {"iterations": [1000, 3000], "resolutions": [128, 256]},
@@ -49,6 +50,32 @@ AUTO: dict[str, dict[str, dict[str, Any]]] = {
         "texture": {"size": 2048, "faces": 200_000},
     },
 }
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def typed_values(value: Any) -> Any:
+    """``value`` with numbers and booleans written as strings turned back into them.
+
+    Snakemake parses a nested ``--config`` value with YAML's BaseLoader, which types nothing:
+    ``--config 'sweep={iterations: [1000, 3000]}'`` arrives as ``['1000', '3000']`` and fails the
+    schema. Values typed already (config files, top-level ``--config`` values) stay as they are.
+    """
+    if isinstance(value, dict):
+        return {k: typed_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_values(v) for v in value]
+    if isinstance(value, str):
+        if value.lower() in _BOOLEANS:
+            return _BOOLEANS[value.lower()]
+        if _INTEGER.fullmatch(value):
+            return int(value)
+        if _NUMBER.fullmatch(value):
+            return float(value)
+    return value
 
 
 def resolve_auto(config: dict[str, Any]) -> dict[str, Any]:
