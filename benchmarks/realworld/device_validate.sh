@@ -5,9 +5,8 @@
 # and .whl (trimesh, fast-simplification, xatlas):
 #   bash benchmarks/realworld/device_validate.sh SCENES ITERATIONS [TEXTURE_SCENES]
 # e.g. "temple_ring,dtu_scan65" "3000,6000,10000" "temple_ring"; JOBS (chains at once, 4) and
-# BUDGET (seconds after which no chain starts, 300), PRESET (gpu) and RES (meshes, 512),
-# VARIANTS (JSON: name -> train overrides,
-# default: the defaults alone) and LIMIT from the environment.
+# BUDGET (seconds after which no chain starts, 300), PRESET (gpu), RES (meshes, 512), VARIANTS
+# (JSON: name -> train overrides, default: the defaults alone) and LIMIT from the environment.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit 1

@@ -52,29 +52,27 @@ AUTO: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_BOOLEANS = {"true": True, "false": False}
-
-
 def typed_values(value: Any) -> Any:
     """``value`` with numbers and booleans written as strings turned back into them.
 
     Snakemake parses a nested ``--config`` value with YAML's BaseLoader, which types nothing:
     ``--config 'sweep={iterations: [1000, 3000]}'`` arrives as ``['1000', '3000']`` and fails the
-    schema. Values typed already (config files, top-level ``--config`` values) stay as they are.
+    schema. Each string gets the parsers Snakemake gives top-level values (int, then float) and
+    YAML's true/false; values typed already (config files) stay as they are.
     """
     if isinstance(value, dict):
         return {k: typed_values(v) for k, v in value.items()}
     if isinstance(value, list):
         return [typed_values(v) for v in value]
-    if isinstance(value, str):
-        if value.lower() in _BOOLEANS:
-            return _BOOLEANS[value.lower()]
-        if _INTEGER.fullmatch(value):
-            return int(value)
-        if _NUMBER.fullmatch(value):
-            return float(value)
+    if not isinstance(value, str):
+        return value
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for parse in (int, float):
+        try:
+            return parse(value)
+        except ValueError:
+            pass
     return value
 
 
