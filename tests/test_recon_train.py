@@ -336,3 +336,41 @@ def test_camera_refinement_learns_corrections_and_resumes_them(scene, tmp_path: 
     run_segment(seg(chain, 15))
     run_segment(seg(chain, 40, resume=chain / "it15.pt"))
     _same_state(tmp_path / "one" / "it40.pt", chain / "it40.pt")
+
+
+def test_exposure_learns_each_photos_brightness(scene, tmp_path: Path) -> None:
+    """Every other photo 40 % darker (a phone's auto exposure): with `exposure` on, those
+    photos' learned gains come out lower than the others', and the fit is closer."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+
+    transforms, images = scene
+    dark = tmp_path / "images.tar"
+    with tarfile.open(images) as src, tarfile.open(dark, "w") as dst:
+        for k, member in enumerate(m for m in src.getmembers() if m.isfile()):
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if k % 2:
+                rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+                buf = io.BytesIO()
+                Image.fromarray((rgb * 0.6 + 0.5).astype(np.uint8)).save(buf, format="PNG")
+                data = buf.getvalue()
+            info = tarfile.TarInfo(member.name)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    fits = {}
+    for on in (False, True):
+        cfg, _ = build_config({**TINY, "train": {**TINY_TRAIN, "exposure": on}}, "object")
+        seg = dataclasses.replace(
+            _segment((transforms, dark), tmp_path / str(on), 150, 150), cfg=cfg
+        )
+        run_segment(seg)
+        fits[on] = float(_rows(tmp_path / str(on) / "it150.csv")[-1]["rgb_l1"])
+    e = torch.load(tmp_path / "True" / "it150.pt", weights_only=False)["model"]["exposure.weight"]
+    assert e.shape == (8, 6)
+    gain = e[:, :3].mean(1)  # log gains; the dataset keeps the tar's order (view k = image k)
+    assert gain[1::2].max() < gain[0::2].min()  # every darkened photo below every other one
+    assert gain[1::2].mean() < gain[0::2].mean() - 0.05  # (log 0.6 = -0.51 once converged)
+    assert fits[True] < 0.9 * fits[False]

@@ -200,3 +200,27 @@ def test_reference_of_a_standing_object_drops_only_the_face_on_its_support():
         return int((low & (np.abs(m.face_normals[:, 2]) > 0.9)).sum())
 
     assert flat_on_floor(full) > 1000 and flat_on_floor(seen) == 0
+
+
+def test_phone_camera_drifts_exposure_and_smears_some_frames_deterministically():
+    from video2mesh.frames import sharpness
+    from video2mesh.sample.phone import PhoneCamera
+
+    spec = sample.variant_spec("table-room-matte-cup-phone", **TINY)
+    assert spec.camera == "phone"
+    assert sample.variant_name(spec) == "table-room-matte-cup-phone"
+    frame = sample.render_frame(sample.orbit_cameras(spec)[3], sample.build_scene(spec))
+    phone = PhoneCamera(seed=0, frames=240)
+    assert np.array_equal(phone(frame, 5), PhoneCamera(seed=0, frames=240)(frame, 5))
+    # auto exposure: the same frame comes out brighter or darker by tens of per cent
+    means = np.array([phone(frame, i).mean() for i in range(0, 240, 8)])
+    assert means.max() / means.min() > 1.3
+    assert abs(np.log(means / frame.mean())).max() < np.log(2.5)
+    # the badly shaken frames are far less sharp than the steady ones (frames.py drops them)
+    shaken = np.flatnonzero(phone.blur > 5)
+    steady = np.flatnonzero(phone.blur < 1.5)
+    assert len(shaken) >= 10 and len(steady) >= 10
+    big = np.kron(frame, np.ones((4, 4, 1), np.uint8))  # 384×288: the blur is in pixels
+    s_shaken = np.median([sharpness(phone(big, i)) for i in shaken[:5]])
+    s_steady = np.median([sharpness(phone(big, i)) for i in steady[:5]])
+    assert s_shaken < 0.7 * s_steady

@@ -35,6 +35,8 @@ SCENES: dict[str, tuple[str, int]] = {
     "gen-figurine-dark": ("floating-dark-matte-figurine", 13),
     "gen-house-table-bright": ("table-bright-matte-house", 14),
     "gen-figurine-table-dark-glossy": ("table-dark-glossy-figurine", 15),
+    # the cup's orbit (same seed) filmed by a phone: exposure and colour drift, noise, blur
+    "gen-cup-table-room-phone": ("table-room-matte-cup-phone", 11),
 }
 
 

@@ -296,6 +296,10 @@ class Model(nn.Module):
             if cfg.appearance_dim and cfg.background == "nerf"
             else None
         )
+        # per photo: log gains (3) and offsets (3) of its colour, zero = as rendered
+        self.exposure = nn.Embedding(n_images, 6) if cfg.exposure else None
+        if self.exposure is not None:
+            nn.init.zeros_(self.exposure.weight)
         # "color": one learned colour behind the object (logit; starts grey)
         self.bg_color = nn.Parameter(torch.zeros(3)) if cfg.background == "color" else None
         self.cameras = CameraCorrection(n_images) if cfg.lr_cameras > 0 else None

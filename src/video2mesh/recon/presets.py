@@ -70,6 +70,11 @@ class TrainConfig:
     color_direction: str = "both"
     reflection_detach: bool = True  # no gradient from the reflected direction into the normal
     appearance_dim: int = 0  # per-image appearance embedding size (0: off)
+    # per-photo colour gain and offset (3 + 3 numbers per photo) applied to the rendered colour
+    # in training, identity for meshes, colours and renders: what a phone's auto exposure and
+    # white balance change between frames, which the field would otherwise explain with
+    # view-dependent colour or floaters
+    exposure: bool = False
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
     # "" = nerf for both scene types: the official generated configs enable it for objects too,
     # and any capture (the sample included) shows a textured background through the sphere

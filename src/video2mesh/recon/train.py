@@ -204,10 +204,14 @@ class _Step:
             o, d = self.model.cameras(o, d, img)
         app = img if self.model.appearance is not None else None
         out = render_rays(self.model, o, d, st, (jit_c, jit_b), app)
+        rgb = out.rgb
+        if self.model.exposure is not None:  # the photo's own exposure and white balance
+            e = self.model.exposure(img)
+            rgb = rgb * torch.exp(e[:, :3]) + e[:, 3:]
         backdrop = None
         if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
             rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
-        l1 = (out.rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
+        l1 = (rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
         hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
         n_hit = hitw.sum().clamp_min(1.0)
         gnorm = out.grad.norm(dim=-1)
@@ -217,7 +221,7 @@ class _Step:
         if backdrop is not None:  # no surface in front of the backdrop: BCE(opacity, 0)
             empty = -torch.log((1.0 - out.opacity).clamp_min(1e-4))
             loss = loss + cfg.backdrop_weight * (empty * backdrop).sum() / backdrop.sum().clamp(1)
-        mse = ((out.rgb.detach() - rgb_gt) ** 2).mean()
+        mse = ((rgb.detach() - rgb_gt) ** 2).mean()
         return loss, {
             "loss": loss.detach(),
             "rgb_l1": l1.detach(),

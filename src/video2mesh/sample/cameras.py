@@ -49,7 +49,7 @@ def orbit_radius(spec: SampleSpec) -> float:
     return guess * float(np.mean(heights)) / spec.fill
 
 
-def _smooth_noise(rng: np.random.Generator, frames: int, dims: int, knots: int) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, frames: int, dims: int, knots: int) -> np.ndarray:
     """(frames, dims) unit-variance noise that drifts slowly (linear between random knots)."""
     ctrl = rng.normal(0, 1, size=(knots, dims))
     x = np.linspace(0, knots - 1, frames)
@@ -69,9 +69,9 @@ def orbit_cameras(spec: SampleSpec) -> list[np.ndarray]:
     jitter = rng.normal(0, 0.03, size=(spec.frames, 3)) * (radius / 3.0)
     knots = max(2, spec.frames // 10)
     if spec.handheld:
-        eye_drift = _smooth_noise(rng, spec.frames, 3, knots) * 0.04 * radius
-        roll = np.radians(2.0) * _smooth_noise(rng, spec.frames, 1, knots)[:, 0]
-        pace = 0.03 * _smooth_noise(rng, spec.frames, 1, knots)[:, 0]
+        eye_drift = smooth_noise(rng, spec.frames, 3, knots) * 0.04 * radius
+        roll = np.radians(2.0) * smooth_noise(rng, spec.frames, 1, knots)[:, 0]
+        pace = 0.03 * smooth_noise(rng, spec.frames, 1, knots)[:, 0]
     else:
         eye_drift, roll, pace = (
             np.zeros((spec.frames, 3)),

@@ -15,10 +15,12 @@ import numpy as np
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.sample.cameras import orbit_cameras, orbit_radius
+from video2mesh.sample.phone import PhoneCamera
 from video2mesh.sample.raytrace import Scene, build_scene, render_frame
 from video2mesh.sample.shapes import ground_truth_mesh, without_support_contact
 from video2mesh.sample.spec import (
     BACKGROUNDS,
+    CAMERAS,
     MATERIALS,
     OBJECTS,
     SUPPORTS,
@@ -75,8 +77,9 @@ def generate(
             output_params=["-crf", "16", "-preset", "medium", "-g", "12"],
         )
         writer.send(None)
-        for frame in _render_frames(cams, scene, workers):
-            writer.send(np.ascontiguousarray(frame))
+        phone = PhoneCamera(spec.seed, spec.frames) if spec.camera == "phone" else None
+        for i, frame in enumerate(_render_frames(cams, scene, workers)):
+            writer.send(np.ascontiguousarray(phone(frame, i) if phone else frame))
         writer.close()
     mesh = ground_truth_mesh(spec.object, spec.mesh_resolution)
     reference = mesh
@@ -118,6 +121,7 @@ def spec_from_args(args: argparse.Namespace) -> SampleSpec:
             "support",
             "background",
             "material",
+            "camera",
         )
         if getattr(args, k) is not None
     }
@@ -150,6 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--support", choices=SUPPORTS)
     p.add_argument("--background", choices=BACKGROUNDS)
     p.add_argument("--material", choices=MATERIALS)
+    p.add_argument("--camera", choices=CAMERAS, help="phone: exposure drift, noise, motion blur")
     p.add_argument("--seed", type=int)
     p.add_argument("--frames", type=int)
     p.add_argument("--width", type=int)

@@ -14,6 +14,7 @@ OBJECTS = ("cup", "vase", "figurine", "house")
 SUPPORTS = ("table", "floor", "none")  # none: the object floats above a far floor
 BACKGROUNDS = ("room", "dark", "bright")  # dark / bright: a uniform photo-studio backdrop
 MATERIALS = ("matte", "glossy")
+CAMERAS = ("ideal", "phone")  # phone: exposure and colour drift, noise, motion blur (phone.py)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class SampleSpec:
     support: str = "table"
     background: str = "room"
     material: str = "matte"
+    camera: str = "ideal"
     fill: float = 0.5  # the object's share of the frame height; sets the orbit radius
     orbit_radius: float | None = None  # a fixed radius instead (the classic sample: 3.0)
     elevation_deg: float = 30.0  # mean elevation; varies by ±elevation_swing_deg
@@ -44,6 +46,7 @@ class SampleSpec:
             ("support", SUPPORTS),
             ("background", BACKGROUNDS),
             ("material", MATERIALS),
+            ("camera", CAMERAS),
         ):
             if getattr(self, axis) not in choices:
                 raise UserError(
@@ -79,6 +82,7 @@ _TOKENS: dict[str, tuple[str, str]] = {
     "floating": ("support", "none"),
     **{v: ("background", v) for v in BACKGROUNDS},
     **{v: ("material", v) for v in MATERIALS},
+    "phone": ("camera", "phone"),
 }
 
 
@@ -87,7 +91,7 @@ def variant_spec(variant: str, **overrides: object) -> SampleSpec:
 
     A name is ``classic`` (the floating sample), ``default`` (SampleSpec()), or dash-separated
     choices in any order, each from one axis, the rest default: ``table-glossy-vase``,
-    ``floating-dark-figurine``, ``bright-house``.
+    ``floating-dark-figurine``, ``bright-house``, ``table-room-matte-cup-phone``.
     """
     if variant in ("classic", "default"):
         base = CLASSIC if variant == "classic" else SampleSpec()
@@ -112,4 +116,5 @@ def variant_spec(variant: str, **overrides: object) -> SampleSpec:
 def variant_name(spec: SampleSpec) -> str:
     """The dash-separated name of a spec's choices (camera and size settings aside)."""
     support = "floating" if spec.support == "none" else spec.support
-    return f"{support}-{spec.background}-{spec.material}-{spec.object}"
+    name = f"{support}-{spec.background}-{spec.material}-{spec.object}"
+    return name if spec.camera == "ideal" else f"{name}-{spec.camera}"
