@@ -55,11 +55,9 @@ def _motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
     size = 2 * half + 1
     t = np.linspace(-length / 2, length / 2, 4 * size)
     kernel = np.zeros((size, size), np.float32)
-    np.add.at(
-        kernel,
-        (np.round(half + t * np.sin(angle)).astype(int), np.round(half + t * np.cos(angle)).astype(int)),
-        1.0,
-    )
+    rows = np.round(half + t * np.sin(angle)).astype(int)
+    cols = np.round(half + t * np.cos(angle)).astype(int)
+    np.add.at(kernel, (rows, cols), 1.0)
     kernel /= kernel.sum()
     return np.stack(
         [convolve(image[..., c], kernel, mode="nearest") for c in range(image.shape[2])], -1
