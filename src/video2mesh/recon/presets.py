@@ -74,8 +74,9 @@ class TrainConfig:
     # in training, identity for meshes, colours and renders: what a phone's auto exposure and
     # white balance change between frames, which the field would otherwise explain with
     # view-dependent colour or floaters. Off: on a phone-camera capture the GPU default reaches
-    # the same mesh by 10000 without it (0.53 %), and it cost the real temple 0.09 of
-    # silhouette IoU (benchmarks/realworld/RESULTS.md, session 15)
+    # the same mesh by 10000 without it (0.53 %; with it 0.57, and 0.61 instead of 1.56 at
+    # 5000), and on the CPU preset it lost the house on a bright backdrop 0.6 points
+    # (benchmarks/realworld/RESULTS.md, session 15)
     exposure: bool = False
     # background: none (black), color (one learned RGB), nerf (NeRF++ inverted sphere)
     # "" = nerf for both scene types: the official generated configs enable it for objects too,
