@@ -303,6 +303,9 @@ class Model(nn.Module):
         # "color": one learned colour behind the object (logit; starts grey)
         self.bg_color = nn.Parameter(torch.zeros(3)) if cfg.background == "color" else None
         self.cameras = CameraCorrection(n_images) if cfg.lr_cameras > 0 else None
+        # where the surface can be (recon/occupancy.py): 1 per occupied cell, all at first
+        grid = torch.ones(cfg.occupancy_res**3) if cfg.occupancy_res > 0 else None
+        self.register_buffer("occupancy", grid)
 
     def inv_s(self) -> torch.Tensor:
         return torch.exp(self.s_var).clamp(max=1e6)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from video2mesh.recon import schedule
+from video2mesh.recon import occupancy, schedule
 from video2mesh.recon.data import Dataset
 from video2mesh.recon.fields import Model
 from video2mesh.recon.presets import TrainConfig
@@ -50,6 +50,8 @@ def train_loop(
     while it < until:
         st = schedule.state(cfg, it, final)
         set_learning_rates(opt, cfg, st.lr_factor)
+        if occupancy.due(cfg, it, final):  # in place: a captured step graph reads the grid
+            occupancy.refresh(model, st.active_levels)
         o, d, rgb, img = ds.sample(cfg.rays, gen)
         jit_c = torch.rand(cfg.rays, cfg.samples_coarse, device=device, generator=gen)
         jit_b = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from video2mesh.recon import occupancy
 from video2mesh.recon.fields import Model
 from video2mesh.recon.schedule import State
 
@@ -45,15 +46,19 @@ def sphere_near_far(
     return near, far, hit
 
 
-def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, n: int) -> torch.Tensor:
-    """Deterministic inverse-CDF samples (mid-points of n equal CDF slices).
+def sample_pdf(
+    bins: torch.Tensor, weights: torch.Tensor, n: int, u: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Inverse-CDF samples at quantiles ``u`` (R, n), sorted; None = the mid-points of n equal
+    CDF slices (deterministic).
 
     bins (R, S) sorted distances, weights (R, S-1) per interval.
     """
     pdf = (weights + 1e-5) / (weights + 1e-5).sum(-1, keepdim=True)
     cdf = torch.cat([torch.zeros_like(pdf[:, :1]), pdf.cumsum(-1)], -1).clamp_max(1.0)
-    u = torch.linspace(0.5 / n, 1 - 0.5 / n, n, device=bins.device, dtype=bins.dtype)
-    u = u.expand(bins.shape[0], n).contiguous()
+    if u is None:
+        u = torch.linspace(0.5 / n, 1 - 0.5 / n, n, device=bins.device, dtype=bins.dtype)
+        u = u.expand(bins.shape[0], n).contiguous()
     idx = torch.searchsorted(cdf.contiguous(), u, right=True)
     lo = (idx - 1).clamp(0, bins.shape[1] - 1)
     hi = idx.clamp(0, bins.shape[1] - 1)
@@ -104,7 +109,15 @@ def sample_object(
     base = torch.arange(nc, device=o.device, dtype=o.dtype)
     if jitter is None:
         jitter = torch.full((r, nc), 0.5, device=o.device, dtype=o.dtype)
-    t = near[:, None] + (far - near)[:, None] * (base + jitter) / nc
+    u = (base + jitter) / nc
+    if model.occupancy is None:
+        t = near[:, None] + (far - near)[:, None] * u
+    else:  # concentrated where the surface can be (recon/occupancy.py)
+        with torch.no_grad():
+            t = occupancy.coarse_samples(
+                model.occupancy, cfg.occupancy_res, cfg.occupancy_share,
+                o.detach(), d.detach(), near, far, u,
+            )  # fmt: skip
     if cfg.fine_rounds <= 0:
         return t
     with torch.no_grad():
