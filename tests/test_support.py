@@ -1,5 +1,8 @@
 """The object alone: support plane, sphere on it, and the mesh cut, on generated scenes."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import trimesh
@@ -220,3 +223,50 @@ def test_table_debris_beside_the_object_goes_a_loose_foot_and_a_tall_piece_stay(
     assert "debris_removed" not in stats
     kept, _ = isolate(whole, plane, radius=1.0, floaters="keep")
     assert kept.bounds[1][0] > 0.85  # floaters: keep keeps the debris too
+
+
+def _transforms_of(c2w_cv: list[np.ndarray], path: Path) -> Path:
+    """A transforms.json for OpenCV camera-to-world matrices (320×240, 60° across)."""
+    frames = []
+    for i, m in enumerate(c2w_cv):
+        gl = m.copy()
+        gl[:3, 1:3] *= -1.0  # OpenCV → OpenGL axes, as transforms.json holds them
+        frames.append({"file_path": f"images/{i:03d}.jpg", "transform_matrix": gl.tolist()})
+    focal = 160 / np.tan(np.radians(30))
+    meta = {"fl_x": focal, "fl_y": focal, "cx": 160.0, "cy": 120.0, "w": 320, "h": 240,
+            "sphere_center": [0.0, 0.0, 0.0], "sphere_radius": 1.0, "frames": frames}  # fmt: skip
+    path.write_text(json.dumps(meta))
+    return path
+
+
+def test_a_part_no_photo_sees_goes_whatever_its_size(tmp_path: Path):
+    """A dome closed inside the object's walls (as the SDF left in a house of the validation
+    set) is not a floater by size, but no camera sees it: it goes, a post beside the object
+    that the cameras see stays."""
+    from video2mesh.texture.synthetic import orbit_c2w
+    from video2mesh.visibility import read_cameras, seen_faces
+
+    _, mesh = _scene_mesh()
+    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
+    dome = trimesh.creation.icosphere(subdivisions=3, radius=0.15)
+    dome.apply_translation([0.0, 0.0, 0.3])  # inside the box, 30 % of its area
+    post = trimesh.creation.box(extents=[0.15, 0.15, 0.7])
+    post.apply_translation([-0.75, 0.0, 0.4])
+    whole = trimesh.util.concatenate([mesh, dome, post])
+    cams = read_cameras(_transforms_of(orbit_c2w(40), tmp_path / "transforms.json"))
+    assert cams.width == 160 and cams.height == 120 and len(cams.c2w) == 40
+    seen = seen_faces(whole, cams)
+    n_mesh, n_dome = len(mesh.faces), len(dome.faces)
+    assert not seen[n_mesh : n_mesh + n_dome].any()  # the dome: no camera
+    assert seen[n_mesh + n_dome :].mean() > 0.5  # the post's sides: many
+    out, stats = isolate(whole, plane, radius=1.0, cameras=cams)
+    assert stats["hidden_removed"] == 1
+    assert stats["hidden_area_share"] == pytest.approx(dome.area / whole.area, rel=0.01)
+    inner = np.linalg.norm(out.triangles_center - [0.0, 0.0, 0.3], axis=1) < 0.2
+    assert not inner.any()
+    assert out.bounds[0][0] < -0.8  # the post stays
+    # without the cameras, or with floaters kept, the dome stays
+    for kw in ({}, {"floaters": "keep", "cameras": cams}):
+        kept, _ = isolate(whole, plane, radius=1.0, **kw)
+        centres = np.linalg.norm(kept.triangles_center - [0.0, 0.0, 0.3], axis=1)
+        assert (centres < 0.2).sum() == n_dome

@@ -19,6 +19,12 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   tilted patch of floor, 5.3 % of the vase's area, 0.6–0.8 radii from its axis, survived the
   cut that way; a part of the object that the surface leaves loose (a foot under the body)
   lies inside the footprint and stays, and so does anything standing taller.
+- hidden parts (with ``floaters: remove`` and the cameras at hand): a component that no
+  registered photo sees (under ``HIDDEN_SEEN`` of its area seen, `visibility.seen_faces` on the
+  mesh before any cut, so the table still occludes) goes too, whatever its size: the SDF is
+  free inside the object, and on the validation set a house came out with a dome inside its
+  walls, 12 % of the mesh's area (benchmarks/realworld/RESULTS.md, session 16). The largest
+  component always stays.
 
 Works on any backend's mesh, in world units; a mesh without a support plane is only de-floated.
 """
@@ -33,6 +39,7 @@ import numpy as np
 
 from video2mesh.sphere import up_frame
 from video2mesh.support import Plane
+from video2mesh.visibility import Views, seen_faces
 
 CUT_HEIGHT = 0.02  # of the sphere radius
 BAND = 0.08  # of the sphere radius
@@ -40,6 +47,7 @@ BAND_TILT_DEG = 35.0
 FLOATER_SHARE = 0.05  # of the largest component's area
 DEBRIS_HEIGHT = 0.3  # of the sphere radius: the top of a piece of table debris
 DEBRIS_SHARE = 0.3  # of the largest component's area
+HIDDEN_SEEN = 0.01  # share of a component's area that photos see, under which it is hidden
 MODES = ("remove", "keep")
 
 
@@ -68,8 +76,11 @@ def isolate(
     radius: float,
     support: str = "remove",
     floaters: str = "remove",
+    cameras: Views | None = None,
+    device: Any = None,  # torch device of the visibility test (None: CPU)
 ) -> tuple[Any, dict[str, Any]]:
-    """The mesh without its support and floaters, and what was removed (area shares)."""
+    """The mesh without its support, floaters and hidden parts, and what was removed (area
+    shares)."""
     for name, value in (("support", support), ("floaters", floaters)):
         if value not in MODES:
             raise ValueError(f"object.{name} is {value!r}, not one of {MODES}")
@@ -78,6 +89,9 @@ def isolate(
     total = float(areas.sum()) or 1.0
     keep = np.ones(len(faces), bool)
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
+    seen = None
+    if cameras is not None and floaters == "remove":
+        seen = seen_faces(mesh, cameras, device)
     if support == "remove" and plane is not None:
         heights = plane.height(np.asarray(mesh.triangles_center))
         facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
@@ -95,6 +109,13 @@ def isolate(
             )
             stats["debris_removed"] = int(debris.sum())
             big &= ~debris
+        if seen is not None:
+            seen_area = np.bincount(labels, weights=areas[keep] * seen[keep], minlength=len(big))
+            hidden = seen_area < HIDDEN_SEEN * comp_area
+            hidden[int(np.argmax(comp_area))] = False
+            stats["hidden_removed"] = int((hidden & big).sum())
+            stats["hidden_area_share"] = float(comp_area[hidden & big].sum() / total)
+            big &= ~hidden
         drop = kept_idx[~big[labels]]
         stats["floater_area_share"] = float(areas[drop].sum() / total)
         stats["floaters_removed"] = len(np.unique(labels[~big[labels]]))

@@ -194,6 +194,14 @@ def read_transforms(path: str | Path) -> dict:
     return meta
 
 
+def camera_to_world(frame: dict, center: np.ndarray, radius: float) -> np.ndarray:
+    """(3, 4) OpenCV camera-to-world of a transforms.json frame, in the sphere-normalised frame."""
+    m = np.asarray(frame["transform_matrix"], dtype=np.float64)[:3, :4].copy()
+    m[:, 1:3] *= -1.0  # OpenGL → OpenCV camera axes
+    m[:, 3] = (m[:, 3] - center) / radius
+    return m
+
+
 def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) -> Dataset:
     """Read the cameras and images; downscale so the long side is at most ``max_side``."""
     meta = read_transforms(transforms)
@@ -225,10 +233,7 @@ def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) 
             if imgs and im.shape != imgs[0].shape:
                 raise UserError(f"image {name} has size {im.shape[:2]}", "all images must match")
             imgs.append(im)
-            m = np.asarray(frame["transform_matrix"], dtype=np.float64)[:3, :4].copy()
-            m[:, 1:3] *= -1.0  # OpenGL → OpenCV camera axes
-            m[:, 3] = (m[:, 3] - center) / radius
-            mats.append(m)
+            mats.append(camera_to_world(frame, center, radius))
             names.append(name)
     arr = np.stack(imgs)
     sx, sy = arr.shape[2] / w, arr.shape[1] / h

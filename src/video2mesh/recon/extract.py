@@ -316,9 +316,11 @@ def extract_checkpoint(
     raw = {"raw_faces": len(faces), "raw_components": components(len(verts), faces)[0]}
     if transforms is not None and (support == "remove" or floaters == "remove"):
         from video2mesh.isolate import isolate, read_settings
+        from video2mesh.visibility import read_cameras
 
         plane, _ = read_settings(transforms)
-        mesh, cleaned = isolate(mesh, plane, radius, support, floaters)
+        cams = read_cameras(transforms)
+        mesh, cleaned = isolate(mesh, plane, radius, support, floaters, cams, device)
         raw["isolate"] = cleaned
     stats = {
         **mesh_stats(mesh),

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from video2mesh.recon.data import Dataset
-from video2mesh.texture.raster import rasterize
+from video2mesh.texture.raster import Pinhole, rasterize
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _edge_mask(depth: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(jump, k, 1, EDGE_PIXELS)[0, 0] > 0
 
 
-def project(points: torch.Tensor, c2w: torch.Tensor, ds: Dataset) -> tuple[torch.Tensor, ...]:
+def project(points: torch.Tensor, c2w: torch.Tensor, ds: Pinhole) -> tuple[torch.Tensor, ...]:
     """Pixel coordinates (x, y) and depth of points in an OpenCV camera-to-world ``c2w``."""
     cam = (points - c2w[:, 3]) @ c2w[:, :3]
     z = cam[:, 2]
@@ -92,7 +92,7 @@ def project(points: torch.Tensor, c2w: torch.Tensor, ds: Dataset) -> tuple[torch
 
 
 def depth_buffer(
-    vertices: torch.Tensor, faces: torch.Tensor, c2w: torch.Tensor, ds: Dataset
+    vertices: torch.Tensor, faces: torch.Tensor, c2w: torch.Tensor, ds: Pinhole
 ) -> torch.Tensor:
     """(H, W) depth of the nearest surface in a camera, +inf where the mesh is not."""
     x, y, z = project(vertices, c2w, ds)
@@ -104,7 +104,7 @@ def depth_buffer(
 
 
 def visible(
-    points: torch.Tensor, c2w: torch.Tensor, ds: Dataset, depth: torch.Tensor
+    points: torch.Tensor, c2w: torch.Tensor, ds: Pinhole, depth: torch.Tensor
 ) -> tuple[torch.Tensor, ...]:
     """Pixel coordinates (x, y), depth and a mask of the points a camera sees: in its frame, in
     front of it and not behind the surface of its ``depth`` buffer."""

@@ -12,11 +12,28 @@ area, and the few large faces of a decimated mesh do not blow up the small ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 # candidate pixels tested per chunk (bounds the memory of one step: ~40 bytes each)
 CHUNK = 1 << 22
+
+
+class Pinhole(Protocol):
+    """Intrinsics of a set of pinhole cameras sharing one image size (recon.data.Dataset,
+    visibility.Views)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
 
 
 @dataclass

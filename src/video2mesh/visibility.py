@@ -1,0 +1,81 @@
+"""Which faces of a mesh the registered photos see.
+
+Each camera of transforms.json renders the mesh's depth buffer at a small size (the long side
+``MAX_SIDE`` pixels: enough to tell a part that some photo shows from one that none does), and a
+face is seen when its centre lies in a camera's frame, in front of it and not behind the depth
+buffer (the texture baker's test, `texture.bake.visible`). The isolation uses it to drop parts no
+photo shows (`isolate`: surfaces the SDF closed inside the object).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from video2mesh.recon.data import camera_to_world, read_transforms
+
+MAX_SIDE = 160
+MAX_CAMERAS = 60  # evenly spread over the registered ones
+
+
+@dataclass
+class Views:
+    c2w: torch.Tensor  # (N, 3, 4) OpenCV camera-to-world, sphere-normalised frame
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    center: np.ndarray  # the sphere's centre and radius (world units)
+    radius: float
+
+
+def read_cameras(
+    transforms: str | Path, max_side: int = MAX_SIDE, max_cameras: int = MAX_CAMERAS
+) -> Views:
+    """The cameras of transforms.json at an image size whose long side is ``max_side``."""
+    meta = read_transforms(transforms)
+    w, h = int(meta["w"]), int(meta["h"])
+    scale = min(1.0, max_side / max(w, h))
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    sx, sy = width / w, height / h
+    center = np.asarray(meta["sphere_center"], dtype=np.float64)
+    radius = float(meta["sphere_radius"])
+    frames = meta["frames"]
+    if len(frames) > max_cameras:
+        pick = np.linspace(0, len(frames) - 1, max_cameras).round().astype(int)
+        frames = [frames[i] for i in pick]
+    mats = np.stack([camera_to_world(f, center, radius) for f in frames])
+    return Views(
+        c2w=torch.from_numpy(mats).float(),
+        fx=float(meta["fl_x"]) * sx,
+        fy=float(meta["fl_y"]) * sy,
+        cx=float(meta["cx"]) * sx,  # as recon.data.load_dataset scales them
+        cy=float(meta["cy"]) * sy,
+        width=width,
+        height=height,
+        center=center,
+        radius=radius,
+    )
+
+
+@torch.no_grad()
+def seen_faces(mesh: Any, cams: Views, device: torch.device | None = None) -> np.ndarray:
+    """Per face of ``mesh`` (trimesh, world units), whether some camera sees its centre."""
+    from video2mesh.texture.bake import depth_buffer, visible
+
+    dev = device or torch.device("cpu")
+    v = torch.tensor((np.asarray(mesh.vertices) - cams.center) / cams.radius, device=dev)
+    f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
+    c = v[f].mean(1).float()
+    v = v.float()
+    seen = torch.zeros(len(f), dtype=torch.bool, device=dev)
+    for c2w in cams.c2w.to(dev):
+        depth = depth_buffer(v, f, c2w, cams)
+        seen |= visible(c, c2w, cams, depth)[3]
+    return seen.cpu().numpy()
