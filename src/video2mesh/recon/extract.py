@@ -192,6 +192,26 @@ def _band_blocks(
     return keep
 
 
+def _drop_pockets(
+    sdf_fn: SdfFn, verts: np.ndarray, faces: np.ndarray, device: torch.device
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The mesh without the surfaces of pockets closed inside the object, and what went."""
+    from video2mesh.recon.cavities import label_lattice, pocket_faces
+
+    t0 = time.perf_counter()
+    on_pocket = pocket_faces(verts, faces, label_lattice(sdf_fn, device))
+    tri = verts[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    stats = {
+        "faces_removed": int(on_pocket.sum()),
+        "area_share": float(area[on_pocket].sum() / max(area.sum(), 1e-12)),
+        "seconds": time.perf_counter() - t0,
+    }
+    if on_pocket.any():
+        verts, faces = compact(verts, faces[~on_pocket])
+    return verts, faces, stats
+
+
 def weld(verts: np.ndarray, faces: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Merge vertices that lie on the same lattice edge (or lattice point); drop degenerate faces.
 
@@ -304,6 +324,12 @@ def extract_checkpoint(
             "or the training diverged (check the metrics CSV: PSNR, inv_s)",
         )
     verts, faces = res.vertices, res.faces
+    raw: dict[str, Any] = {
+        "raw_faces": len(faces),
+        "raw_components": components(len(verts), faces)[0],
+    }
+    if floaters == "remove":  # surfaces closed inside the object (recon/cavities.py)
+        verts, faces, raw["pockets"] = _drop_pockets(sdf_fn, verts, faces, device)
     if keep_largest_component:
         verts, faces = keep_largest(verts, faces)
     rgb = vertex_colors(model, verts, st, device) if colors else None
@@ -313,7 +339,6 @@ def extract_checkpoint(
 
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
-    raw = {"raw_faces": len(faces), "raw_components": components(len(verts), faces)[0]}
     if transforms is not None and (support == "remove" or floaters == "remove"):
         from video2mesh.isolate import isolate, read_settings
         from video2mesh.visibility import read_cameras
