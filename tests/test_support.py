@@ -254,7 +254,7 @@ def test_a_part_no_photo_sees_goes_whatever_its_size(tmp_path: Path):
     post.apply_translation([-0.75, 0.0, 0.4])
     whole = trimesh.util.concatenate([mesh, dome, post])
     cams = read_cameras(_transforms_of(orbit_c2w(40), tmp_path / "transforms.json"))
-    assert cams.width == 160 and cams.height == 120 and len(cams.c2w) == 40
+    assert cams.cameras.width == 160 and cams.cameras.height == 120 and len(cams.cameras.c2w) == 40
     seen = seen_faces(whole, cams)
     n_mesh, n_dome = len(mesh.faces), len(dome.faces)
     assert not seen[n_mesh : n_mesh + n_dome].any()  # the dome: no camera

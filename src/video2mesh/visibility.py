@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from video2mesh.recon.data import camera_to_world, read_transforms
+from video2mesh.sphere import Cameras
 
 MAX_SIDE = 160
 MAX_CAMERAS = 60  # evenly spread over the registered ones
@@ -24,13 +25,7 @@ MAX_CAMERAS = 60  # evenly spread over the registered ones
 
 @dataclass
 class Views:
-    c2w: torch.Tensor  # (N, 3, 4) OpenCV camera-to-world, sphere-normalised frame
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
+    cameras: Cameras  # OpenCV camera-to-world in the sphere-normalised frame, at the small size
     center: np.ndarray  # the sphere's centre and radius (world units)
     radius: float
 
@@ -50,32 +45,33 @@ def read_cameras(
     if len(frames) > max_cameras:
         pick = np.linspace(0, len(frames) - 1, max_cameras).round().astype(int)
         frames = [frames[i] for i in pick]
-    mats = np.stack([camera_to_world(f, center, radius) for f in frames])
-    return Views(
-        c2w=torch.from_numpy(mats).float(),
+    mats = np.tile(np.eye(4), (len(frames), 1, 1))
+    mats[:, :3] = [camera_to_world(f, center, radius) for f in frames]
+    cams = Cameras(
+        c2w=mats,
         fx=float(meta["fl_x"]) * sx,
         fy=float(meta["fl_y"]) * sy,
         cx=float(meta["cx"]) * sx,  # as recon.data.load_dataset scales them
         cy=float(meta["cy"]) * sy,
         width=width,
         height=height,
-        center=center,
-        radius=radius,
     )
+    return Views(cams, center, radius)
 
 
 @torch.no_grad()
-def seen_faces(mesh: Any, cams: Views, device: torch.device | None = None) -> np.ndarray:
+def seen_faces(mesh: Any, views: Views, device: torch.device | None = None) -> np.ndarray:
     """Per face of ``mesh`` (trimesh, world units), whether some camera sees its centre."""
     from video2mesh.texture.bake import depth_buffer, visible
 
     dev = device or torch.device("cpu")
-    v = torch.tensor((np.asarray(mesh.vertices) - cams.center) / cams.radius, device=dev)
+    v = torch.tensor((np.asarray(mesh.vertices) - views.center) / views.radius, device=dev)
     f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
     c = v[f].mean(1).float()
     v = v.float()
     seen = torch.zeros(len(f), dtype=torch.bool, device=dev)
-    for c2w in cams.c2w.to(dev):
+    cams = views.cameras
+    for c2w in torch.tensor(cams.c2w[:, :3], dtype=torch.float32, device=dev):
         depth = depth_buffer(v, f, c2w, cams)
         seen |= visible(c, c2w, cams, depth)[3]
     return seen.cpu().numpy()

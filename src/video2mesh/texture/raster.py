@@ -22,7 +22,7 @@ CHUNK = 1 << 22
 
 class Pinhole(Protocol):
     """Intrinsics of a set of pinhole cameras sharing one image size (recon.data.Dataset,
-    visibility.Views)."""
+    sphere.Cameras)."""
 
     fx: float
     fy: float
