@@ -284,3 +284,48 @@ def test_extraction_welds_block_seams(tmp_path: Path, source: Path) -> None:
     assert stats[True]["vertices"] == st["vertices"]  # one component: LCC keeps everything
     assert json.loads((mesh_dir / "it3000_res64_False.json").read_text())["faces"] == st["faces"]
     assert not any(p.name.endswith(".work") for p in mesh_dir.iterdir())
+
+
+def test_extraction_isolates_an_object_as_the_builtin_backend(tmp_path: Path, source: Path) -> None:
+    """`type: object` meshes of the official backend come out alone too: the support plane of
+    transforms.json cuts the stub's sphere through its centre."""
+    import trimesh
+
+    transforms, _ = _scene(tmp_path)
+    meta = json.loads(transforms.read_text())
+    centre = np.array([0.5, -0.2, 1.1])  # the stub's sphere in world units (radius 1)
+    eye = centre + np.array([0.0, -5.0, 2.0])
+    fwd = (centre - eye) / np.linalg.norm(centre - eye)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    c2w = np.eye(4)
+    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, -np.cross(fwd, right), -fwd, eye
+    meta["frames"][0]["transform_matrix"] = c2w.tolist()  # OpenGL axes, as transforms.json
+    meta.update(fl_x=40.0, fl_y=40.0, cx=20.0, cy=15.0)
+    meta["support_plane"] = {"normal": [0, 0, 1], "offset": -1.1, "inliers": 100, "tolerance": 0.01}
+    transforms.write_text(json.dumps(meta))
+    config = _chain_config(tmp_path, transforms)
+    ck = tmp_path / "results/s/official/ckpt/it3000.pt"
+    ck.parent.mkdir(parents=True)
+    ck.write_text("{}")
+    out = tmp_path / "results/s/official/mesh/it3000_res64.ply"
+    job = official_extract.ExtractJob(
+        source=source,
+        config=config,
+        transforms=transforms,
+        ckpt=ck,
+        resolution=64,
+        single_gpu=True,
+        python=sys.executable,
+        out=out,
+        stats=out.with_suffix(".json"),
+        support="remove",
+        floaters="remove",
+    )
+    st = official_extract.run_extract(job)
+    iso = st["isolate"]
+    assert iso["support_found"] and 0.5 < iso["support_area_share"] < 0.6
+    assert iso["hidden_removed"] == 0  # the camera sees the upper half
+    m = trimesh.load(out, process=False)
+    assert m.vertices[:, 2].min() > 1.1 + 0.02 * 2.0 - 0.02  # nothing below the cut
+    assert st["faces"] == len(m.faces)

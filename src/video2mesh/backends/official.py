@@ -66,5 +66,7 @@ class OfficialBackend(Backend):
                 gpus=self.needs(job.run).gpus,
                 out=job.out,
                 stats=job.stats,
+                support=job.support,
+                floaters=job.floaters,
             )
         )

@@ -51,6 +51,9 @@ class ExtractJob:
     python: str = ""
     workdir: Path | None = None
     iteration: int | None = None
+    # the object alone, as the builtin backend's meshes (isolate.py): "remove" or "keep"
+    support: str = "keep"
+    floaters: str = "keep"
 
 
 @dataclass
@@ -177,6 +180,14 @@ def run_extract(job: ExtractJob) -> dict[str, Any]:
             rgb = rgb[_row_index(verts, verts_c)]
         verts = verts_c
     out_mesh = trimesh.Trimesh(verts, faces, vertex_colors=rgb, process=False)
+    cleaned = None
+    if job.support == "remove" or job.floaters == "remove":
+        from video2mesh.isolate import isolate, read_settings
+        from video2mesh.visibility import read_cameras
+
+        plane, radius = read_settings(job.transforms)
+        cams = read_cameras(job.transforms)
+        out_mesh, cleaned = isolate(out_mesh, plane, radius, job.support, job.floaters, cams)
     lat = Lattice.of(meta, job.resolution)
     iteration = job.iteration if job.iteration is not None else iteration_of(job.ckpt)
     stats: dict[str, Any] = {
@@ -197,6 +208,8 @@ def run_extract(job: ExtractJob) -> dict[str, Any]:
         "official_faces": raw_counts[1],
         "official_seconds": t_official,
     }
+    if cleaned is not None:
+        stats["isolate"] = cleaned
     with atomic_path(job.out) as tmp:
         out_mesh.export(tmp)
     shutil.rmtree(work, ignore_errors=True)
