@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from video2mesh.sphere import up_frame
 from video2mesh.support import Plane
-from video2mesh.visibility import Views, seen_faces
+
+if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
+    from video2mesh.visibility import Views
 
 CUT_HEIGHT = 0.02  # of the sphere radius
 BAND = 0.08  # of the sphere radius
@@ -91,6 +93,8 @@ def isolate(
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
     seen = None
     if cameras is not None and floaters == "remove":
+        from video2mesh.visibility import seen_faces
+
         seen = seen_faces(mesh, cameras, device)
     if support == "remove" and plane is not None:
         heights = plane.height(np.asarray(mesh.triangles_center))
