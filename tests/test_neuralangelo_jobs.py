@@ -175,6 +175,14 @@ def _chain_config(tmp_path: Path, transforms: Path) -> Path:
     return path
 
 
+def _stub_checkpoint(tmp_path: Path) -> Path:
+    """A checkpoint file for the stub extract_mesh.py (which does not read it)."""
+    ck = tmp_path / "results/s/official/ckpt/it3000.pt"
+    ck.parent.mkdir(parents=True)
+    ck.write_text("{}")
+    return ck
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -247,9 +255,7 @@ def test_extraction_welds_block_seams(tmp_path: Path, source: Path) -> None:
 
     transforms, _ = _scene(tmp_path)
     cfg = _chain_config(tmp_path, transforms)
-    ck = tmp_path / "results/s/official/ckpt/it3000.pt"
-    ck.parent.mkdir(parents=True)
-    ck.write_text("{}")
+    ck = _stub_checkpoint(tmp_path)
     mesh_dir = tmp_path / "results/s/official/mesh"
     stats = {}
     for keep in (False, True):
@@ -305,9 +311,7 @@ def test_extraction_isolates_an_object_as_the_builtin_backend(tmp_path: Path, so
     meta["support_plane"] = {"normal": [0, 0, 1], "offset": -1.1, "inliers": 100, "tolerance": 0.01}
     transforms.write_text(json.dumps(meta))
     config = _chain_config(tmp_path, transforms)
-    ck = tmp_path / "results/s/official/ckpt/it3000.pt"
-    ck.parent.mkdir(parents=True)
-    ck.write_text("{}")
+    ck = _stub_checkpoint(tmp_path)
     out = tmp_path / "results/s/official/mesh/it3000_res64.ply"
     job = official_extract.ExtractJob(
         source=source,
