@@ -114,9 +114,7 @@ def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:
     # some photo sees, as DTU's observation masks do; the mesh occludes its own samples, the
     # reference its own
     ref_obs, _ = trimesh.sample.sample_surface(ref, 50_000, seed=2)
-    seen, ref_seen = seen_by_some_photo(
-        [m, ref], [pts, ref_obs], scene_dir / "transforms.json", scene_dir / "images.tar"
-    )
+    seen, ref_seen = seen_by_some_photo([m, ref], [pts, ref_obs], scene_dir / "transforms.json")
     out["far_unseen"] = float((far & ~seen).mean())
     out["object_share_seen"] = float(1 - far[seen].mean()) if seen.any() else None
     out["reference_unseen"] = float((~ref_seen).mean())

@@ -69,11 +69,24 @@ def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
     return labels[faces[:, 0]]
 
 
-def read_settings(transforms: Path) -> tuple[Plane | None, float]:
-    """The support plane (or None) and the sphere radius written by the scene stage."""
-    meta = json.loads(Path(transforms).read_text())
+def read_settings(transforms: Path | dict) -> tuple[Plane | None, float]:
+    """The support plane (or None) and the sphere radius written by the scene stage
+    (transforms.json, or its content)."""
+    meta = transforms if isinstance(transforms, dict) else json.loads(Path(transforms).read_text())
     plane = meta.get("support_plane")
     return (Plane.from_json(plane) if plane else None), float(meta["sphere_radius"])
+
+
+def isolate_scene_mesh(
+    mesh: Any, transforms: Path, support: str, floaters: str, device: Any = None
+) -> tuple[Any, dict[str, Any]]:
+    """`isolate` with the support plane, radius and cameras of the scene's transforms.json
+    (what both backends' extraction call)."""
+    from video2mesh.visibility import read_cameras
+
+    meta = json.loads(Path(transforms).read_text())
+    plane, radius = read_settings(meta)
+    return isolate(mesh, plane, radius, support, floaters, read_cameras(meta), device)
 
 
 def isolate(

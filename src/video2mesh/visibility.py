@@ -31,10 +31,11 @@ class Views:
 
 
 def read_cameras(
-    transforms: str | Path, max_side: int = MAX_SIDE, max_cameras: int = MAX_CAMERAS
+    transforms: str | Path | dict, max_side: int = MAX_SIDE, max_cameras: int = MAX_CAMERAS
 ) -> Views:
-    """The cameras of transforms.json at an image size whose long side is ``max_side``."""
-    meta = read_transforms(transforms)
+    """The cameras of transforms.json (a path, or its content) at an image size whose long side
+    is at most ``max_side``, at most ``max_cameras`` of them evenly spread."""
+    meta = transforms if isinstance(transforms, dict) else read_transforms(transforms)
     w, h = int(meta["w"]), int(meta["h"])
     scale = min(1.0, max_side / max(w, h))
     width, height = max(1, round(w * scale)), max(1, round(h * scale))
@@ -60,18 +61,27 @@ def read_cameras(
 
 
 @torch.no_grad()
-def seen_faces(mesh: Any, views: Views, device: torch.device | None = None) -> np.ndarray:
-    """Per face of ``mesh`` (trimesh, world units), whether some camera sees its centre."""
+def view_counts(
+    mesh: Any, points: np.ndarray, views: Views, device: torch.device | None = None
+) -> np.ndarray:
+    """Per point (world units), how many of the cameras see it unoccluded by ``mesh``."""
     from video2mesh.texture.bake import depth_buffer, visible
 
     dev = device or torch.device("cpu")
-    v = torch.tensor((np.asarray(mesh.vertices) - views.center) / views.radius, device=dev)
+
+    def normalised(x: np.ndarray) -> torch.Tensor:
+        return torch.tensor((np.asarray(x) - views.center) / views.radius, device=dev).float()
+
+    v, p = normalised(mesh.vertices), normalised(points)
     f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
-    c = v[f].mean(1).float()
-    v = v.float()
-    seen = torch.zeros(len(f), dtype=torch.bool, device=dev)
+    count = torch.zeros(len(p), dtype=torch.int32, device=dev)
     cams = views.cameras
     for c2w in torch.tensor(cams.c2w[:, :3], dtype=torch.float32, device=dev):
         depth = depth_buffer(v, f, c2w, cams)
-        seen |= visible(c, c2w, cams, depth)[3]
-    return seen.cpu().numpy()
+        count += visible(p, c2w, cams, depth)[3].int()
+    return count.cpu().numpy()
+
+
+def seen_faces(mesh: Any, views: Views, device: torch.device | None = None) -> np.ndarray:
+    """Per face of ``mesh`` (trimesh, world units), whether some camera sees its centre."""
+    return view_counts(mesh, np.asarray(mesh.triangles_center), views, device) > 0

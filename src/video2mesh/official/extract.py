@@ -182,12 +182,9 @@ def run_extract(job: ExtractJob) -> dict[str, Any]:
     out_mesh = trimesh.Trimesh(verts, faces, vertex_colors=rgb, process=False)
     cleaned = None
     if job.support == "remove" or job.floaters == "remove":
-        from video2mesh.isolate import isolate, read_settings
-        from video2mesh.visibility import read_cameras
+        from video2mesh.isolate import isolate_scene_mesh
 
-        plane, radius = read_settings(job.transforms)
-        cams = read_cameras(job.transforms)
-        out_mesh, cleaned = isolate(out_mesh, plane, radius, job.support, job.floaters, cams)
+        out_mesh, cleaned = isolate_scene_mesh(out_mesh, job.transforms, job.support, job.floaters)
     lat = Lattice.of(meta, job.resolution)
     iteration = job.iteration if job.iteration is not None else iteration_of(job.ckpt)
     stats: dict[str, Any] = {

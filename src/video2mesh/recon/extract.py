@@ -340,13 +340,9 @@ def extract_checkpoint(
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
     if transforms is not None and (support == "remove" or floaters == "remove"):
-        from video2mesh.isolate import isolate, read_settings
-        from video2mesh.visibility import read_cameras
+        from video2mesh.isolate import isolate_scene_mesh
 
-        plane, _ = read_settings(transforms)
-        cams = read_cameras(transforms)
-        mesh, cleaned = isolate(mesh, plane, radius, support, floaters, cams, device)
-        raw["isolate"] = cleaned
+        mesh, raw["isolate"] = isolate_scene_mesh(mesh, transforms, support, floaters, device)
     stats = {
         **mesh_stats(mesh),
         **raw,
