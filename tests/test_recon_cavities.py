@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from video2mesh.recon.cavities import EXTERIOR, POCKET, SOLID, label_lattice, pocket_faces
-from video2mesh.recon.extract import extract_lattice
+from video2mesh.recon.extract import extract_lattice, sdf_lattice
 
 
 def _hollow_ball(x: torch.Tensor, open_top: bool) -> torch.Tensor:
@@ -23,7 +23,7 @@ def _hollow_ball(x: torch.Tensor, open_top: bool) -> torch.Tensor:
 def test_a_closed_pocket_is_found_and_its_surface_goes() -> None:
     cpu = torch.device("cpu")
     res = extract_lattice(lambda x: _hollow_ball(x, False), 96, cpu, dense=True)
-    labels = label_lattice(lambda x: _hollow_ball(x, False), cpu, cells=64)
+    labels = label_lattice(sdf_lattice(lambda x: _hollow_ball(x, False), 65, 2 / 64, cpu, 1 << 16))
     centre = labels[32, 32, 32]
     assert centre == POCKET and labels[0, 0, 0] == EXTERIOR and labels[32, 32, 5] == EXTERIOR
     assert labels[32, 32, 46] == SOLID  # r = 0.44: in the wall
@@ -39,7 +39,7 @@ def test_a_pocket_open_to_the_outside_stays() -> None:
     cpu = torch.device("cpu")
     fn = lambda x: _hollow_ball(x, True)  # noqa: E731
     res = extract_lattice(fn, 96, cpu, dense=True)
-    labels = label_lattice(fn, cpu, cells=64)
+    labels = label_lattice(sdf_lattice(fn, 65, 2 / 64, cpu, 1 << 16))
     assert labels[32, 32, 32] == EXTERIOR  # reached through the shaft
     assert not (labels == POCKET).any()
     assert not pocket_faces(res.vertices, res.faces, labels).any()

@@ -14,31 +14,24 @@ exterior (a wall thinner than a cell between the two keeps its faces).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 CELLS = 128  # lattice cells across [-1, 1]: pockets smaller than ~1/64 of the sphere stay
 EXTERIOR, SOLID, POCKET = 0, 1, 2
 
 
-@torch.no_grad()
-def label_lattice(sdf_fn, device: torch.device, cells: int = CELLS, chunk: int = 1 << 18):
-    """(cells + 1)³ labels: EXTERIOR, SOLID (SDF ≤ 0) or POCKET; outside the unit sphere is
-    exterior whatever the SDF says there (it is not trained)."""
+def label_lattice(sdf: np.ndarray) -> np.ndarray:
+    """Labels of an (n, n, n) SDF lattice over [-1, 1]³ (`extract.sdf_lattice`): EXTERIOR,
+    SOLID (SDF ≤ 0) or POCKET; outside the unit sphere is exterior whatever the SDF says there
+    (it is not trained)."""
     from scipy import ndimage
 
-    n = cells + 1
-    axis = torch.linspace(-1.0, 1.0, n, device=device)
-    empty = np.zeros((n, n, n), bool)
-    outside = np.zeros((n, n, n), bool)
-    for i in range(n):  # one plane at a time
-        g = torch.stack(torch.meshgrid(axis[i : i + 1], axis, axis, indexing="ij"), -1)
-        g = g.reshape(-1, 3)
-        vals = torch.cat([sdf_fn(g[j : j + chunk]).reshape(-1) for j in range(0, len(g), chunk)])
-        far = g.norm(dim=-1) > 1.0
-        empty[i] = ((vals > 0) | far).view(n, n).cpu().numpy()
-        outside[i] = far.view(n, n).cpu().numpy()
+    n = sdf.shape[0]
+    axis = np.linspace(-1.0, 1.0, n)
+    r2 = axis[:, None, None] ** 2 + axis[None, :, None] ** 2 + axis[None, None, :] ** 2
+    outside = r2 > 1.0
+    empty = (sdf > 0) | outside
     parts, _ = ndimage.label(empty)  # 6-connected empty space
-    exterior = np.isin(parts, np.unique(parts[outside & empty]))
+    exterior = np.isin(parts, np.unique(parts[outside]))
     labels = np.full((n, n, n), SOLID, np.uint8)
     labels[exterior] = EXTERIOR
     labels[empty & ~exterior] = POCKET

@@ -161,6 +161,17 @@ def extract_lattice(
     return Extracted(verts, faces, total, len(blocks), sdf_points)
 
 
+def sdf_lattice(fn: SdfFn, n: int, h: float, device: torch.device, chunk: int) -> np.ndarray:
+    """(n, n, n) float32 SDF on the lattice -1 + i·h per axis, evaluated one plane at a time
+    (device memory O(n²))."""
+    xs = _axis_points(0, n, h, device)
+    out = np.empty((n, n, n), np.float32)
+    for i in range(n):
+        g = torch.stack(torch.meshgrid(xs[i : i + 1], xs, xs, indexing="ij"), -1).reshape(-1, 3)
+        out[i] = _eval_chunks(fn, g.float(), chunk).view(n, n).cpu().numpy()
+    return out
+
+
 def _band_blocks(
     fn: SdfFn,
     r: int,
@@ -176,12 +187,7 @@ def _band_blocks(
     rc = math.ceil(r / step)
     hc = 2.0 / r * step
     n = rc + 1
-    xs = -1.0 + torch.arange(n, device=device, dtype=torch.float64) * hc
-    near = torch.zeros(n, n, n, dtype=torch.bool)
-    for i in range(n):  # one plane at a time keeps memory at O(n^2)
-        g = torch.stack(torch.meshgrid(xs[i : i + 1], xs, xs, indexing="ij"), -1).reshape(-1, 3)
-        vals = _eval_chunks(fn, g.float(), chunk)
-        near[i] = (vals.abs() <= band * hc).view(n, n).cpu()
+    near = np.abs(sdf_lattice(fn, n, hc, device, chunk)) <= band * hc
     keep = []
     per = block // step  # coarse cells per block
     for b in blocks:
@@ -196,10 +202,14 @@ def _drop_pockets(
     sdf_fn: SdfFn, verts: np.ndarray, faces: np.ndarray, device: torch.device
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The mesh without the surfaces of pockets closed inside the object, and what went."""
-    from video2mesh.recon.cavities import label_lattice, pocket_faces
+    from video2mesh.recon.cavities import CELLS, label_lattice, pocket_faces
 
     t0 = time.perf_counter()
-    on_pocket = pocket_faces(verts, faces, label_lattice(sdf_fn, device))
+    n = CELLS + 1
+    chunk = 1 << 21 if device.type == "cuda" else 1 << 17
+    on_pocket = pocket_faces(
+        verts, faces, label_lattice(sdf_lattice(sdf_fn, n, 2 / CELLS, device, chunk))
+    )
     tri = verts[faces]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     stats = {
