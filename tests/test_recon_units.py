@@ -366,3 +366,25 @@ def test_camera_refinement_is_off_by_default_and_its_own_group_when_on() -> None
     assert cam["name"] == "cameras" and cam["lr"] == 1e-3 and cam["weight_decay"] == 0.0
     assert cam["params"][0].shape == (3, 6)
     assert all(p is not cam["params"][0] for g in groups[:-1] for p in g["params"])
+
+
+def test_the_background_learns_at_its_own_rate_in_a_group_of_its_own() -> None:
+    from video2mesh.recon.loop import set_learning_rates
+
+    cfg, _ = build_config({"preset": "cpu", "train": {"lr_background": 2e-4}}, "object")
+    model = Model(cfg, n_images=3)
+    groups = model.parameter_groups(cfg)
+    bg = next(g for g in groups if g["name"] == "background")
+    assert bg["lr"] == 2e-4
+    assert {id(p) for p in bg["params"]} == {id(p) for p in model.background.parameters()}
+    others = {id(p) for g in groups if g is not bg for p in g["params"]}
+    assert not others & {id(p) for p in bg["params"]}
+    assert len(others) + len(bg["params"]) == len(list(model.parameters()))
+    # the schedule scales it with the others (×0.1 after the first step)
+    opt = torch.optim.AdamW(groups)
+    set_learning_rates(opt, cfg, 0.1)
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs["background"] == pytest.approx(2e-5) and lrs["mlp"] == pytest.approx(cfg.lr * 0.1)
+    # 0: the MLP rate, in the MLP group (checkpoints from before the key resume)
+    cfg, _ = build_config({"preset": "cpu", "train": {"lr_background": 0}}, "object")
+    assert "background" not in [g["name"] for g in Model(cfg, 3).parameter_groups(cfg)]

@@ -314,13 +314,19 @@ class Model(nn.Module):
         enc = [self.sdf.encoding.table]
         svar = [self.s_var]
         cams = [self.cameras.delta] if self.cameras is not None else []
-        ids = {id(p) for p in enc + svar + cams}
+        # a group of its own only when it has a rate of its own (older checkpoints resume)
+        bg = (
+            [*self.background.parameters()]
+            if self.background is not None and cfg.lr_background > 0
+            else []
+        )
+        ids = {id(p) for p in enc + svar + cams + bg}
         rest = [p for p in self.parameters() if id(p) not in ids]
         lr = cfg.group_learning_rates()
-        groups = [
-            {"params": ps, "lr": lr[name], "name": name}
-            for name, ps in (("mlp", rest), ("encoding", enc), ("s_var", svar))
-        ]
+        named = [("mlp", rest), ("encoding", enc), ("s_var", svar)]
+        groups = [{"params": ps, "lr": lr[name], "name": name} for name, ps in named]
+        if bg:
+            groups.append({"params": bg, "lr": lr["background"], "name": "background"})
         if cams:  # no weight decay: it would pull every camera back towards SfM's pose
             groups.append(
                 {"params": cams, "lr": lr["cameras"], "name": "cameras", "weight_decay": 0.0}
