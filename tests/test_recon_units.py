@@ -388,3 +388,26 @@ def test_the_background_learns_at_its_own_rate_in_a_group_of_its_own() -> None:
     # 0: the MLP rate, in the MLP group (checkpoints from before the key resume)
     cfg, _ = build_config({"preset": "cpu", "train": {"lr_background": 0}}, "object")
     assert "background" not in [g["name"] for g in Model(cfg, 3).parameter_groups(cfg)]
+
+
+def test_the_background_warms_up_over_its_own_share_of_the_run() -> None:
+    from video2mesh.recon.loop import set_learning_rates
+
+    cfg, _ = build_config({"preset": "cpu", "train": {"background_warmup": 0.05}}, "object")
+    final = 3000  # the common warm-up is 1 % (30 iterations), the background's 5 % (150)
+    ramp = [schedule.state(cfg, it, final) for it in (15, 75, 150, 2000, 2900)]
+    assert [round(s.bg_lr_factor, 3) for s in ramp] == [0.05, 0.5, 1.0, 1.0, 0.01]
+    assert [round(s.lr_factor, 3) for s in ramp] == [0.5, 1.0, 1.0, 1.0, 0.01]
+    model = Model(cfg, n_images=3)
+    opt = torch.optim.AdamW(model.parameter_groups(cfg))
+    st = schedule.state(cfg, 75, final)
+    set_learning_rates(opt, cfg, st.lr_factor, st.bg_lr_factor)
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs["background"] == pytest.approx(cfg.lr * 0.5)
+    assert lrs["mlp"] == pytest.approx(cfg.lr) and lrs["encoding"] == pytest.approx(cfg.lr_encoding)
+    # off: one factor for every group
+    off, _ = build_config({"preset": "cpu"}, "object")
+    assert all(
+        schedule.state(off, it, final).bg_lr_factor == schedule.state(off, it, final).lr_factor
+        for it in (1, 15, 75, 2900)
+    )

@@ -317,7 +317,7 @@ class Model(nn.Module):
         # a group of its own only when it has a rate of its own (older checkpoints resume)
         bg = (
             [*self.background.parameters()]
-            if self.background is not None and cfg.lr_background > 0
+            if self.background is not None and (cfg.lr_background > 0 or cfg.background_warmup > 0)
             else []
         )
         ids = {id(p) for p in enc + svar + cams + bg}

@@ -126,6 +126,9 @@ class TrainConfig:
     # make run's sample, whose room the background must learn fast (0.63 → 1.21 %), so it is
     # not a default (benchmarks/realworld/RESULTS.md, session 17)
     lr_background: float = 0.0
+    # the background's rate ramps up from 0 over this fraction of the run (0: the common
+    # warm-up only), so that it cannot settle on one colour before the object takes shape
+    background_warmup: float = 0.0
     # camera refinement: per-image pose corrections learned with the photometric loss, at this
     # learning rate (0: off, SfM's poses are kept as they are). Off: on the one capture with weak
     # SfM cameras (the figurine on black, CPU) 1e-4 gave 1.76 % against 1.58 % without (its true

@@ -24,6 +24,7 @@ class State:
     eps: float  # numerical-gradient step, in normalised units
     curvature_weight: float
     cos_anneal: float  # r in NeuS cos annealing, 0 → 1
+    bg_lr_factor: float = 1.0  # the background network's (TrainConfig.background_warmup)
 
 
 def level_resolution(cfg: TrainConfig, level: int) -> int:
@@ -63,4 +64,7 @@ def state(cfg: TrainConfig, iteration: int, final: int) -> State:
     else:
         curv = cfg.curvature_weight / level_growth(cfg) ** (anneal - 1)
     cos_anneal = 1.0 if cfg.anneal_end <= 0 else min(it / (cfg.anneal_end * final), 1.0)
-    return State(lr, anneal, active, eps, curv, cos_anneal)
+    bg = lr
+    if cfg.background_warmup > 0:
+        bg *= min(it / max(round(cfg.background_warmup * final), 1), 1.0)
+    return State(lr, anneal, active, eps, curv, cos_anneal, bg)
