@@ -127,8 +127,10 @@ class TrainConfig:
     # not a default (benchmarks/realworld/RESULTS.md, session 17)
     lr_background: float = 0.0
     # the background's rate ramps up from 0 over this fraction of the run (0: the common
-    # warm-up only), so that it cannot settle on one colour before the object takes shape
-    # (the CPU preset: 0.05, see PRESETS)
+    # warm-up only), so that it cannot settle on one colour before the object takes shape.
+    # Off: 0.05 fixed DTU 65's shell under seed 27 (IoU 0.63 → 0.91) and tied on the sample,
+    # but lost the house on a bright backdrop on this VM (seed 20: 1.69 % against 0.56 without;
+    # benchmarks/realworld/RESULTS.md, session 17). To screen over seeds on the device
     background_warmup: float = 0.0
     # camera refinement: per-image pose corrections learned with the photometric loss, at this
     # learning rate (0: off, SfM's poses are kept as they are). Off: on the one capture with weak
@@ -248,12 +250,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         # house 0.47–1.84 → 0.48–0.49 %, cup mean 0.97 → 0.84 %, make run's sample 0.61–0.89 →
         # 0.53–0.81 %; vase +0.02 points, DTU 65's silhouettes −0.008 IoU, temple −0.002
         "lr_steps": [0.8, 0.95],
-        # the background's rate ramps up over the first 5 % (150 of 3000 iterations): at the
-        # full 1e-2 from iteration 30 it settled on black in one seed of eight on DTU 65 and
-        # the SDF wrapped the skull in a shell (IoU 0.63; with the ramp 0.91). Ties or gains on
-        # the sample (three seeds: 0.61–0.65 %) and the cup (RESULTS.md, session 17; chosen on
-        # this VM's runs only, not yet screened over seeds on the device)
-        "background_warmup": 0.05,
         "log_every": 25,
     },
 }
