@@ -382,7 +382,7 @@ def test_the_background_learns_at_its_own_rate_in_a_group_of_its_own() -> None:
     assert len(others) + len(bg["params"]) == len(list(model.parameters()))
     # the schedule scales it with the others (×0.1 after the first step)
     opt = torch.optim.AdamW(groups)
-    set_learning_rates(opt, cfg, 0.1)
+    set_learning_rates(opt, cfg, schedule.state(cfg, 2500, 3000))  # after the first step
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs["background"] == pytest.approx(2e-5) and lrs["mlp"] == pytest.approx(cfg.lr * 0.1)
     # 0: the MLP rate, in the MLP group (checkpoints from before the key resume)
@@ -403,7 +403,7 @@ def test_the_background_warms_up_over_its_own_share_of_the_run() -> None:
     model = Model(cfg, n_images=3)
     opt = torch.optim.AdamW(model.parameter_groups(cfg))
     st = schedule.state(cfg, 75, final)
-    set_learning_rates(opt, cfg, st.lr_factor, st.bg_lr_factor)
+    set_learning_rates(opt, cfg, st)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs["background"] == pytest.approx(cfg.lr * 0.5)
     assert lrs["mlp"] == pytest.approx(cfg.lr) and lrs["encoding"] == pytest.approx(cfg.lr_encoding)

@@ -110,7 +110,7 @@ def throughput(overrides: dict, iters: int = 60, profile: bool = False) -> dict:
     gen = torch.Generator(device=dev)
     gen.manual_seed(0)
     st = schedule.state(cfg, 9000, 10000)  # all levels active, finest eps
-    set_learning_rates(opt, cfg, st.lr_factor)
+    set_learning_rates(opt, cfg, st)
 
     def one() -> None:
         o, d, rgb, img = ds.sample(cfg.rays, gen)

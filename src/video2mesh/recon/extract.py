@@ -44,6 +44,11 @@ class Extracted:
     sdf_points: int
 
 
+def default_chunk(device: torch.device) -> int:
+    """SDF points per evaluation: bounded device memory, few launches on a GPU."""
+    return 1 << 21 if device.type == "cuda" else 1 << 17
+
+
 def _eval_chunks(fn: SdfFn, pts: torch.Tensor, chunk: int) -> torch.Tensor:
     out = torch.empty(pts.shape[0], dtype=torch.float32, device=pts.device)
     for i in range(0, pts.shape[0], chunk):
@@ -85,7 +90,7 @@ def extract_lattice(
 ) -> Extracted:
     """Zero level set of ``fn`` on the lattice; vertices in lattice units converted to [-1, 1]."""
     r = int(resolution)
-    chunk = chunk or (1 << 21 if device.type == "cuda" else 1 << 17)
+    chunk = chunk or default_chunk(device)
     # smaller blocks on CPU: the narrow band then skips more of the (slow) SDF evaluations
     block = block or (128 if device.type == "cuda" else 32)
     if r < 8:
@@ -206,7 +211,7 @@ def _drop_pockets(
 
     t0 = time.perf_counter()
     n = CELLS + 1
-    chunk = 1 << 21 if device.type == "cuda" else 1 << 17
+    chunk = default_chunk(device)
     on_pocket = pocket_faces(
         verts, faces, label_lattice(sdf_lattice(sdf_fn, n, 2 / CELLS, device, chunk))
     )

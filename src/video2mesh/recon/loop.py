@@ -23,16 +23,14 @@ from video2mesh.recon.presets import TrainConfig
 StepCallback = Callable[[int, dict[str, torch.Tensor], schedule.State], None]
 
 
-def set_learning_rates(
-    opt: torch.optim.Optimizer, cfg: TrainConfig, factor: float, bg_factor: float | None = None
-) -> None:
+def set_learning_rates(opt: torch.optim.Optimizer, cfg: TrainConfig, st: schedule.State) -> None:
     base = cfg.group_learning_rates()
     for g in opt.param_groups:
-        f = bg_factor if g["name"] == "background" and bg_factor is not None else factor
+        lr = base[g["name"]] * st.lr_factor_of(g["name"])
         if isinstance(g["lr"], torch.Tensor):
-            g["lr"].fill_(base[g["name"]] * f)
+            g["lr"].fill_(lr)
         else:
-            g["lr"] = base[g["name"]] * f
+            g["lr"] = lr
 
 
 def train_loop(
@@ -52,7 +50,7 @@ def train_loop(
     it = start
     while it < until:
         st = schedule.state(cfg, it, final)
-        set_learning_rates(opt, cfg, st.lr_factor, st.bg_lr_factor)
+        set_learning_rates(opt, cfg, st)
         if occupancy.due(cfg, it, final):  # in place: a captured step graph reads the grid
             occupancy.refresh(model, st.active_levels)
         o, d, rgb, img = ds.sample(cfg.rays, gen)

@@ -26,6 +26,10 @@ class State:
     cos_anneal: float  # r in NeuS cos annealing, 0 → 1
     bg_lr_factor: float = 1.0  # the background network's (TrainConfig.background_warmup)
 
+    def lr_factor_of(self, group: str) -> float:
+        """The factor on one optimiser group's base rate (fields.Model.parameter_groups)."""
+        return self.bg_lr_factor if group == "background" else self.lr_factor
+
 
 def level_resolution(cfg: TrainConfig, level: int) -> int:
     """Grid cells per axis of hash level ``level`` (0-based)."""
