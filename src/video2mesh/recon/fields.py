@@ -314,10 +314,11 @@ class Model(nn.Module):
         enc = [self.sdf.encoding.table]
         svar = [self.s_var]
         cams = [self.cameras.delta] if self.cameras is not None else []
-        # a group of its own only when it has a rate of its own (older checkpoints resume)
+        # a group of its own only when it can have a rate of its own (older checkpoints resume)
         bg = (
             [*self.background.parameters()]
-            if self.background is not None and (cfg.lr_background > 0 or cfg.background_warmup > 0)
+            if self.background is not None
+            and (cfg.lr_background > 0 or cfg.background_warmup > 0 or cfg.background_guard)
             else []
         )
         ids = {id(p) for p in enc + svar + cams + bg}

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from video2mesh.recon import occupancy, schedule
+from video2mesh.recon import background_guard, occupancy, schedule
 from video2mesh.recon.data import Dataset
 from video2mesh.recon.fields import Model
 from video2mesh.recon.presets import TrainConfig
@@ -44,12 +44,17 @@ def train_loop(
     until: int,
     final: int,
     callbacks: Sequence[StepCallback] = (),
+    guard: bool = True,
 ) -> int:
-    """Steps from ``start`` to ``until`` under the schedule of ``final``; returns ``until``."""
+    """Steps from ``start`` to ``until`` under the schedule of ``final``; returns ``until``.
+
+    ``guard``: whether recon.background_guard may restart the run (at iteration 0) when the
+    background collapses; callbacks with a ``restart()`` method are told.
+    """
     device = next(model.parameters()).device
     it = start
     while it < until:
-        st = schedule.state(cfg, it, final)
+        st = schedule.state(cfg, it, final, background_guard.restart_warmup(opt))
         set_learning_rates(opt, cfg, st)
         if occupancy.due(cfg, it, final):  # in place: a captured step graph reads the grid
             occupancy.refresh(model, st.active_levels)
@@ -60,6 +65,17 @@ def train_loop(
             jit_b = torch.rand(cfg.rays, cfg.bg_samples, device=device, generator=gen)
         parts = train_step(o, d, rgb, img, jit_c, jit_b, st)
         it += 1
+        if (
+            guard
+            and background_guard.due(cfg, opt, it, final)
+            and background_guard.collapsed(model)
+        ):
+            background_guard.restart(model, opt, gen, ds.n_images, it)
+            it = 0
+            for callback in callbacks:
+                if hasattr(callback, "restart"):
+                    callback.restart()
+            continue
         for callback in callbacks:
             callback(it, parts, st)
     return it
@@ -83,6 +99,13 @@ class MetricRows:
         self.it_log = start
         self.acc: dict[str, torch.Tensor] = {}
         self.n_acc = 0
+
+    def restart(self) -> None:
+        """Training starts again from iteration 0 (recon.background_guard): the rows so far
+        are of a run that is dropped (its seconds still count)."""
+        self.rows.clear()
+        self.acc, self.n_acc = {}, 0
+        self.t_log, self.it_log = time.perf_counter(), 0
 
     def elapsed(self) -> float:
         """Training seconds of the whole chain so far."""

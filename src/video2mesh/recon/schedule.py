@@ -49,7 +49,11 @@ def level_growth(cfg: TrainConfig) -> float:
     )
 
 
-def state(cfg: TrainConfig, iteration: int, final: int) -> State:
+def state(
+    cfg: TrainConfig, iteration: int, final: int, background_warmup: float | None = None
+) -> State:
+    """The schedule at ``iteration``; ``background_warmup`` replaces the config's (a run that
+    recon.background_guard restarted)."""
     final = max(int(final), 1)
     warm = max(round(cfg.warmup_frac * final), 1)
     step = max(round(cfg.c2f_step_frac * final), 1)
@@ -69,6 +73,7 @@ def state(cfg: TrainConfig, iteration: int, final: int) -> State:
         curv = cfg.curvature_weight / level_growth(cfg) ** (anneal - 1)
     cos_anneal = 1.0 if cfg.anneal_end <= 0 else min(it / (cfg.anneal_end * final), 1.0)
     bg = lr
-    if cfg.background_warmup > 0:
-        bg *= min(it / max(round(cfg.background_warmup * final), 1), 1.0)
+    bg_warmup = cfg.background_warmup if background_warmup is None else background_warmup
+    if bg_warmup > 0:
+        bg *= min(it / max(round(bg_warmup * final), 1), 1.0)
     return State(lr, anneal, active, eps, curv, cos_anneal, bg)

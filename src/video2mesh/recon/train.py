@@ -416,8 +416,10 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
             100 * outside,
         )
+    plain_backdrop = False  # a background of one colour is then right (recon.background_guard)
     if cfg.backdrop_weight > 0 and seg.scene_type == "object":
         share = ds.find_backdrop()
+        plain_backdrop = share is not None
         if share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
         elif ds.background_points is not None:
@@ -480,7 +482,19 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             PeriodicSave(save_partial, seg.until, seg.save_every_s, seg.save_every_iters)
         )
     t_start = time.perf_counter()
-    it = train_loop(cfg, ds, model, opt, gen, train_step, it0, seg.until, seg.final, callbacks)
+    it = train_loop(
+        cfg,
+        ds,
+        model,
+        opt,
+        gen,
+        train_step,
+        it0,
+        seg.until,
+        seg.final,
+        callbacks,
+        guard=not plain_backdrop,
+    )
     elapsed = metrics.elapsed()
     save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed, lineage=origin)
     _write_metrics(seg.metrics, rows)

@@ -1,0 +1,163 @@
+"""The background guard: a NeRF++ background collapsed to one saturated colour early on makes
+training start again with the background warming up slowly; a live one changes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from v2m_testing import TINY_TRAIN
+
+from video2mesh.recon import background_guard as guard
+from video2mesh.recon import schedule
+from video2mesh.recon.fields import Model
+from video2mesh.recon.loop import set_learning_rates
+from video2mesh.recon.presets import build_config
+from video2mesh.recon.synthetic import sphere_sdf, write_scene
+from video2mesh.recon.train import Segment, run_segment
+
+
+def _model_and_optimiser(seed: int = 0) -> tuple[Model, torch.optim.Optimizer]:
+    cfg, _ = build_config({"preset": "cpu", "train": {"seed": seed}}, "object")
+    torch.manual_seed(seed)
+    model = Model(cfg, n_images=3)
+    opt = torch.optim.AdamW(model.parameter_groups(cfg))
+    # one step, so that every parameter has moved and has optimiser moments
+    sum(p.square().sum() for p in model.parameters()).backward()
+    opt.step()
+    return model, opt
+
+
+def _collapse(model: Model) -> None:
+    """What DTU 65 under seed 27 showed: black (logits far below 0) and opaque."""
+    assert model.background is not None
+    with torch.no_grad():
+        model.background.rgb2.bias.fill_(-30.0)
+        model.background.density.bias.fill_(100.0)
+
+
+def test_a_background_of_one_saturated_colour_is_a_collapse_and_a_fresh_one_is_not() -> None:
+    model, _ = _model_and_optimiser()
+    assert model.background is not None
+    assert guard.colour_slope(model.background) > 0.1  # 0.25 at most
+    assert not guard.collapsed(model)
+    _collapse(model)
+    assert guard.colour_slope(model.background) < 1e-9
+    assert guard.collapsed(model)
+
+
+def test_the_restart_is_the_fresh_start_with_the_background_warming_up() -> None:
+    model, opt = _model_and_optimiser(seed=5)
+    _collapse(model)
+    gen = torch.Generator()
+    gen.manual_seed(123)
+    assert guard.restart_warmup(opt) is None
+    guard.restart(model, opt, gen, n_images=3, iteration=30)
+    torch.manual_seed(5)
+    fresh = Model(model.cfg, n_images=3)
+    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert all(float(v.abs().sum()) == 0.0 for s in opt.state.values() for v in s.values())
+    assert torch.equal(gen.get_state(), torch.Generator().manual_seed(5).get_state())
+    assert guard.restart_warmup(opt) == guard.RESTART_WARMUP == 0.05
+    # the background's rate ramps over 5 % of the run (150 of 3000), the others do not
+    cfg, final = model.cfg, 3000
+    states = [schedule.state(cfg, it, final, guard.restart_warmup(opt)) for it in (15, 75, 150)]
+    assert [round(st.bg_lr_factor, 3) for st in states] == [0.05, 0.5, 1.0]
+    assert [round(st.lr_factor, 3) for st in states] == [0.5, 1.0, 1.0]
+    set_learning_rates(opt, cfg, states[1])
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs["background"] == pytest.approx(0.5 * lrs["mlp"])
+    # watched no more, and a checkpoint's optimiser state carries it to a resumed chain
+    assert not guard.due(cfg, opt, 40, final)
+    _, opt2 = _model_and_optimiser(seed=5)
+    opt2.load_state_dict(opt.state_dict())
+    assert guard.restart_warmup(opt2) == 0.05
+
+
+def test_it_watches_the_warm_up_and_the_hundred_iterations_after_it() -> None:
+    model, opt = _model_and_optimiser()
+    cfg = model.cfg
+    assert cfg.background == "nerf" and cfg.background_guard
+    final = 3000  # warm-up: 1 % = 30 iterations
+    watched = [it for it in range(1, 400) if guard.due(cfg, opt, it, final)]
+    assert watched == list(range(10, 131, 10))
+    off = dataclasses.replace(cfg, background_guard=False)
+    assert not any(guard.due(off, opt, it, final) for it in range(1, 400))
+    plain = dataclasses.replace(cfg, background="color")
+    assert not any(guard.due(plain, opt, it, final) for it in range(1, 400))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_scene(tmp_path_factory.mktemp("sphere"), sphere_sdf(0.5), n_views=8, size=32)
+
+
+def _run(scene: tuple[Path, Path], out: Path, **train) -> dict:
+    train = {**TINY_TRAIN, "background": "nerf", "backdrop_weight": 0.0, **train}
+    cfg, preset = build_config({"preset": "cpu", "train": train}, "object")
+    seg = Segment(
+        transforms=scene[0],
+        images=scene[1],
+        cfg=cfg,
+        preset=preset,
+        scene_type="object",
+        until=60,
+        final=60,
+        out=out / "it60.pt",
+        metrics=out / "it60.csv",
+        threads=1,
+    )
+    run_segment(seg)
+    return torch.load(out / "it60.pt", weights_only=False)
+
+
+def _same_model(a: dict, b: dict) -> None:
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert torch.equal(a["rng"]["generator"], b["rng"]["generator"])
+
+
+def test_a_run_whose_background_stays_live_is_the_same_with_and_without_the_guard(
+    scene, tmp_path: Path
+) -> None:
+    on = _run(scene, tmp_path / "on", background_guard=True)
+    off = _run(scene, tmp_path / "off", background_guard=False)
+    assert on["config"]["background_guard"] and not off["config"]["background_guard"]
+    _same_model(on, off)
+
+
+def test_a_collapse_restarts_the_run_as_one_with_the_slow_background(
+    scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[float] = []
+    live = guard.colour_slope
+
+    def first_check_collapsed(background) -> float:  # the detection is tested above
+        checks.append(live(background))
+        return 0.0 if len(checks) == 1 else checks[-1]
+
+    monkeypatch.setattr(guard, "colour_slope", first_check_collapsed)
+    restarted = _run(scene, tmp_path / "restarted", background_guard=True)
+    assert len(checks) == 1  # watched no more after the restart
+    monkeypatch.undo()
+    slow = _run(scene, tmp_path / "slow", background_guard=False, background_warmup=0.05)
+    _same_model(restarted, slow)
+    groups = restarted["optimizer"]["param_groups"]
+    assert [g.get("restart_warmup") for g in groups if g["name"] == "background"] == [0.05]
+    rows = (tmp_path / "restarted" / "it60.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(10, 61, 10))
+
+
+def test_on_a_plain_backdrop_one_colour_is_right_and_the_guard_is_off(
+    scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    checks: list[int] = []
+    monkeypatch.setattr(guard, "colour_slope", lambda background: checks.append(1) or 0.0)
+    with caplog.at_level("INFO"):
+        run = _run(scene, tmp_path / "plain", background_guard=True, backdrop_weight=0.1)
+    assert "plain backdrop" in caplog.text  # the sample sphere stands on a plain backdrop
+    assert checks == []
+    assert all("restart_warmup" not in g for g in run["optimizer"]["param_groups"])
