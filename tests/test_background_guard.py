@@ -12,6 +12,7 @@ from v2m_testing import TINY_TRAIN
 
 from video2mesh.recon import background_guard as guard
 from video2mesh.recon import schedule
+from video2mesh.recon.data import load_dataset
 from video2mesh.recon.fields import Model
 from video2mesh.recon.loop import set_learning_rates
 from video2mesh.recon.presets import build_config
@@ -38,14 +39,17 @@ def _collapse(model: Model) -> None:
         model.background.density.bias.fill_(100.0)
 
 
-def test_a_background_of_one_saturated_colour_is_a_collapse_and_a_fresh_one_is_not() -> None:
+def test_one_saturated_colour_unlike_the_photos_is_a_collapse_and_a_fresh_one_is_not() -> None:
+    table, black = torch.tensor([0.30, 0.20, 0.13]), torch.tensor([0.04, 0.03, 0.02])
     model, _ = _model_and_optimiser()
     assert model.background is not None
-    assert guard.colour_slope(model.background) > 0.1  # 0.25 at most
-    assert not guard.collapsed(model)
+    assert guard.colour_stats(model.background)[0] > 0.1  # 0.25 at most
+    assert not guard.collapsed(model, table)
     _collapse(model)
-    assert guard.colour_slope(model.background) < 1e-9
-    assert guard.collapsed(model)
+    slope, rgb = guard.colour_stats(model.background)
+    assert slope < 1e-9 and float(rgb.max()) < 1e-9
+    assert guard.collapsed(model, table)  # DTU 65: its off-sphere pixels show the table
+    assert not guard.collapsed(model, black)  # the temple's black backdrop: rightly black
 
 
 def test_the_restart_is_the_fresh_start_with_the_background_warming_up() -> None:
@@ -132,14 +136,14 @@ def test_a_run_whose_background_stays_live_is_the_same_with_and_without_the_guar
 def test_a_collapse_restarts_the_run_as_one_with_the_slow_background(
     scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checks: list[float] = []
-    live = guard.colour_slope
+    checks: list[tuple[float, torch.Tensor]] = []
+    live = guard.colour_stats
 
-    def first_check_collapsed(background) -> float:  # the detection is tested above
+    def first_check_collapsed(background) -> tuple[float, torch.Tensor]:  # tested above
         checks.append(live(background))
-        return 0.0 if len(checks) == 1 else checks[-1]
+        return (0.0, torch.zeros(3)) if len(checks) == 1 else checks[-1]
 
-    monkeypatch.setattr(guard, "colour_slope", first_check_collapsed)
+    monkeypatch.setattr(guard, "colour_stats", first_check_collapsed)
     restarted = _run(scene, tmp_path / "restarted", background_guard=True)
     assert len(checks) == 1  # watched no more after the restart
     monkeypatch.undo()
@@ -151,13 +155,20 @@ def test_a_collapse_restarts_the_run_as_one_with_the_slow_background(
     assert [int(r.split(",")[0]) for r in rows] == list(range(10, 61, 10))
 
 
-def test_on_a_plain_backdrop_one_colour_is_right_and_the_guard_is_off(
-    scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_what_only_the_background_draws_is_measured_and_a_collapse_to_it_is_kept(
+    scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ds = load_dataset(scene[0], scene[1], 32)
+    colour = ds.off_sphere_colour()
+    assert colour is not None  # the sample sphere's backdrop is grey 0.3 (recon.synthetic)
+    assert torch.allclose(colour, torch.full((3,), 0.3), atol=0.01)
     checks: list[int] = []
-    monkeypatch.setattr(guard, "colour_slope", lambda background: checks.append(1) or 0.0)
-    with caplog.at_level("INFO"):
-        run = _run(scene, tmp_path / "plain", background_guard=True, backdrop_weight=0.1)
-    assert "plain backdrop" in caplog.text  # the sample sphere stands on a plain backdrop
-    assert checks == []
+
+    def grey(background) -> tuple[float, torch.Tensor]:
+        checks.append(1)
+        return 0.0, torch.full((3,), 0.32)
+
+    monkeypatch.setattr(guard, "colour_stats", grey)
+    run = _run(scene, tmp_path / "grey", background_guard=True)
+    assert len(checks) == 6  # every 10 iterations of 60 (the warm-up is 1)
     assert all("restart_warmup" not in g for g in run["optimizer"]["param_groups"])

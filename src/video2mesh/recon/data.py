@@ -105,6 +105,17 @@ class Dataset:
             hits.append((t > 0) & meets_sphere & (t < far))
         return torch.stack(hits).cpu().numpy()
 
+    def off_sphere_colour(self) -> torch.Tensor | None:
+        """Mean RGB (0-1) of the pixels whose ray misses the unit sphere: what the background
+        model alone draws (recon.background_guard). None when every ray meets the sphere."""
+        total, count = torch.zeros(3, dtype=torch.float64), 0
+        for i in range(self.n_images):
+            miss = ~sphere_near_far(*self._pixel_rays(i))[2]
+            px = self.images[i].reshape(-1, 3)[miss.reshape(-1).to(self.images.device)]
+            total += px.double().sum(0).cpu() / 255.0
+            count += int(px.shape[0])
+        return (total / count).float() if count else None
+
     def focus_on_sphere(self, fraction: float) -> float:
         """Draw ``fraction`` of each batch from pixels whose ray meets the unit sphere.
 

@@ -44,12 +44,13 @@ def train_loop(
     until: int,
     final: int,
     callbacks: Sequence[StepCallback] = (),
-    guard: bool = True,
+    background_colour: torch.Tensor | None = None,
 ) -> int:
     """Steps from ``start`` to ``until`` under the schedule of ``final``; returns ``until``.
 
-    ``guard``: whether recon.background_guard may restart the run (at iteration 0) when the
-    background collapses; callbacks with a ``restart()`` method are told.
+    ``background_colour``: the mean colour of what the background alone draws; given, the run
+    restarts (at iteration 0) when the background collapses to another single colour
+    (recon.background_guard), and callbacks with a ``restart()`` method are told.
     """
     device = next(model.parameters()).device
     it = start
@@ -66,9 +67,9 @@ def train_loop(
         parts = train_step(o, d, rgb, img, jit_c, jit_b, st)
         it += 1
         if (
-            guard
+            background_colour is not None
             and background_guard.due(cfg, opt, it, final)
-            and background_guard.collapsed(model)
+            and background_guard.collapsed(model, background_colour)
         ):
             background_guard.restart(model, opt, gen, ds.n_images, it)
             it = 0

@@ -416,10 +416,8 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             "only %.0f%% of the cameras lie outside the unit sphere: check the sphere",
             100 * outside,
         )
-    plain_backdrop = False  # a background of one colour is then right (recon.background_guard)
     if cfg.backdrop_weight > 0 and seg.scene_type == "object":
         share = ds.find_backdrop()
-        plain_backdrop = share is not None
         if share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
         elif ds.background_points is not None:
@@ -427,6 +425,8 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
                 "no plain backdrop: no masks (%.1f%% of the SfM points on the background)",
                 100 * ds.background_points,
             )
+    # what the background alone draws; a collapse to another colour restarts training
+    guard_colour = ds.off_sphere_colour() if cfg.background_guard else None
     ds.to(device)
     if cfg.sphere_ray_fraction > 0:
         share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
@@ -493,7 +493,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         seg.until,
         seg.final,
         callbacks,
-        guard=not plain_backdrop,
+        background_colour=guard_colour,
     )
     elapsed = metrics.elapsed()
     save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed, lineage=origin)
