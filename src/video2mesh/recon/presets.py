@@ -129,11 +129,14 @@ class TrainConfig:
     # the background's rate ramps up from 0 over this fraction of the run (0: the common
     # warm-up only), so that it cannot settle on one colour before the object takes shape.
     # Off: 0.05 fixed DTU 65's shell under seed 27 (IoU 0.63 → 0.91) and tied on the sample,
-    # but lost the house on a bright backdrop on this VM (seed 20: 1.69 % against 0.56 without;
-    # benchmarks/realworld/RESULTS.md, session 17). To screen over seeds on the device
+    # but lost the house on a bright backdrop on this VM (seed 20: 1.69 % against 0.56 without)
+    # and, on the H200, the temple (seed 26: IoU 0.81 against 0.87; seed 27: the SDF emptied;
+    # benchmarks/realworld/RESULTS.md, sessions 17-18). The background guard below applies it
+    # only to a run whose background collapsed
     background_warmup: float = 0.0
-    # draw the NeRF++ background again (and warm it up anew) when its colour has collapsed to
-    # one saturated colour early in the run (recon.background_guard; on in both presets)
+    # restart training with that ramp when the NeRF++ background collapses early to one
+    # saturated colour unlike what only it sees (recon.background_guard; on in both presets,
+    # off here so that a checkpoint from before the key is known to have trained without it)
     background_guard: bool = False
     # camera refinement: per-image pose corrections learned with the photometric loss, at this
     # learning rate (0: off, SfM's poses are kept as they are). Off: on the one capture with weak
@@ -215,12 +218,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr_encoding": 1e-2,
         "lr_s_var": 1e-2,
         "amp": True,
-        # a background that collapsed early is drawn again (a no-op on any run where it does
-        # not; RESULTS.md, session 18)
+        # restarts a run whose background collapsed early (none of 8 DTU 65 seeds did under
+        # this preset's lower rates; a no-op on any run where it does not; RESULTS.md, session 18)
         "background_guard": True,
     },
     "cpu": {
-        # DTU 65 under seed 27: IoU 0.64 → see RESULTS.md, session 18
+        # DTU 65 under seed 27: IoU 0.64 → 0.92 (restarted at iteration 30); every other run
+        # the same (RESULTS.md, session 18)
         "background_guard": True,
         # degree 0 on the CPU: with the preset's small networks and high learning rates, degree
         # 3 emptied the SDF within 100 iterations on the table sample (no zero level set left;
