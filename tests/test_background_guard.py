@@ -43,13 +43,21 @@ def test_one_saturated_colour_unlike_the_photos_is_a_collapse_and_a_fresh_one_is
     table, black = torch.tensor([0.30, 0.20, 0.13]), torch.tensor([0.04, 0.03, 0.02])
     model, _ = _model_and_optimiser()
     assert model.background is not None
-    assert guard.colour_stats(model.background)[0] > 0.1  # 0.25 at most
+    assert guard.colour_stats(model)[0] > 0.1  # 0.25 at most
     assert not guard.collapsed(model, table)
     _collapse(model)
-    slope, rgb = guard.colour_stats(model.background)
+    slope, rgb = guard.colour_stats(model)
     assert slope < 1e-9 and float(rgb.max()) < 1e-9
     assert guard.collapsed(model, table)  # DTU 65: its off-sphere pixels show the table
     assert not guard.collapsed(model, black)  # the temple's black backdrop: rightly black
+
+
+def test_a_background_with_appearance_codes_is_watched_too() -> None:
+    cfg, _ = build_config({"preset": "cpu", "train": {"appearance_dim": 8}}, "object")
+    model = Model(cfg, n_images=3)
+    assert model.bg_appearance is not None and guard.colour_stats(model)[0] > 0.1
+    _collapse(model)
+    assert guard.collapsed(model, torch.tensor([0.30, 0.20, 0.13]))
 
 
 def test_the_restart_is_the_fresh_start_with_the_background_warming_up() -> None:
@@ -92,6 +100,11 @@ def test_it_watches_the_warm_up_and_the_hundred_iterations_after_it() -> None:
     assert not any(guard.due(off, opt, it, final) for it in range(1, 400))
     plain = dataclasses.replace(cfg, background="color")
     assert not any(guard.due(plain, opt, it, final) for it in range(1, 400))
+    # a run that ramps its background as a restart would is not restarted
+    ramped = dataclasses.replace(cfg, background_warmup=guard.RESTART_WARMUP)
+    assert not guard.watched(ramped) and guard.watched(
+        dataclasses.replace(ramped, background_warmup=0.02)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +152,8 @@ def test_a_collapse_restarts_the_run_as_one_with_the_slow_background(
     checks: list[tuple[float, torch.Tensor]] = []
     live = guard.colour_stats
 
-    def first_check_collapsed(background) -> tuple[float, torch.Tensor]:  # tested above
-        checks.append(live(background))
+    def first_check_collapsed(model) -> tuple[float, torch.Tensor]:  # tested above
+        checks.append(live(model))
         return (0.0, torch.zeros(3)) if len(checks) == 1 else checks[-1]
 
     monkeypatch.setattr(guard, "colour_stats", first_check_collapsed)
@@ -164,7 +177,7 @@ def test_what_only_the_background_draws_is_measured_and_a_collapse_to_it_is_kept
     assert torch.allclose(colour, torch.full((3,), 0.3), atol=0.01)
     checks: list[int] = []
 
-    def grey(background) -> tuple[float, torch.Tensor]:
+    def grey(model) -> tuple[float, torch.Tensor]:
         checks.append(1)
         return 0.0, torch.full((3,), 0.32)
 

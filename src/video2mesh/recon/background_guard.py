@@ -42,7 +42,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from video2mesh.recon.fields import Model, NerfBackground
+from video2mesh.recon.fields import Model
 from video2mesh.recon.presets import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,18 @@ def restart_warmup(opt: torch.optim.Optimizer) -> float | None:
     return None
 
 
+def watched(cfg: TrainConfig) -> bool:
+    """Whether runs of ``cfg`` are watched: a NeRF++ background without a ramp of at least the
+    restart's already (a restart would run the same schedule again)."""
+    return (
+        cfg.background_guard and cfg.background == "nerf" and cfg.background_warmup < RESTART_WARMUP
+    )
+
+
 def due(cfg: TrainConfig, opt: torch.optim.Optimizer, iteration: int, final: int) -> bool:
     """Whether the background is checked after training step ``iteration`` (once restarted,
     never again)."""
-    if not cfg.background_guard or cfg.background != "nerf" or restart_warmup(opt) is not None:
+    if not watched(cfg) or restart_warmup(opt) is not None:
         return False
     warm = max(round(cfg.warmup_frac * max(int(final), 1)), 1)
     return iteration % CHECK_EVERY == 0 and iteration <= warm + WATCH_AFTER_WARMUP
@@ -82,10 +90,16 @@ def probe_points(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def colour_stats(background: NerfBackground) -> tuple[float, torch.Tensor]:
-    """Mean slope of the colour sigmoid (0.25 at most) and mean RGB over the probe points."""
+def colour_stats(model: Model) -> tuple[float, torch.Tensor]:
+    """Mean slope of the background's colour sigmoid (0.25 at most) and its mean RGB over the
+    probe points (with the zero appearance code, as the renderer draws a novel view)."""
+    background = model.background
+    assert background is not None
     x, view = probe_points(next(background.parameters()).device)
-    _, rgb = background(x, view)
+    app = None
+    if model.bg_appearance is not None:
+        app = x.new_zeros(PROBES, model.bg_appearance.embedding_dim)
+    _, rgb = background(x, view, app)
     return float((rgb * (1.0 - rgb)).mean()), rgb.mean(0).cpu()
 
 
@@ -93,7 +107,7 @@ def collapsed(model: Model, colour: torch.Tensor) -> bool:
     """Whether the background has settled on one colour other than ``colour`` (RGB, 0-1)."""
     if model.background is None:
         return False
-    slope, rgb = colour_stats(model.background)
+    slope, rgb = colour_stats(model)
     return slope < DEAD_SLOPE and float((rgb - colour.cpu()).abs().max()) > COLOUR_TOLERANCE
 
 

@@ -31,7 +31,7 @@ import torch
 
 from video2mesh.atomic import atomic_path
 from video2mesh.errors import UserError
-from video2mesh.recon import schedule
+from video2mesh.recon import background_guard, schedule
 from video2mesh.recon.cpu_tuning import tune_cpu_training
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model
@@ -426,7 +426,9 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
                 100 * ds.background_points,
             )
     # what the background alone draws; a collapse to another colour restarts training
-    guard_colour = ds.off_sphere_colour() if cfg.background_guard else None
+    guard_colour = ds.off_sphere_colour() if background_guard.watched(cfg) else None
+    if guard_colour is None and background_guard.watched(cfg):
+        log.info("every ray meets the sphere: the background guard has nothing to compare with")
     ds.to(device)
     if cfg.sphere_ray_fraction > 0:
         share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
