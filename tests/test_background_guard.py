@@ -112,7 +112,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_scene(tmp_path_factory.mktemp("sphere"), sphere_sdf(0.5), n_views=8, size=32)
 
 
-def _run(scene: tuple[Path, Path], out: Path, **train) -> dict:
+def _run(
+    scene: tuple[Path, Path], out: Path, until: int = 60, resume: Path | None = None, **train
+) -> dict:
     train = {**TINY_TRAIN, "background": "nerf", "backdrop_weight": 0.0, **train}
     cfg, preset = build_config({"preset": "cpu", "train": train}, "object")
     seg = Segment(
@@ -121,14 +123,15 @@ def _run(scene: tuple[Path, Path], out: Path, **train) -> dict:
         cfg=cfg,
         preset=preset,
         scene_type="object",
-        until=60,
+        until=until,
         final=60,
-        out=out / "it60.pt",
-        metrics=out / "it60.csv",
+        out=out / f"it{until}.pt",
+        metrics=out / f"it{until}.csv",
         threads=1,
+        resume=resume,
     )
     run_segment(seg)
-    return torch.load(out / "it60.pt", weights_only=False)
+    return torch.load(out / f"it{until}.pt", weights_only=False)
 
 
 def _same_model(a: dict, b: dict) -> None:
@@ -166,6 +169,14 @@ def test_a_collapse_restarts_the_run_as_one_with_the_slow_background(
     assert [g.get("restart_warmup") for g in groups if g["name"] == "background"] == [0.05]
     rows = (tmp_path / "restarted" / "it60.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == list(range(10, 61, 10))
+    # a chain of two segments, the first restarted: the second resumes the ramp, unwatched
+    checks.clear()
+    monkeypatch.setattr(guard, "colour_stats", first_check_collapsed)
+    chain = tmp_path / "chain"
+    _run(scene, chain, until=30, background_guard=True)
+    second = _run(scene, chain, until=60, resume=chain / "it30.pt", background_guard=True)
+    assert len(checks) == 1
+    _same_model(second, restarted)
 
 
 def test_what_only_the_background_draws_is_measured_and_a_collapse_to_it_is_kept(
