@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from v2m_testing import TINY_TRAIN
+from v2m_testing import tiny_segment
 
 from video2mesh.recon import background_guard as guard
 from video2mesh.recon import schedule
@@ -17,7 +17,7 @@ from video2mesh.recon.fields import Model
 from video2mesh.recon.loop import set_learning_rates
 from video2mesh.recon.presets import build_config
 from video2mesh.recon.synthetic import sphere_sdf, write_scene
-from video2mesh.recon.train import Segment, run_segment
+from video2mesh.recon.train import run_segment
 
 
 def _model_and_optimiser(seed: int = 0) -> tuple[Model, torch.optim.Optimizer]:
@@ -115,21 +115,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _run(
     scene: tuple[Path, Path], out: Path, until: int = 60, resume: Path | None = None, **train
 ) -> dict:
-    train = {**TINY_TRAIN, "background": "nerf", "backdrop_weight": 0.0, **train}
-    cfg, preset = build_config({"preset": "cpu", "train": train}, "object")
-    seg = Segment(
-        transforms=scene[0],
-        images=scene[1],
-        cfg=cfg,
-        preset=preset,
-        scene_type="object",
-        until=until,
-        final=60,
-        out=out / f"it{until}.pt",
-        metrics=out / f"it{until}.csv",
-        threads=1,
-        resume=resume,
-    )
+    train = {"background": "nerf", "backdrop_weight": 0.0, **train}
+    seg = tiny_segment(scene, out, until, 60, train, resume=resume)
     run_segment(seg)
     return torch.load(out / f"it{until}.pt", weights_only=False)
 

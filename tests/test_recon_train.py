@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import torch
-from v2m_testing import TINY_TRAIN
+from v2m_testing import TINY_TRAIN, tiny_segment
 
 from video2mesh.errors import UserError
 from video2mesh.recon.presets import build_config
@@ -38,20 +38,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _segment(scene, out: Path, until: int, final: int, **kw) -> Segment:
-    cfg, preset = build_config(TINY, "object")
-    return Segment(
-        transforms=scene[0],
-        images=scene[1],
-        cfg=cfg,
-        preset=preset,
-        scene_type="object",
-        until=until,
-        final=final,
-        out=out / f"it{until}.pt",
-        metrics=out / f"it{until}.csv",
-        threads=1,
-        **kw,
-    )
+    return tiny_segment(scene, out, until, final, **kw)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -60,3 +60,29 @@ TINY_TRAIN = {
     "samples_fine": 8,
     "log_every": 10,
 }
+
+
+def tiny_segment(
+    scene: tuple[Path, Path], out: Path, until: int, final: int, train: dict | None = None, **kw
+):
+    """A training segment of the CPU preset shrunk by TINY_TRAIN (and ``train``) on a
+    generated scene (``recon.synthetic.write_scene``), writing ``out/it{until}.pt`` and ``.csv``."""
+    from video2mesh.recon.presets import build_config
+    from video2mesh.recon.train import Segment
+
+    cfg, preset = build_config(
+        {"preset": "cpu", "train": {**TINY_TRAIN, **(train or {})}}, "object"
+    )
+    return Segment(
+        transforms=scene[0],
+        images=scene[1],
+        cfg=cfg,
+        preset=preset,
+        scene_type="object",
+        until=until,
+        final=final,
+        out=out / f"it{until}.pt",
+        metrics=out / f"it{until}.csv",
+        threads=1,
+        **kw,
+    )
