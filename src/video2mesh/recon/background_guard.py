@@ -5,7 +5,7 @@ Why: from some initialisations the background network settles, within its first 
 on one black, opaque wall: the sigmoid of its colour saturates (its slope is 0 to five
 decimals), no gradient reaches the colour again, and whatever lies outside the bounding sphere
 (the table under DTU 65's skull) can only be drawn by the SDF, as a shell around the object
-(DTU 65 under training seed 27, 1 seed in 8: silhouette IoU 0.64 where the other seeds give
+(DTU 65 under training seed 27, the one seed in 28 tried: silhouette IoU 0.64 where others give
 0.91-0.93; benchmarks/realworld/RESULTS.md, sessions 17-18). A live background keeps a mean
 slope of 0.05-0.25.
 
