@@ -42,7 +42,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from video2mesh.recon.fields import Model
+from video2mesh.recon.fields import Model, initial_model
 from video2mesh.recon.presets import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,8 @@ def restart(
         iteration,
         100 * RESTART_WARMUP,
     )
-    torch.manual_seed(cfg.seed)
-    fresh = Model(cfg, n_images)
-    model.load_state_dict(fresh.state_dict())  # copies into the existing tensors
+    # copied into the existing tensors
+    model.load_state_dict(initial_model(cfg, n_images).state_dict())
     for state in opt.state.values():
         for value in state.values():
             if isinstance(value, torch.Tensor):

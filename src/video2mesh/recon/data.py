@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class Dataset:
     support: Plane | None = None  # the support plane in the normalised frame (None: not found)
     # share of the SfM points on the background (scene stage; None in older transforms.json)
     background_points: float | None = None
+    _meets_sphere: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     @property
     def n_images(self) -> int:
@@ -59,6 +60,8 @@ class Dataset:
             self.fg_pixels = self.fg_pixels.to(device)
         if self.backdrop is not None:
             self.backdrop = self.backdrop.to(device)
+        if self._meets_sphere is not None:
+            self._meets_sphere = self._meets_sphere.to(device)
         return self
 
     def find_backdrop(self) -> float | None:
@@ -105,13 +108,20 @@ class Dataset:
             hits.append((t > 0) & meets_sphere & (t < far))
         return torch.stack(hits).cpu().numpy()
 
+    def meets_sphere(self) -> torch.Tensor:
+        """(N, H·W) bool: whether each pixel's ray meets the unit sphere (the renderer's own
+        test: a segment ahead). Computed once."""
+        if self._meets_sphere is None:
+            hits = [sphere_near_far(*self._pixel_rays(i))[2] for i in range(self.n_images)]
+            self._meets_sphere = torch.stack(hits).reshape(self.n_images, -1)
+        return self._meets_sphere
+
     def off_sphere_colour(self) -> torch.Tensor | None:
         """Mean RGB (0-1) of the pixels whose ray misses the unit sphere: what the background
         model alone draws (recon.background_guard). None when every ray meets the sphere."""
         total, count = torch.zeros(3, dtype=torch.float64), 0
-        for i in range(self.n_images):
-            miss = ~sphere_near_far(*self._pixel_rays(i))[2]
-            px = self.images[i].reshape(-1, 3)[miss.reshape(-1).to(self.images.device)]
+        for image, meets in zip(self.images, self.meets_sphere(), strict=True):
+            px = image.reshape(-1, 3)[~meets.to(image.device)]
             total += px.double().sum(0).cpu() / 255.0
             count += int(px.shape[0])
         return (total / count).float() if count else None
@@ -124,11 +134,7 @@ class Dataset:
         sample about 40 % of the pixels are such. The rest of the batch stays uniform over all
         pixels, so the background keeps being trained. Returns the share of pixels that meet it.
         """
-        hits = []
-        for i in range(self.n_images):
-            o, d = self._pixel_rays(i)
-            hits.append(sphere_near_far(o, d)[2])  # the renderer's own test: a segment ahead
-        mask = torch.stack(hits).reshape(-1)
+        mask = self.meets_sphere().reshape(-1)
         self.fg_pixels = torch.nonzero(mask)[:, 0]
         self.fg_fraction = fraction if len(self.fg_pixels) else 0.0
         return float(mask.float().mean())

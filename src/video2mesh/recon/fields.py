@@ -333,3 +333,9 @@ class Model(nn.Module):
                 {"params": cams, "lr": lr["cameras"], "name": "cameras", "weight_decay": 0.0}
             )
         return groups
+
+
+def initial_model(cfg: TrainConfig, n_images: int) -> Model:
+    """The model a run starts from: its networks drawn from the run's seed (on the CPU)."""
+    torch.manual_seed(cfg.seed)
+    return Model(cfg, n_images)

@@ -34,7 +34,7 @@ from video2mesh.errors import UserError
 from video2mesh.recon import background_guard, schedule
 from video2mesh.recon.cpu_tuning import tune_cpu_training
 from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
-from video2mesh.recon.fields import Model
+from video2mesh.recon.fields import Model, initial_model
 from video2mesh.recon.loop import MetricRows, PeriodicSave, StepCallback, train_loop
 from video2mesh.recon.partial_store import S3PartialStore
 from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig, fit_grid_to_images
@@ -425,10 +425,11 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
                 "no plain backdrop: no masks (%.1f%% of the SfM points on the background)",
                 100 * ds.background_points,
             )
-    # what the background alone draws; a collapse to another colour restarts training
-    guard_colour = ds.off_sphere_colour() if background_guard.watched(cfg) else None
-    if guard_colour is None and background_guard.watched(cfg):
-        log.info("every ray meets the sphere: the background guard has nothing to compare with")
+    guard_colour = None  # what the background alone draws; a collapse to another colour restarts
+    if background_guard.watched(cfg):
+        guard_colour = ds.off_sphere_colour()
+        if guard_colour is None:
+            log.info("every ray meets the sphere: the background guard has nothing to compare with")
     ds.to(device)
     if cfg.sphere_ray_fraction > 0:
         share = ds.focus_on_sphere(cfg.sphere_ray_fraction)
@@ -446,8 +447,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     if start_ck is not None and device.type == "cpu":
         _keep_thread_count(start_ck, source)
 
-    torch.manual_seed(cfg.seed)
-    model = Model(cfg, ds.n_images).to(device)
+    model = initial_model(cfg, ds.n_images).to(device)
     opt = make_optimizer(model, cfg, device)
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
