@@ -67,3 +67,51 @@ def test_a_lower_sift_threshold_finds_faint_texture_the_default_misses(tmp_path)
     default = _keypoints(tmp_path, img, PEAK_THRESHOLD)
     lower = _keypoints(tmp_path, img, 0.002)
     assert default < 50 and lower > 500, (default, lower)  # 0 and 1886
+
+
+def _faint_corner_frames(n: int = 16, w: int = 320, h: int = 240) -> list[np.ndarray]:
+    """A floor and a wall with faint texture (±8 levels on grey 20) seen along an arc: what the
+    dark side of an object gives SIFT. Rendered by intersecting each pixel's ray."""
+    from scipy.ndimage import map_coordinates
+
+    from video2mesh.sample import look_at_c2w
+
+    tex = np.random.default_rng(0).random((200, 200))  # cells of 0.08 over [-8, 8]
+    f = 0.5 * w / np.tan(np.radians(30))
+    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    rays = np.stack([(u - w / 2) / f, (v - h / 2) / f, np.ones_like(u)], -1)
+    frames = []
+    for t in np.linspace(-0.6, 0.6, n):
+        eye = np.array([2.5 * np.sin(t), -2.5 * np.cos(t), 1.5])
+        c2w = look_at_c2w(eye, np.array([0, 0.3, 0.3]), np.array([0, 0, 1.0]))
+        d = rays @ c2w[:3, :3].T
+        t_floor = np.where(d[..., 2] < 0, -eye[2] / np.minimum(d[..., 2], -1e-9), np.inf)
+        t_wall = np.where(d[..., 1] > 0, (1.0 - eye[1]) / np.maximum(d[..., 1], 1e-9), np.inf)
+        p = eye + np.minimum(t_floor, t_wall)[..., None] * d
+        floor = t_floor < t_wall
+        a = np.where(floor, p[..., 0], p[..., 0] + 8.0)  # the wall: another part of the texture
+        b = np.where(floor, p[..., 1], p[..., 2])
+        coords = [np.nan_to_num((b + 8) / 0.08), np.nan_to_num((a + 8) / 0.08)]
+        grey = 20 + 16 * (map_coordinates(tex, coords, order=1, mode="wrap") - 0.5)
+        frames.append(np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
+    return frames
+
+
+def test_frames_left_out_are_tried_again_on_faint_features(tmp_path):
+    """Nothing registers on SIFT's default threshold (no keypoint on ±8 levels); SfM extracts
+    again at a third of it, and every frame registers on those features."""
+    archive = tmp_path / "frames.tar"
+    with tarfile.open(archive, "w") as tar:
+        for i, frame in enumerate(_faint_corner_frames()):
+            buf = io.BytesIO()
+            Image.fromarray(frame).save(buf, format="JPEG", quality=95)
+            ti = tarfile.TarInfo(f"images/{i:06d}.jpg")
+            ti.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(ti, buf)
+    stats = run_sfm(archive, tmp_path / "sfm", scene="faint")
+    assert stats["registered"] == stats["total"] == 16
+    assert stats["peak_threshold"] == pytest.approx(PEAK_THRESHOLD / 3)
+    first = [a for a in stats["attempts"] if a["peak_threshold"] == PEAK_THRESHOLD]
+    assert first and max(a["registered"] for a in first) < 0.9 * 16
+    assert (tmp_path / "sfm" / "sparse" / "points3D.bin").exists()

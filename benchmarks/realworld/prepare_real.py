@@ -458,8 +458,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{record['bytes'] / 1e6:.1f} MB"
         )
     caveats = {c.name for c in CAPTURES if c.caveat}
-    for scene_yaml in sorted(args.out.glob("*/scene.yaml")):  # every capture prepared so far
-        if scene_yaml.parent.name not in caveats:
+    for capture in CAPTURES:  # every real capture prepared so far (not the generated ones)
+        scene_yaml = args.out / capture.name / "scene.yaml"
+        if scene_yaml.exists() and capture.name not in caveats:
             scenes.update(yaml.safe_load(scene_yaml.read_text())["scenes"])
     if scenes:
         with atomic_path(args.out / "scenes.yaml") as tmp:

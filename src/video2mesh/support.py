@@ -8,6 +8,12 @@ object, and refit the winner by least squares. When nothing qualifies (a floatin
 plain untextured table, a turntable seen from the side) there is no support: callers then
 behave as before the support existed.
 
+A plane can also be a slice of the object itself: the ring of points round the bottom of a
+floating cup's body, a chair's seat on a plain floor. A support is opaque and the cameras are
+above it, so no point can be seen deep under it inside the footprint of its own points; a plane
+with as many points deep under it as on it is refused (``_hides_points_below``), and the next
+candidate tried.
+
 All in the world units of the SfM model; ``scale`` is the median camera distance to the point
 the cameras look at, so thresholds are relative to the capture, not to SfM's arbitrary units.
 """
@@ -23,6 +29,11 @@ INLIER_FRACTION = 0.006  # of scale: SfM points on a textured table lie within ~
 MIN_INLIERS = 30
 MIN_SHARE = 0.05  # of the points near the object: a few stray coplanar points are no table
 CAMERAS_ABOVE = 0.9  # share of cameras that must be on the normal's side
+# points deeper than this many inlier tolerances under a plane, inside its inliers' footprint,
+# cannot be seen through a support: on tables and floors they are SfM's outliers, 1–7 % of the
+# plane's inliers; under a floating cup's body ring (no support) they are its legs, 100 %
+DEEP_BELOW = 10.0
+MAX_BELOW_SHARE = 0.25  # of the plane's inliers
 
 
 @dataclass
@@ -134,13 +145,24 @@ def find_support(
         count = int((np.abs(near @ n + d) < tol).sum())
         if count >= min_inliers:
             found.append((count, n, d))
-    if not found:
-        return None
-    # A table and the floor under it both qualify: the object stands on the highest of the
-    # well-supported planes below it (a far floor can hold more points than a small table).
-    top = max(c for c, _, _ in found)
-    _, n, d = min((f for f in found if f[0] >= 0.5 * top), key=lambda f: f[1] @ look + f[2])
-    for _ in range(3):  # least squares on the inliers, then the inliers of that
+    while found:
+        # A table and the floor under it both qualify: the object stands on the highest of the
+        # well-supported planes below it (a far floor can hold more points than a small table).
+        top = max(c for c, _, _ in found)
+        _, n, d = min((f for f in found if f[0] >= 0.5 * top), key=lambda f: f[1] @ look + f[2])
+        plane = _refined(near, n, d, up, tol, min_inliers)
+        if plane is not None and not _hides_points_below(near, plane):
+            return plane
+        # that plane and the candidates that are the same plane go; the next one is tried
+        found = [f for f in found if not _same_plane(f[1], f[2], n, d, look, tol)]
+    return None
+
+
+def _refined(
+    near: np.ndarray, n: np.ndarray, d: float, up: np.ndarray, tol: float, min_inliers: int
+) -> Plane | None:
+    """Least squares on a candidate's inliers, then on the inliers of that (three times)."""
+    for _ in range(3):
         inl = near[np.abs(near @ n + d) < tol]
         if len(inl) < 3:
             return None
@@ -148,6 +170,33 @@ def find_support(
         if n @ up < 0:
             n, d = -n, -d
     count = int((np.abs(near @ n + d) < tol).sum())
-    if count < min_inliers:
-        return None
-    return Plane(n, d, count, tol)
+    return Plane(n, d, count, tol) if count >= min_inliers else None
+
+
+def _same_plane(
+    n: np.ndarray, d: float, n0: np.ndarray, d0: float, look: np.ndarray, tol: float
+) -> bool:
+    """Within 5° of each other and 2 tolerances apart under the look-at point."""
+    return bool(n @ n0 > np.cos(np.radians(5.0)) and abs((n - n0) @ look + d - d0) < 2 * tol)
+
+
+def _hides_points_below(near: np.ndarray, plane: Plane) -> bool:
+    """Whether the plane has points deep under it, inside its inliers' footprint, numbering
+    more than MAX_BELOW_SHARE of its inliers: what an opaque support would hide."""
+    from scipy.spatial import Delaunay, QhullError
+
+    heights = plane.height(near)
+    inl = np.abs(heights) < plane.tolerance
+    deep = heights < -DEEP_BELOW * plane.tolerance
+    if deep.sum() <= MAX_BELOW_SHARE * inl.sum():
+        return False
+    # coordinates in the plane
+    a = np.cross(plane.normal, np.eye(3)[int(np.argmin(np.abs(plane.normal)))])
+    a /= np.linalg.norm(a)
+    uv = np.c_[near @ a, near @ np.cross(plane.normal, a)]
+    try:
+        footprint = Delaunay(uv[inl])
+    except QhullError:  # inliers on a line: no footprint to speak of
+        return False
+    under = int((footprint.find_simplex(uv[deep]) >= 0).sum())
+    return under > MAX_BELOW_SHARE * inl.sum()
