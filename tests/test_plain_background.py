@@ -147,6 +147,27 @@ def test_a_checkered_floor_is_not_a_plain_backdrop():
     assert backdrop_mask(img) is None
 
 
+def test_a_smooth_wall_of_many_hues_is_no_backdrop():
+    """Smooth colour blobs (a room wall out of focus) pass the border's smoothness test; their
+    hues do not (the held-out house filmed low, RESULTS.md session 19). A grey cloth as smooth,
+    with as much brightness variation, is still a backdrop."""
+    rng = np.random.default_rng(9)
+    img, truth = _frame(rng, "dark")
+    blobs = ndimage.gaussian_filter(rng.uniform(0, 255, (120, 160, 3)), (12, 12, 0))
+    blobs = 128 + (blobs - blobs.mean()) * 6  # smooth, saturated: green, pink, purple patches
+    wall = img.copy()
+    wall[truth] = np.clip(blobs, 0, 255).astype(np.uint8)[truth]
+    grey = img.copy()
+    luma = np.clip(blobs.mean(axis=-1, keepdims=True), 0, 255).repeat(3, axis=-1)
+    grey[truth] = luma.astype(np.uint8)[truth]
+    assert backdrop_mask(wall) is not None  # the border alone takes it for plain
+    assert backdrop_masks(np.stack([wall] * 6 + [grey] * 4)) is None  # the hues do not
+    masks = backdrop_masks(np.stack([grey] * 6 + [wall] * 2))
+    assert masks is not None  # a capture on grey with two views whose fill went astray:
+    assert not masks[6:].any()  # those two get no mask, the others keep theirs
+    assert (masks[0] & truth).sum() / truth.sum() > 0.9
+
+
 @pytest.mark.parametrize("variant", ["bright-table-house", "floating-dark-figurine"])
 def test_generated_plain_backdrops_are_masked_but_not_the_object_or_its_table(variant):
     frames, is_object, is_backdrop, solid = _rendered_capture(variant)
