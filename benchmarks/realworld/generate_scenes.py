@@ -48,6 +48,20 @@ SCENES: dict[str, tuple] = {
     ),
     "held-figurine-table-small": ("table-room-matte-figurine", 33, {"fill": 0.25}),
     "held-cup-floating-bright": ("floating-bright-glossy-cup", 34, {}),
+    # a second batch, made after the first one's fixes: a phone in a dark studio, a view from
+    # high above, an object filling the frame (cut at its edges), a cut-out on white seen low
+    "held-cup-table-dark-phone": ("table-dark-matte-cup-phone", 41, {}),
+    "held-figurine-floor-high": (
+        "floor-room-glossy-figurine",
+        42,
+        {"elevation_deg": 55.0, "elevation_swing_deg": 5.0},
+    ),
+    "held-house-table-close": ("table-room-matte-house", 43, {"fill": 0.8}),
+    "held-vase-floating-bright-low": (
+        "floating-bright-matte-vase",
+        44,
+        {"elevation_deg": 10.0, "elevation_swing_deg": 4.0},
+    ),
 }
 
 
