@@ -31,7 +31,7 @@ MIN_SHARE = 0.05  # of the points near the object: a few stray coplanar points a
 CAMERAS_ABOVE = 0.9  # share of cameras that must be on the normal's side
 # points deeper than this many inlier tolerances under a plane, inside its inliers' footprint,
 # cannot be seen through a support: on tables and floors they are SfM's outliers, 0–5 % of the
-# plane's inliers; under a floating cup's body ring (no support) they are its legs, 100 %
+# plane's inliers; under a floating cup's body ring (no support) they are its legs, 145 %
 DEEP_BELOW = 10.0
 MAX_BELOW_SHARE = 0.25  # of the plane's inliers
 
