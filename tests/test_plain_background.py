@@ -9,6 +9,7 @@ from video2mesh.recon.plain_background import (
     backdrop_mask,
     backdrop_masks,
     background_point_share,
+    hue_spread,
 )
 
 
@@ -166,6 +167,16 @@ def test_a_smooth_wall_of_many_hues_is_no_backdrop():
     assert masks is not None  # a capture on grey with two views whose fill went astray:
     assert not masks[6:].any()  # those two get no mask, the others keep theirs
     assert (masks[0] & truth).sum() / truth.sum() > 0.9
+    # a saturated blue sweep lit from one side: one hue, however bright
+    xx = np.mgrid[: truth.shape[0], : truth.shape[1]][1]
+    light = 1.0 - 0.15 * xx / xx.max()
+    sweep = img.copy()
+    blue = np.array([30.0, 60.0, 200.0]) * light[..., None] + rng.normal(0, 1.5, (*xx.shape, 3))
+    sweep[truth] = np.clip(blue, 0, 255).astype(np.uint8)[truth]
+    masks = backdrop_masks(np.stack([sweep] * 4))
+    assert masks is not None and (masks[0] & truth).sum() / truth.sum() > 0.9
+    fading = (np.array([30.0, 60.0, 200.0]) * np.linspace(1.0, 0.4, 500)[:, None]).astype(np.uint8)
+    assert hue_spread(fading) < 5 < 30 < hue_spread(wall[truth])  # one hue; the blobs' many
 
 
 @pytest.mark.parametrize("variant", ["bright-table-house", "floating-dark-figurine"])

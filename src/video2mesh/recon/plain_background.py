@@ -44,14 +44,15 @@ PLAIN_BORDER = 0.35
 PLAIN_IMAGES = 0.7  # share of images with a plain border for the capture to count
 MAX_SHARE = 0.97  # a mask over nearly the whole image saw no object: ignored
 # A backdrop is one colour, lit unevenly: its brightness varies, its hue does not. The 90th
-# percentile of the masked pixels' distance from their median in opponent colour (R − G,
-# (R + G)/2 − B; levels) is 0–14 on every plain capture of the validation set (the Middlebury
-# temple's cloth, DTU scan 65's black, the generated studios) and 50–57 on the held-out house
-# filmed low in a room of smooth colour blobs, whose few SfM points on the walls passed it for
-# plain: the fill ran over the walls and into the roof, and training carved the roof
-# (benchmarks/realworld/RESULTS.md, session 19); in one view of DTU scan 65 (39.7) the fill ran
-# into the brown table. A mask of many hues is no backdrop (backdrop_masks).
+# percentile of the masked pixels' distance from their median in opponent colour per unit of
+# brightness (hue_spread) is 0–14 on every plain capture of the validation set (the Middlebury
+# temple's black cloth 0, DTU scan 65's black 12–14, the generated studios 0) and 58–60 on the
+# held-out house filmed low in a room of smooth colour blobs, whose few SfM points on the walls
+# passed it for plain: the fill ran over the walls and into the roof, and training carved the
+# roof (benchmarks/realworld/RESULTS.md, session 19); in one view of DTU scan 65 (106) the fill
+# ran into the brown table. A mask of many hues is no backdrop (backdrop_masks).
 MAX_HUE_SPREAD = 30.0
+DARK = 32.0  # brightness below which a pixel's hue is noise: counted as none
 # sphere radii: SfM points farther from the centre are background (or support); nearer, a glossy
 # object's highlights and a table's edge scatter points on plain captures too
 BEYOND = 2.0
@@ -125,11 +126,15 @@ def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndar
 
 def hue_spread(pixels: np.ndarray) -> float:
     """90th percentile of (K, 3) uint8 pixels' distance from their median in opponent colour
-    (R − G, (R + G)/2 − B), in levels: ~0 for one hue whatever its brightness."""
+    (R − G, (R + G)/2 − B) per unit of brightness (scaled to a mid-grey of 128), with pixels
+    darker than DARK counted as hueless: ~0 for one hue lit unevenly, a saturated sweep's as a
+    grey one's, and for black cloth whose hue is sensor and JPEG noise."""
     if not len(pixels):
         return 0.0
     px = pixels.astype(np.float32)
     opp = np.stack([px[:, 0] - px[:, 1], (px[:, 0] + px[:, 1]) / 2 - px[:, 2]], axis=1)
+    luma = px.mean(axis=1, keepdims=True)
+    opp = np.where(luma >= DARK, opp * 128.0 / np.maximum(luma, 1.0), 0.0)
     return float(np.percentile(np.linalg.norm(opp - np.median(opp, axis=0), axis=1), 90))
 
 
