@@ -11,8 +11,8 @@ behave as before the support existed.
 A plane can also be a slice of the object itself: the ring of points round the bottom of a
 floating cup's body, a chair's seat on a plain floor. A support is opaque and the cameras are
 above it, so no point can be seen deep under it inside the footprint of its own points; a plane
-with as many points deep under it as on it is refused (``_hides_points_below``), and the next
-candidate tried.
+with more points deep under it than a quarter of those on it is refused
+(``_hides_points_below``), and the next candidate tried.
 
 All in the world units of the SfM model; ``scale`` is the median camera distance to the point
 the cameras look at, so thresholds are relative to the capture, not to SfM's arbitrary units.
