@@ -31,9 +31,10 @@ MIN_SHARE = 0.05  # of the points near the object: a few stray coplanar points a
 CAMERAS_ABOVE = 0.9  # share of cameras that must be on the normal's side
 # points deeper than this many inlier tolerances under a plane, inside its inliers' footprint,
 # cannot be seen through a support: on the tables and floors of 12 captures they number 0–16 %
-# of the plane's inliers (SfM's outliers, and the floor beside a table where stray coplanar
-# points stretch the footprint); under the rim of a floating cup's or vase's body (no support)
-# 136–145 %: their legs and foot. The line sits between, a factor ~3 from each.
+# of the plane's inliers (SfM's outliers; at the high end most likely the floor beside a table
+# under a footprint stretched by stray coplanar points); under the rim of a floating cup's or
+# vase's body (no support) 136–145 %: their legs and foot. The line sits between, a factor ~3
+# from each.
 DEEP_BELOW = 10.0
 MAX_BELOW_SHARE = 0.5  # of the plane's inliers
 
