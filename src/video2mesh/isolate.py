@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from video2mesh.sphere import up_frame
-from video2mesh.support import Plane
+from video2mesh.support import Plane, up_frame
 
 if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
     from video2mesh.visibility import Views

@@ -33,9 +33,8 @@ from video2mesh.sphere import (
     object_sphere,
     parse_overrides,
     scene_sphere,
-    up_frame,
 )
-from video2mesh.support import find_support
+from video2mesh.support import find_support, up_frame
 
 log = logging.getLogger(__name__)
 

@@ -160,11 +160,11 @@ def run_sfm(
         plan = [matcher] + (["exhaustive"] if matcher == "sequential" else [])
         attempts: list[Attempt] = []
         extract_s = 0.0
-        for threshold in (peak_threshold, peak_threshold * FAINT_FACTOR):
-            if attempts and max(a.registered for a in attempts) >= COMPLETE * total:
-                break
-            if attempts:
-                log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, threshold)
+
+        def attempt_plan(threshold: float) -> None:
+            """Extract at ``threshold`` into a fresh database, then match and map along the
+            plan until enough frames register."""
+            nonlocal extract_s
             database = tmp / f"database_{len(attempts)}.db"
             t0 = time.perf_counter()
             extract(database, images, camera_model, threshold)
@@ -176,12 +176,17 @@ def run_sfm(
                 registered, models, model_dir = map_models(
                     database, images, tmp / f"sparse{len(attempts)}", seed
                 )
-                attempts.append(
-                    Attempt(m, threshold, registered, models, time.perf_counter() - t0, model_dir)
-                )
+                seconds = time.perf_counter() - t0
+                attempts.append(Attempt(m, threshold, registered, models, seconds, model_dir))
                 log.info("%s: %s matching registered %d/%d frames", scene, m, registered, total)
                 if registered / total >= min_registered:
-                    break
+                    return
+
+        attempt_plan(peak_threshold)
+        if max(a.registered for a in attempts) < COMPLETE * total:
+            faint = peak_threshold * FAINT_FACTOR
+            log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, faint)
+            attempt_plan(faint)
         best = max(attempts, key=lambda a: a.registered)  # the first of equals
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total

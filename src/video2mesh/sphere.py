@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from video2mesh.errors import UserError
-from video2mesh.support import Plane
+from video2mesh.support import Plane, up_frame
 
 OBJECT_QUANTILE = 0.99
 OBJECT_MARGIN = 1.15  # sparse points under-sample thin parts (legs, handles): leave room
@@ -131,14 +131,6 @@ TABLE_BAND = 0.04  # of the median camera distance: points this close above the 
 # the images of the few cameras on the other side only. 0.5 keeps an object that leaves the
 # frame now and then, and drops walls, shelves and the far end of the table.
 MIN_IN_VIEW = 0.5
-
-
-def up_frame(normal: np.ndarray) -> np.ndarray:
-    """Rows: two unit vectors in the plane and the normal (a right-handed basis)."""
-    helper = np.array([1.0, 0, 0]) if abs(normal[0]) < 0.9 else np.array([0, 1.0, 0])
-    e1 = np.cross(normal, helper)
-    e1 /= np.linalg.norm(e1)
-    return np.stack([e1, np.cross(normal, e1), normal])
 
 
 def object_sphere(points: np.ndarray, cams: Cameras, support: Plane | None = None) -> Sphere:

@@ -79,6 +79,14 @@ class Plane:
         )
 
 
+def up_frame(normal: np.ndarray) -> np.ndarray:
+    """Rows: two unit vectors in the plane and the normal (a right-handed basis)."""
+    helper = np.array([1.0, 0, 0]) if abs(normal[0]) < 0.9 else np.array([0, 1.0, 0])
+    e1 = np.cross(normal, helper)
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(normal, e1), normal])
+
+
 def camera_up(c2w: np.ndarray) -> np.ndarray:
     """The cameras' shared up direction (world), from OpenCV camera-to-world matrices.
 
@@ -193,10 +201,7 @@ def _hides_points_below(near: np.ndarray, plane: Plane) -> bool:
     deep = heights < -DEEP_BELOW * plane.tolerance
     if deep.sum() <= MAX_BELOW_SHARE * inl.sum():
         return False
-    # coordinates in the plane
-    a = np.cross(plane.normal, np.eye(3)[int(np.argmin(np.abs(plane.normal)))])
-    a /= np.linalg.norm(a)
-    uv = np.c_[near @ a, near @ np.cross(plane.normal, a)]
+    uv = near @ up_frame(plane.normal)[:2].T  # coordinates in the plane
     try:
         footprint = Delaunay(uv[inl])
     except QhullError:  # inliers on a line: no footprint to speak of

@@ -149,7 +149,7 @@ def backdrop_masks(images: np.ndarray, solid: np.ndarray | None = None) -> np.nd
     # a mask of many hues is no backdrop: in one image the fill ran into a table or an object
     # of the backdrop's brightness (dropped, that image gets none); in most, the capture's
     # background is a smooth wall of colours, not a backdrop at all
-    many_hues = [i for i in found if hue_spread(images[i][masks[i]]) > MAX_HUE_SPREAD]
+    many_hues = {i for i in found if hue_spread(images[i][masks[i]]) > MAX_HUE_SPREAD}
     if len(many_hues) > len(found) / 2:
         return None
     empty = np.zeros(images.shape[1:3], bool)
