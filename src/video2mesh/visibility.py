@@ -4,7 +4,8 @@ Each camera of transforms.json renders the mesh's depth buffer at a small size (
 ``MAX_SIDE`` pixels: enough to tell a part that some photo shows from one that none does), and a
 face is seen when its centre lies in a camera's frame, in front of it and not behind the depth
 buffer (the texture baker's test, `texture.bake.visible`). The isolation uses it to drop parts no
-photo shows (`isolate`: surfaces the SDF closed inside the object).
+photo shows (`isolate`: surfaces the SDF closed inside the object), and the extraction to find
+the empty space no photo's ray reaches (`recon.cavities`: hollows inside the object).
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ def read_cameras(
 
 
 @torch.no_grad()
-def view_counts(
-    mesh: Any, points: np.ndarray, views: Views, device: torch.device | None = None
-) -> np.ndarray:
-    """Per point (world units), how many of the cameras see it unoccluded by ``mesh``."""
+def _counts(
+    mesh: Any, points: np.ndarray, views: Views, device: torch.device | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point (world units): how many cameras have it in their frame (in front of them), and
+    how many of those see it unoccluded by ``mesh``."""
     from video2mesh.texture.bake import depth_buffer, visible
 
     dev = device or torch.device("cpu")
@@ -74,12 +76,32 @@ def view_counts(
 
     v, p = normalised(mesh.vertices), normalised(points)
     f = torch.tensor(np.asarray(mesh.faces), dtype=torch.long, device=dev)
-    count = torch.zeros(len(p), dtype=torch.int32, device=dev)
+    framed = torch.zeros(len(p), dtype=torch.int32, device=dev)
+    seen = torch.zeros(len(p), dtype=torch.int32, device=dev)
     cams = views.cameras
     for c2w in torch.tensor(cams.c2w[:, :3], dtype=torch.float32, device=dev):
         depth = depth_buffer(v, f, c2w, cams)
-        count += visible(p, c2w, cams, depth)[3].int()
-    return count.cpu().numpy()
+        x, y, z, sees = visible(p, c2w, cams, depth)
+        framed += ((z > 1e-6) & (x >= 0) & (y >= 0) & (x < cams.width) & (y < cams.height)).int()
+        seen += sees.int()
+    return framed.cpu().numpy(), seen.cpu().numpy()
+
+
+def view_counts(
+    mesh: Any, points: np.ndarray, views: Views, device: torch.device | None = None
+) -> np.ndarray:
+    """Per point (world units), how many of the cameras see it unoccluded by ``mesh``."""
+    return _counts(mesh, points, views, device)[1]
+
+
+def hidden_points(
+    mesh: Any, points: np.ndarray, views: Views, device: torch.device | None = None
+) -> np.ndarray:
+    """Per point (world units), whether some camera looks toward it and ``mesh`` hides it from
+    every such camera (space no photo's ray reaches; a point out of every frame is not hidden:
+    nothing is known of it)."""
+    framed, seen = _counts(mesh, points, views, device)
+    return (framed > 0) & (seen == 0)
 
 
 def seen_faces(mesh: Any, views: Views, device: torch.device | None = None) -> np.ndarray:

@@ -15,6 +15,7 @@ it is what makes R = 2048 cheap, since the surface touches few blocks.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import resource
@@ -204,17 +205,23 @@ def _band_blocks(
 
 
 def _drop_pockets(
-    sdf_fn: SdfFn, verts: np.ndarray, faces: np.ndarray, device: torch.device
+    sdf_fn: SdfFn,
+    verts: np.ndarray,
+    faces: np.ndarray,
+    device: torch.device,
+    transforms: Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The mesh without the surfaces of pockets closed inside the object, and what went."""
-    from video2mesh.recon.cavities import CELLS, label_lattice, pocket_faces
+    """The mesh without the surfaces of pockets closed inside the object, and what went; with
+    transforms.json, also of the hollows its cameras cannot see into (`cavities.hollows`)."""
+    from video2mesh.recon.cavities import CELLS, hidden_space, hollows, label_lattice, pocket_faces
 
     t0 = time.perf_counter()
     n = CELLS + 1
-    chunk = default_chunk(device)
-    on_pocket = pocket_faces(
-        verts, faces, label_lattice(sdf_lattice(sdf_fn, n, 2 / CELLS, device, chunk))
-    )
+    lattice = sdf_lattice(sdf_fn, n, 2 / CELLS, device, default_chunk(device))
+    labels = label_lattice(lattice)
+    if transforms is not None:
+        labels = hollows(labels, *hidden_space(lattice, json.loads(transforms.read_text()), device))
+    on_pocket = pocket_faces(verts, faces, labels)
     tri = verts[faces]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     stats = {
@@ -344,7 +351,7 @@ def extract_checkpoint(
         "raw_components": components(len(verts), faces)[0],
     }
     if floaters == "remove":  # surfaces closed inside the object (recon/cavities.py)
-        verts, faces, raw["pockets"] = _drop_pockets(sdf_fn, verts, faces, device)
+        verts, faces, raw["pockets"] = _drop_pockets(sdf_fn, verts, faces, device, transforms)
     if keep_largest_component:
         verts, faces = keep_largest(verts, faces)
     rgb = vertex_colors(model, verts, st, device) if colors else None

@@ -1,0 +1,77 @@
+"""A/B of the hollow test (`recon.cavities.hollows`): the same checkpoints extracted with it and
+without it (connectivity pockets only, as before session 20), both scored as gpu_validate.py
+scores a mesh. Runs where gpu_validate.py left its chains (on the device or on this machine):
+
+    python benchmarks/realworld/hollows_ab.py --data .devdata --work /tmp/gpu_validate \
+        --scenes held-house-table-close,gen-cup-table-room --resolution 512 --out ab.json
+
+Each ``<work>/<scene>/<variant>/`` with checkpoints gives one row per mode (its last
+iteration); rows carry the extraction's ``pockets`` stats and the scores (Chamfer %, object
+share, silhouette IoU where the scene has masks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from gpu_validate import score  # also puts src/ on the path
+
+import video2mesh.recon.cavities as cavities
+from video2mesh.recon.extract import extract_checkpoint
+
+WITH = cavities.hollows
+
+
+def without(labels: np.ndarray, hidden: np.ndarray, below: np.ndarray | None = None) -> np.ndarray:
+    """The connectivity pockets as they are."""
+    return labels
+
+
+def last_checkpoint(run: Path) -> Path | None:
+    found = [
+        (int(m[1]), p) for p in run.glob("it*.pt") if (m := re.fullmatch(r"it(\d+)\.pt", p.name))
+    ]
+    return max(found)[1] if found else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--scenes", required=True)
+    ap.add_argument("--resolution", type=int, default=512)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    rows = []
+    for scene in args.scenes.split(","):
+        for run in sorted(p for p in (args.work / scene).iterdir() if p.is_dir()):
+            ckpt = last_checkpoint(run)
+            if ckpt is None:
+                continue
+            for mode, fn in (("with", WITH), ("without", without)):
+                cavities.hollows = fn  # extract_checkpoint imports it when it runs
+                mesh = run / f"{ckpt.stem}_res{args.resolution}_hollows-{mode}.ply"
+                st = extract_checkpoint(
+                    ckpt, args.resolution, mesh, mesh.with_suffix(".json"), colors=False,
+                    transforms=args.data / scene / "transforms.json",
+                    support="remove", floaters="remove",
+                )  # fmt: skip
+                row = {"scene": scene, "variant": run.name, "ckpt": ckpt.name, "hollows": mode,
+                       "faces": st["faces"], "components": st["components"],
+                       "pockets": st.get("pockets"), "extract_seconds": st["seconds"]}  # fmt: skip
+                score(args.data / scene, mesh, row, run)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                args.out.write_text(json.dumps(rows, indent=1))
+    cavities.hollows = WITH
+
+
+if __name__ == "__main__":
+    main()
