@@ -117,11 +117,19 @@ def test_a_hollow_the_cameras_cannot_see_into_goes_though_a_crack_opens_it() -> 
 
 
 def test_an_open_box_the_cameras_look_into_stays() -> None:
+    """...and a shell the untrained SDF holds outside the sphere (in the lattice's corners,
+    between the cameras and the box) hides nothing."""
     cpu = torch.device("cpu")
-    fn = lambda x: _house(x, roof=False)  # noqa: E731
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        shell = (x.norm(dim=-1) - 1.06).abs() - 0.03
+        return torch.minimum(_house(x, roof=False), shell)
+
     lattice = sdf_lattice(fn, 65, 2 / 64, cpu, 1 << 16)
+    assert (lattice < 0).sum() > (lattice[:, :, :] < 0)[16:49, 16:49, 16:49].sum()  # the shell
     labels = label_lattice(lattice)
     hidden, below = hidden_space(lattice, _meta_above(), cpu)
+    assert not hidden[32, 32, 50]  # (0, 0, 0.56): in the box under its rim, seen over the shell
     assert hidden.sum() > 0  # the box's inner foot is hidden from every camera...
     shut = hollows(labels, hidden, below)
     assert not (shut == POCKET).any()  # ...but it opens onto space they see: no pocket

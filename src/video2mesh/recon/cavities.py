@@ -122,7 +122,9 @@ def hidden_space(
     empty = (sdf.reshape(-1) > 0) & ((grid**2).sum(1) <= 1.0)
     if sdf.min() < 0 < sdf.max():
         v, f, _, _ = marching_cubes(sdf, 0.0, spacing=(2.0 / (n - 1),) * 3)
-        surface = trimesh.Trimesh((v - 1.0) * views.radius + views.center, f, process=False)
+        v -= 1.0
+        f = f[np.linalg.norm(v[f].mean(1), axis=1) <= 1.0]  # untrained outside: not a surface
+        surface = trimesh.Trimesh(v * views.radius + views.center, f, process=False)
         hidden[empty] = hidden_points(surface, world[empty], views, device)
     plane = meta.get("support_plane")
     below = Plane.from_json(plane).height(world) < 0 if plane else None
