@@ -62,6 +62,10 @@ SCENES: dict[str, tuple[str, int, dict]] = {
         44,
         {"elevation_deg": 10.0, "elevation_swing_deg": 4.0},
     ),
+    # a third batch (session 20), made after the hollow test: a phone close to a house on a
+    # floor, a wide-angle lens (90°) round a figurine on a table
+    "held-house-floor-close-phone": ("floor-room-matte-house-phone", 51, {"fill": 0.7}),
+    "held-figurine-table-wide": ("table-room-matte-figurine", 52, {"fov_x_deg": 90.0}),
 }
 
 
