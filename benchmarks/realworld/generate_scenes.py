@@ -66,6 +66,14 @@ SCENES: dict[str, tuple[str, int, dict]] = {
     # floor, a wide-angle lens (90°) round a figurine on a table
     "held-house-floor-close-phone": ("floor-room-matte-house-phone", 51, {"fill": 0.7}),
     "held-figurine-table-wide": ("table-room-matte-figurine", 52, {"fov_x_deg": 90.0}),
+    # a cup seen from low (its bowl barely in view: the hollow test must leave an open vessel),
+    # a glossy figurine filling a phone's frame
+    "held-cup-floor-low": (
+        "floor-room-glossy-cup",
+        53,
+        {"elevation_deg": 14.0, "elevation_swing_deg": 4.0},
+    ),
+    "held-figurine-table-close-phone": ("table-room-glossy-figurine-phone", 54, {"fill": 0.75}),
 }
 
 
