@@ -77,13 +77,13 @@ def read_settings(transforms: Path | dict) -> tuple[Plane | None, float]:
 
 
 def isolate_scene_mesh(
-    mesh: Any, transforms: Path, support: str, floaters: str, device: Any = None
+    mesh: Any, transforms: Path | dict, support: str, floaters: str, device: Any = None
 ) -> tuple[Any, dict[str, Any]]:
-    """`isolate` with the support plane, radius and cameras of the scene's transforms.json
-    (what both backends' extraction call)."""
+    """`isolate` with the support plane, radius and cameras of the scene's transforms.json (a
+    path, or its content; what both backends' extraction call)."""
     from video2mesh.visibility import read_cameras
 
-    meta = json.loads(Path(transforms).read_text())
+    meta = transforms if isinstance(transforms, dict) else json.loads(Path(transforms).read_text())
     plane, radius = read_settings(meta)
     return isolate(mesh, plane, radius, support, floaters, read_cameras(meta), device)
 

@@ -67,7 +67,7 @@ def _counts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point (world units): how many cameras have it in their frame (in front of them), and
     how many of those see it unoccluded by ``mesh``."""
-    from video2mesh.texture.bake import depth_buffer, visible
+    from video2mesh.texture.bake import depth_buffer, in_frame, visible
 
     dev = device or torch.device("cpu")
 
@@ -82,7 +82,7 @@ def _counts(
     for c2w in torch.tensor(cams.c2w[:, :3], dtype=torch.float32, device=dev):
         depth = depth_buffer(v, f, c2w, cams)
         x, y, z, sees = visible(p, c2w, cams, depth)
-        framed += ((z > 1e-6) & (x >= 0) & (y >= 0) & (x < cams.width) & (y < cams.height)).int()
+        framed += in_frame(x, y, z, cams).int()
         seen += sees.int()
     return framed.cpu().numpy(), seen.cpu().numpy()
 

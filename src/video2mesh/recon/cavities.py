@@ -108,8 +108,8 @@ def hidden_space(
     ``meta``), whether it is empty space hidden from every camera that looks toward it, by the
     lattice's own surface; and which points lie under the support plane (None without one)."""
     import trimesh
-    from skimage.measure import marching_cubes
 
+    from video2mesh.recon.extract import marching_cubes
     from video2mesh.support import Plane
     from video2mesh.visibility import hidden_points, read_cameras
 
@@ -120,9 +120,9 @@ def hidden_space(
     world = grid * views.radius + views.center
     hidden = np.zeros(len(grid), bool)
     empty = (sdf.reshape(-1) > 0) & ((grid**2).sum(1) <= 1.0)
-    if sdf.min() < 0 < sdf.max():
-        v, f, _, _ = marching_cubes(sdf, 0.0, spacing=(2.0 / (n - 1),) * 3)
-        v -= 1.0
+    v, f = marching_cubes(sdf)
+    if len(f):
+        v = v * (2.0 / (n - 1)) - 1.0
         f = f[np.linalg.norm(v[f].mean(1), axis=1) <= 1.0]  # untrained outside: not a surface
         surface = trimesh.Trimesh(v * views.radius + views.center, f, process=False)
         hidden[empty] = hidden_points(surface, world[empty], views, device)

@@ -69,13 +69,17 @@ def _block_points(
     return g.reshape(-1, 3).float()
 
 
-def _marching_cubes(vol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from skimage.measure import marching_cubes
+def marching_cubes(vol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (in lattice index units) and faces of an SDF lattice's zero level; none when
+    the lattice does not change sign."""
+    from skimage import measure
 
     if vol.min() > 0 or vol.max() < 0:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
     # with an SDF (negative inside) "descent" winds faces so that normals point outwards
-    v, f, _, _ = marching_cubes(vol, 0.0, gradient_direction="descent", allow_degenerate=True)
+    v, f, _, _ = measure.marching_cubes(
+        vol, 0.0, gradient_direction="descent", allow_degenerate=True
+    )
     return v.astype(np.float64), f.astype(np.int64)
 
 
@@ -147,7 +151,7 @@ def extract_lattice(
         for b in blocks:
             i0, vals = evaluate(b)
             sdf_points += vals.size
-            pending.append((i0, pool.submit(_marching_cubes, vals)))
+            pending.append((i0, pool.submit(marching_cubes, vals)))
             drain(2 * n_workers)  # bounds the host memory held by queued blocks
         drain(0)
     if not faces_l:
@@ -209,18 +213,19 @@ def _drop_pockets(
     verts: np.ndarray,
     faces: np.ndarray,
     device: torch.device,
-    transforms: Path | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The mesh without the surfaces of pockets closed inside the object, and what went; with
-    transforms.json, also of the hollows its cameras cannot see into (`cavities.hollows`)."""
+    transforms.json's content, also of the hollows its cameras cannot see into
+    (`cavities.hollows`)."""
     from video2mesh.recon.cavities import CELLS, hidden_space, hollows, label_lattice, pocket_faces
 
     t0 = time.perf_counter()
     n = CELLS + 1
     lattice = sdf_lattice(sdf_fn, n, 2 / CELLS, device, default_chunk(device))
     labels = label_lattice(lattice)
-    if transforms is not None:
-        labels = hollows(labels, *hidden_space(lattice, json.loads(transforms.read_text()), device))
+    if meta is not None:
+        labels = hollows(labels, *hidden_space(lattice, meta, device))
     on_pocket = pocket_faces(verts, faces, labels)
     tri = verts[faces]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
@@ -346,12 +351,13 @@ def extract_checkpoint(
             "or the training diverged (check the metrics CSV: PSNR, inv_s)",
         )
     verts, faces = res.vertices, res.faces
+    meta = json.loads(transforms.read_text()) if transforms is not None else None
     raw: dict[str, Any] = {
         "raw_faces": len(faces),
         "raw_components": components(len(verts), faces)[0],
     }
     if floaters == "remove":  # surfaces closed inside the object (recon/cavities.py)
-        verts, faces, raw["pockets"] = _drop_pockets(sdf_fn, verts, faces, device, transforms)
+        verts, faces, raw["pockets"] = _drop_pockets(sdf_fn, verts, faces, device, meta)
     if keep_largest_component:
         verts, faces = keep_largest(verts, faces)
     rgb = vertex_colors(model, verts, st, device) if colors else None
@@ -361,10 +367,10 @@ def extract_checkpoint(
 
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
-    if transforms is not None and (support == "remove" or floaters == "remove"):
+    if meta is not None and (support == "remove" or floaters == "remove"):
         from video2mesh.isolate import isolate_scene_mesh
 
-        mesh, raw["isolate"] = isolate_scene_mesh(mesh, transforms, support, floaters, device)
+        mesh, raw["isolate"] = isolate_scene_mesh(mesh, meta, support, floaters, device)
     stats = {
         **mesh_stats(mesh),
         **raw,

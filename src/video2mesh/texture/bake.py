@@ -103,6 +103,11 @@ def depth_buffer(
     return r.depth
 
 
+def in_frame(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, ds: Pinhole) -> torch.Tensor:
+    """Whether projected points (`project`) fall on the image, in front of the camera."""
+    return (z > 1e-6) & (x >= 0) & (y >= 0) & (x < ds.width) & (y < ds.height)
+
+
 def visible(
     points: torch.Tensor, c2w: torch.Tensor, ds: Pinhole, depth: torch.Tensor
 ) -> tuple[torch.Tensor, ...]:
@@ -110,7 +115,7 @@ def visible(
     front of it and not behind the surface of its ``depth`` buffer."""
     x, y, z = project(points, c2w, ds)
     ix, iy = x.floor().long(), y.floor().long()
-    inside = (z > 1e-6) & (ix >= 0) & (iy >= 0) & (ix < ds.width) & (iy < ds.height)
+    inside = in_frame(x, y, z, ds)
     nearest = torch.full_like(z, -1.0)
     nearest[inside] = depth[iy[inside], ix[inside]]
     return x, y, z, inside & (z <= nearest + DEPTH_TOLERANCE)
