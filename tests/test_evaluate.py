@@ -169,3 +169,50 @@ def test_object_share_counts_the_table_outside_the_sphere_and_chamfer_pct_reads_
     assert m["chamfer_pct"] == pytest.approx(100 * m["chamfer_l1"] / m["reference_diagonal"])
     alone = evaluate_meshes(ref, ref, sphere=crop, samples=SAMPLES)
     assert alone["object_share"] == pytest.approx(1.0, abs=1e-3)
+
+
+def _object() -> trimesh.Trimesh:
+    """An asymmetric object: a box with a ball on one corner and a rod (ICP has one answer)."""
+    box = trimesh.creation.box(extents=(1.0, 0.6, 0.4))
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.25)
+    ball.apply_translation((0.5, 0.3, 0.2))
+    rod = trimesh.creation.cylinder(radius=0.05, height=0.8)
+    rod.apply_translation((-0.4, 0.0, 0.5))
+    return trimesh.util.concatenate([box.subdivide().subdivide(), ball, rod])
+
+
+def test_refinement_separates_a_frame_error_from_the_shape() -> None:
+    """A right shape in a frame 3 % small and shifted by 2 % of the diagonal (cameras off as a
+    whole), with a floater: the unrefined Chamfer counts the frame error, the refined one sees
+    the shape, and the similarity found undoes the frame's."""
+    ref = _object()
+    diag = float(np.linalg.norm(ref.extents))
+    mesh = ref.copy()
+    mesh.apply_scale(0.97)
+    mesh.apply_translation((0.02 * diag, -0.01 * diag, 0.0))
+    floater = trimesh.creation.icosphere(subdivisions=2, radius=0.05)
+    floater.apply_translation((0.0, 1.0, 0.0))
+    m = evaluate_meshes(
+        trimesh.util.concatenate([mesh, floater]), ref, samples=SAMPLES, refine=True
+    )
+    r = m["refined"]
+    assert r["kept"]
+    assert m["chamfer_pct"] > 1.0  # the frame error, counted as the mesh's
+    assert r["chamfer_pct"] < 0.25 * m["chamfer_pct"]
+    assert r["scale"] == pytest.approx(1 / 0.97, abs=0.005)
+    assert r["rotation_deg"] < 0.5
+    assert r["object_share"] > m["object_share"] + 0.3
+
+
+def test_refinement_leaves_a_right_frame_alone() -> None:
+    """The mesh in its reference's frame, with noise on its surface: ICP has nothing to find,
+    so the refinement is the identity and the numbers are the unrefined ones."""
+    ref = _object()
+    mesh = ref.copy()
+    rng = np.random.default_rng(0)
+    mesh.vertices += rng.normal(scale=0.003, size=mesh.vertices.shape)
+    m = evaluate_meshes(mesh, ref, samples=SAMPLES, refine=True)
+    r = m["refined"]
+    assert r["scale"] == pytest.approx(1.0, abs=0.003)
+    assert r["shift_pct"] < 0.1
+    assert r["chamfer_pct"] == pytest.approx(m["chamfer_pct"], rel=0.1)

@@ -56,6 +56,7 @@ def main() -> None:
     head = (
         "| scene | variant | it | registered | sphere/object | PSNR | inv s | comp. (raw) "
         "| object share (on the seen surface) | Chamfer % (on the seen reference) | NC "
+        "| after ICP: Chamfer % / share (scale, shift %) "
         "| far: by the support / elsewhere "
         "| silhouette IoU (min) | train s | error |"
     )
@@ -77,12 +78,19 @@ def main() -> None:
         chamfer = fmt(r.get("chamfer_pct"))
         if far.get("completeness_seen_pct") is not None and r.get("accuracy_pct") is not None:
             chamfer += f" ({(r['accuracy_pct'] + far['completeness_seen_pct']) / 2:.3g})"
+        ref = r.get("refined") or {}
+        icp = (
+            f"{fmt(ref.get('chamfer_pct'))} / {fmt(ref.get('object_share'))} "
+            f"({ref['scale']:.3f}, {ref['shift_pct']:.2f})"
+            if ref
+            else "–"
+        )
         lines.append(
             f"| {r['scene']} | {r['variant']} | {r.get('iterations')} "
             f"| {prep.get('registered', '–')} "
             f"| {fmt(ratio)} | {fmt(r.get('psnr'))} | {fmt(r.get('inv_s'))} | {comp} "
             f"| {share} | {chamfer} "
-            f"| {fmt(r.get('normal_consistency'))} | {far_s} | {sil_s} "
+            f"| {fmt(r.get('normal_consistency'))} | {icp} | {far_s} | {sil_s} "
             f"| {fmt(r.get('train_seconds'))} | {r.get('error', '')[:60]} |"
         )
     (args.out / "table.md").write_text("\n".join(lines) + "\n")

@@ -66,6 +66,8 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         )
         for k in ("chamfer_pct", "object_share", "fscore_1pct", "normal_consistency"):
             row[k] = ev.get(k)
+        # after the evaluation's ICP refinement: the shape without the cameras' frame error
+        row["refined"] = ev.get("refined")
         diagonal = ev["reference_diagonal"]
         for k in ("accuracy", "completeness"):
             if ev.get(k) is not None:

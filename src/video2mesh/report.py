@@ -48,6 +48,9 @@ METRICS = [
     "normal_consistency",
     "cropped_area_fraction",
 ]
+# the same two numbers after the evaluation's ICP refinement (evaluate: ``refined``): the shape
+# alone, without the error of the cameras the reference was aligned by
+REFINED = ["chamfer_pct", "object_share"]
 COLUMNS = [
     "scene",
     "run",
@@ -61,6 +64,7 @@ COLUMNS = [
     "watertight",
     "area",
     *METRICS,
+    *(f"{k}_refined" for k in REFINED),
     "train_seconds",
     "extract_seconds",
     "eval_seconds",
@@ -186,6 +190,7 @@ def summary_rows(
             "cost_eur": gpu_min / 60 * price if gpu_min is not None and price else None,
         }
         row.update({k: ev.get(k) for k in METRICS})
+        row.update({f"{k}_refined": (ev.get("refined") or {}).get(k) for k in REFINED})
         rows.append(row)
     rows.sort(key=lambda r: (r["scene"], r["run"], r["iterations"], r["resolution"]))
     return rows
@@ -221,6 +226,7 @@ HTML_COLUMNS = {
     "watertight": "watertight",
     "chamfer_pct": "Chamfer %",
     "object_share": "object share",
+    "chamfer_pct_refined": "Chamfer % (ICP)",
     "chamfer_l1": "Chamfer-L1",
     "fscore_0.5pct": "F@0.5%",
     "fscore_1pct": "F@1%",

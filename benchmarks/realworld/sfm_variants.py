@@ -1,0 +1,110 @@
+"""SIFT and matching variants of the SfM stage, scored by camera error against the true cameras.
+
+    python benchmarks/realworld/sfm_variants.py gen-figurine-dark,held-cup-floating-bright \\
+        base,dsp,guided,exh,dsp-guided,faint,dsp-faint [--root benchmarks/_work/realworld]
+
+Each capture needs ``<root>/<name>/results/frames.tar`` (the frames stage's output, as
+``prepare_device.py`` leaves it) and ``<root>/<name>/cameras.json``. A variant name joins
+options with "-": ``dsp`` (domain-size pooling + affine shape, COLMAP's DSP-SIFT), ``guided``
+(guided matching), ``exh`` (exhaustive matching instead of sequential + loop pairs), ``faint``
+(the SfM stage's faint-texture peak threshold); ``base`` is the stage's first attempt. One JSON
+line per run on stdout: registered frames, points, mean track length, median camera-centre error
+(% of the orbit), rotation error (median / max, degrees), focal length, seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+import pycolmap  # noqa: E402
+
+from video2mesh import sfm  # noqa: E402
+from video2mesh.scene import align_to_truth, load_true_cameras  # noqa: E402
+
+
+def run(root: Path, scene: str, variant: str) -> dict:
+    options = set(variant.split("-"))
+    with tempfile.TemporaryDirectory(prefix="v2m-sfmv-") as tmp_str:
+        tmp = Path(tmp_str)
+        with tarfile.open(root / scene / "results" / "frames.tar") as tar:
+            tar.extractall(tmp, filter="data")
+        images = tmp / "images"
+        names = sorted(p.name for p in images.glob("*.jpg"))
+        database = tmp / "database.db"
+        started = time.perf_counter()
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = "SIMPLE_RADIAL"
+        extraction = pycolmap.FeatureExtractionOptions()
+        extraction.num_threads = sfm._threads()
+        extraction.sift.peak_threshold = sfm.PEAK_THRESHOLD * (
+            sfm.FAINT_FACTOR if "faint" in options else 1.0
+        )
+        extraction.sift.domain_size_pooling = "dsp" in options
+        extraction.sift.estimate_affine_shape = "dsp" in options
+        pycolmap.extract_features(
+            database,
+            images,
+            camera_mode=pycolmap.CameraMode.SINGLE,
+            reader_options=reader,
+            extraction_options=extraction,
+        )
+        matching = pycolmap.FeatureMatchingOptions()
+        matching.num_threads = sfm._threads()
+        matching.guided_matching = "guided" in options
+        if "exh" in options:
+            pycolmap.match_exhaustive(database, matching_options=matching)
+        else:
+            pairing = pycolmap.SequentialPairingOptions()
+            pairing.overlap, pairing.quadratic_overlap = 10, True
+            pycolmap.match_sequential(database, matching_options=matching, pairing_options=pairing)
+            pairs = tmp / "pairs.txt"
+            pairs.write_text("".join(f"{a} {b}\n" for a, b in sfm.keyframe_pairs(names, 25)))
+            imported = pycolmap.ImportedPairingOptions()
+            imported.match_list_path = str(pairs)
+            pycolmap.match_image_pairs(
+                database, matching_options=matching, pairing_options=imported
+            )
+        mapping = pycolmap.IncrementalPipelineOptions()
+        mapping.num_threads = sfm._threads()
+        models = pycolmap.incremental_mapping(database, images, tmp / "sparse", options=mapping)
+        seconds = time.perf_counter() - started
+        best = max(models.values(), key=lambda m: m.num_reg_images())
+        errors = align_to_truth(best, load_true_cameras(root / scene / "cameras.json"))
+        return {
+            "scene": scene,
+            "variant": variant,
+            "registered": best.num_reg_images(),
+            "frames": len(names),
+            "points": best.num_points3D(),
+            "track": round(best.compute_mean_track_length(), 2),
+            "centre_pct": round(100 * errors["median_center_error_rel"], 3),
+            "rot_med": round(errors["median_rotation_error_deg"], 3),
+            "rot_max": round(errors["max_rotation_error_deg"], 3),
+            "focal": round(float(next(iter(best.cameras.values())).params[0]), 1),
+            "seconds": round(seconds, 1),
+            "pycolmap": pycolmap.__version__,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenes", help="comma-separated capture names")
+    parser.add_argument("variants", help="comma-separated variant names")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT / "benchmarks/_work/realworld")
+    args = parser.parse_args()
+    for scene in args.scenes.split(","):
+        for variant in args.variants.split(","):
+            print(json.dumps(run(args.root, scene, variant)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
