@@ -41,21 +41,13 @@ def run(root: Path, scene: str, variant: str) -> dict:
         names = sorted(p.name for p in images.glob("*.jpg"))
         database = tmp / "database.db"
         started = time.perf_counter()
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = "SIMPLE_RADIAL"
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.num_threads = sfm._threads()
-        extraction.sift.peak_threshold = sfm.PEAK_THRESHOLD * (
-            sfm.FAINT_FACTOR if "faint" in options else 1.0
-        )
-        extraction.sift.domain_size_pooling = "dsp" in options
-        extraction.sift.estimate_affine_shape = "dsp" in options
-        pycolmap.extract_features(
+        dsp = "dsp" in options
+        sfm.extract(
             database,
             images,
-            camera_mode=pycolmap.CameraMode.SINGLE,
-            reader_options=reader,
-            extraction_options=extraction,
+            "SIMPLE_RADIAL",
+            sfm.PEAK_THRESHOLD * (sfm.FAINT_FACTOR if "faint" in options else 1.0),
+            {"domain_size_pooling": dsp, "estimate_affine_shape": dsp},
         )
         matching = pycolmap.FeatureMatchingOptions()
         matching.num_threads = sfm._threads()

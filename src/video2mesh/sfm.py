@@ -63,8 +63,14 @@ def _threads() -> int:
 
 
 def extract(
-    database: Path, images: Path, camera_model: str, peak_threshold: float = PEAK_THRESHOLD
+    database: Path,
+    images: Path,
+    camera_model: str,
+    peak_threshold: float = PEAK_THRESHOLD,
+    sift: dict[str, object] | None = None,
 ) -> None:
+    """SIFT features of every image into ``database``; ``sift``: further SiftExtractionOptions
+    (benchmarks/realworld/sfm_variants.py tries some)."""
     import pycolmap
 
     reader = pycolmap.ImageReaderOptions()
@@ -72,6 +78,8 @@ def extract(
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = _threads()
     extraction.sift.peak_threshold = peak_threshold
+    for key, value in (sift or {}).items():
+        setattr(extraction.sift, key, value)
     pycolmap.extract_features(
         database,
         images,
