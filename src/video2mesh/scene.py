@@ -344,8 +344,10 @@ def build_reference(
     """reference.ply in the frame of transforms.json, and how well it was aligned."""
     import trimesh
 
+    if not reference.is_file():
+        raise UserError(f"reference mesh {reference} does not exist", "fix reference: in config")
     model = load_model(sparse_dir)
-    alignment = None
+    alignment: dict | None = None
     if reference_cameras is not None:
         alignment = align_to_truth(model, load_true_cameras(reference_cameras))
         log.info(
@@ -356,11 +358,28 @@ def build_reference(
             100 * alignment["median_center_error_rel"],
             alignment["median_rotation_error_deg"],
         )
+    meta = json.loads(transforms.read_text())
+    if reference_cameras is None:  # a scan in its own frame: registered onto the SfM points
+        from video2mesh.register_reference import REFERENCE_SAMPLES, object_points, register
+
+        mesh = trimesh.load(reference, force="mesh", process=False)
+        samples, _ = trimesh.sample.sample_surface(mesh, REFERENCE_SAMPLES, seed=0)
+        points, up = object_points(clean_points(model), meta)
+        alignment = register(np.asarray(samples), points, up)
+        log.info(
+            "%s: reference registered onto %d SfM points: scale %.4g, %.2f%% of its diagonal "
+            "off, %.0f%% of the points within 1%%%s",
+            scene,
+            alignment["points"],
+            alignment["scale"],
+            alignment["registration_distance_pct"],
+            100 * alignment["points_within_1pct"],
+            "; AMBIGUOUS: another orientation fits as well" if alignment.get("ambiguous") else "",
+        )
     write_reference(reference, alignment, out_reference)
     ref = trimesh.load(out_reference, force="mesh")
-    meta = json.loads(transforms.read_text())
     center, radius = np.asarray(meta["sphere_center"]), float(meta["sphere_radius"])
-    info = alignment or {"note": "reference taken as already in the frame of transforms.json"}
+    info = dict(alignment or {})
     d = np.linalg.norm(np.asarray(ref.vertices) - center, axis=1)
     info["reference_inside_sphere"] = float((d < radius).mean())
     bound_center = ref.bounding_sphere.primitive.center
