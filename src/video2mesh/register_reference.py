@@ -45,6 +45,10 @@ SPREAD_STARTS = 24
 # about it in steps of this many degrees (scans and CAD models keep an axis up; ICP's basin is
 # narrower than the PCA starts' spacing)
 AZIMUTH_STEP_DEG = 10
+GRID = 64  # cells per side of the reference's distance grid
+SCALES = (0.85, 0.92, 1.0, 1.08, 1.17)  # × the spreads' ratio
+OFFSETS = (-0.1, 0.0, 0.1)  # × the reference's size, along each axis
+TOP = 16  # candidates of the grid search refined by ICP
 REFERENCE_SAMPLES = 40_000
 MIN_POINTS = 50
 # a runner-up within this factor of the best distance, turned by more than AMBIGUOUS_DEG from it
@@ -136,12 +140,6 @@ def _icp(
     return matrix, _trimmed(dist) * float(np.cbrt(np.linalg.det(matrix[:3, :3])))
 
 
-GRID = 64  # cells per side of the reference's distance grid
-SCALES = (0.85, 0.92, 1.0, 1.08, 1.17)  # × the spreads' ratio
-OFFSETS = (-0.1, 0.0, 0.1)  # × the reference's size, along each axis
-TOP = 16  # candidates of the grid search refined by ICP
-
-
 def _grid_search(tree: Any, reference: np.ndarray, points: np.ndarray, starts: list) -> list:
     """Every start turned, scaled by ``SCALES`` and shifted by ``OFFSETS``, scored by the
     trimmed distance of ``points`` (taken into the reference's frame) looked up in a grid of
@@ -163,7 +161,7 @@ def _grid_search(tree: Any, reference: np.ndarray, points: np.ndarray, starts: l
             turn = m[:3, :3] / s
             # points in the reference's frame, for every offset of the reference's position
             base = (points - m[:3, 3]) @ turn / s  # (n, 3)
-            local = base[None] - offsets[:, None] / 1.0  # shifting the reference by +o
+            local = base[None] - offsets[:, None]  # the reference shifted by +offset
             idx = np.clip(np.rint((local - lo) / step).astype(int), 0, GRID - 1)
             d = field[idx[..., 0], idx[..., 1], idx[..., 2]]
             outside = ((local < lo) | (local > hi)).any(axis=-1)
