@@ -28,15 +28,10 @@ import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
 from video2mesh.evaluate import evaluate_meshes, read_sphere  # noqa: E402
+from video2mesh.refine_alignment import apply, rotation_between  # noqa: E402
 from video2mesh.register_reference import REFERENCE_SAMPLES, object_points, register  # noqa: E402
 from video2mesh.scene import clean_points, load_model  # noqa: E402
-
-
-def _matrix(alignment: dict) -> np.ndarray:
-    m = np.eye(4)
-    m[:3, :3] = alignment["scale"] * np.asarray(alignment["rotation"])
-    m[:3, 3] = alignment["translation"]
-    return m
+from video2mesh.silhouette import similarity_matrix  # noqa: E402
 
 
 def check(data: Path, root: Path, capture: str, mesh_path: str | None) -> dict:
@@ -49,16 +44,15 @@ def check(data: Path, root: Path, capture: str, mesh_path: str | None) -> dict:
     started = time.perf_counter()
     registered = register(samples, points, up)
     seconds = time.perf_counter() - started
-    a, b = _matrix(by_cameras), _matrix(registered)
-    xa, xb = samples @ a[:3, :3].T + a[:3, 3], samples @ b[:3, :3].T + b[:3, 3]
+    a, b = similarity_matrix(by_cameras), similarity_matrix(registered)
+    xa, xb = apply(a, samples), apply(b, samples)
     diagonal = float(np.linalg.norm(xa.max(axis=0) - xa.min(axis=0)))
-    turn = np.asarray(by_cameras["rotation"]).T @ np.asarray(registered["rotation"])
     row = {
         "capture": capture,
         "points": registered["points"],
         "seconds": round(seconds, 1),
         "scale_ratio": registered["scale"] / by_cameras["scale"],
-        "rotation_deg": float(np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))),
+        "rotation_deg": rotation_between(a, b),
         "surface_moved_pct": float(100 * np.median(np.linalg.norm(xa - xb, axis=1)) / diagonal),
         "registration_distance_pct": registered["registration_distance_pct"],
         "ambiguous": registered.get("ambiguous", False),

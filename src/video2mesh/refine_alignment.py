@@ -38,16 +38,31 @@ class Refinement:
     kept: bool
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The 4×4 similarity minimising |s R src + t - dst|² (Umeyama), no reflection."""
+def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 4×4 similarity taking ``src`` onto ``dst`` (paired points): trimesh's Procrustes,
+    rotation by SVD, no reflection, scale the ratio of the two sets' RMS spreads (symmetric in
+    the two sets, unlike `scene.umeyama`'s least-squares scale, which the camera alignment
+    uses)."""
     from trimesh.registration import procrustes
 
     matrix, _, _ = procrustes(src, dst, reflection=False, translation=True, scale=True)
     return matrix
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 3) points moved by a 4×4 similarity."""
     return points @ matrix[:3, :3].T + matrix[:3, 3]
+
+
+def scale_of(matrix: np.ndarray) -> float:
+    return float(np.cbrt(np.linalg.det(matrix[:3, :3])))
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> float:
+    """Degrees between the rotations of two 4×4 similarities."""
+    ra, rb = a[:3, :3] / scale_of(a), b[:3, :3] / scale_of(b)
+    cos = (np.trace(ra.T @ rb) - 1) / 2
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
 def _symmetric(a: np.ndarray, b: np.ndarray) -> float:
@@ -66,16 +81,14 @@ def refine(mesh_points: np.ndarray, reference_points: np.ndarray) -> Refinement:
     for _ in range(ROUNDS):
         dist, nearest = tree.query(moved)
         keep = dist <= np.quantile(dist, KEEP)
-        step = _similarity(moved[keep], reference_points[nearest[keep]])
-        moved = _apply(step, moved)
+        step = similarity(moved[keep], reference_points[nearest[keep]])
+        moved = apply(step, moved)
         total = step @ total
         if np.abs(step - np.eye(4)).max() < 1e-7:
             break
-    scale = float(np.cbrt(np.linalg.det(total[:3, :3])))
-    cos = (np.trace(total[:3, :3] / scale) - 1) / 2
-    rotation = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    scale, rotation = scale_of(total), rotation_between(total, np.eye(4))
     centroid = mesh_points.mean(axis=0)
-    shift = float(np.linalg.norm(_apply(total, centroid[None])[0] - centroid))
+    shift = float(np.linalg.norm(apply(total, centroid[None])[0] - centroid))
     kept = (
         1 / MAX_SCALE <= scale <= MAX_SCALE
         and rotation <= MAX_ROTATION_DEG

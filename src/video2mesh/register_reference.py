@@ -28,12 +28,11 @@ for objects on a support, above the support's band (no scan has the table).
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from video2mesh.refine_alignment import apply, rotation_between, scale_of, similarity
 
 KEEP = 0.9  # share of the closest points each ICP round
 ROUNDS = 40
@@ -73,17 +72,6 @@ def object_points(points: np.ndarray, meta: dict) -> tuple[np.ndarray, np.ndarra
         keep &= plane.height(points) > max(2 * plane.tolerance, band)
         up = plane.normal
     return points[keep], up / np.linalg.norm(up)
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    from trimesh.registration import procrustes
-
-    matrix, _, _ = procrustes(src, dst, reflection=False, translation=True, scale=True)
-    return matrix
-
-
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:3, :3].T + matrix[:3, 3]
 
 
 def _axes(points: np.ndarray) -> np.ndarray:
@@ -130,14 +118,14 @@ def _icp(
     matrix = start
     for _ in range(rounds):
         inverse = np.linalg.inv(matrix)
-        dist, nearest = tree.query(_apply(inverse, points))  # in the reference's frame
+        dist, nearest = tree.query(apply(inverse, points))  # in the reference's frame
         keep = dist <= np.quantile(dist, KEEP)
-        step = _similarity(_apply(matrix, reference[nearest[keep]]), points[keep])
+        step = similarity(apply(matrix, reference[nearest[keep]]), points[keep])
         matrix = step @ matrix
         if np.abs(step - np.eye(4)).max() < 1e-7:
             break
-    dist, _ = tree.query(_apply(np.linalg.inv(matrix), points))
-    return matrix, _trimmed(dist) * float(np.cbrt(np.linalg.det(matrix[:3, :3])))
+    dist, _ = tree.query(apply(np.linalg.inv(matrix), points))
+    return matrix, _trimmed(dist) * scale_of(matrix)
 
 
 def _grid_search(tree: Any, reference: np.ndarray, points: np.ndarray, starts: list) -> list:
@@ -157,7 +145,7 @@ def _grid_search(tree: Any, reference: np.ndarray, points: np.ndarray, starts: l
         for factor in SCALES:
             m = start.copy()
             m[:3, :3] *= factor
-            s = float(np.cbrt(np.linalg.det(m[:3, :3])))
+            s = scale_of(m)
             turn = m[:3, :3] / s
             # points in the reference's frame, for every offset of the reference's position
             base = (points - m[:3, 3]) @ turn / s  # (n, 3)
@@ -181,13 +169,6 @@ def _grid_search(tree: Any, reference: np.ndarray, points: np.ndarray, starts: l
         if len(out) == TOP:
             break
     return out
-
-
-def _rotation_deg(a: np.ndarray, b: np.ndarray) -> float:
-    ra = a[:3, :3] / np.cbrt(np.linalg.det(a[:3, :3]))
-    rb = b[:3, :3] / np.cbrt(np.linalg.det(b[:3, :3]))
-    cos = (np.trace(ra.T @ rb) - 1) / 2
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
 def _up_turns(up: np.ndarray) -> list[np.ndarray]:
@@ -245,13 +226,13 @@ def register(
     order = sorted(range(len(results)), key=lambda i: results[i][1])
     best_m, best_d = results[order[0]]
     runner = next(
-        (results[i] for i in order[1:] if _rotation_deg(results[i][0], best_m) > AMBIGUOUS_DEG),
+        (results[i] for i in order[1:] if rotation_between(results[i][0], best_m) > AMBIGUOUS_DEG),
         None,
     )
-    moved = _apply(best_m, reference_samples)
+    moved = apply(best_m, reference_samples)
     diagonal = float(np.linalg.norm(moved.max(axis=0) - moved.min(axis=0)))
     dist, _ = cKDTree(moved).query(points)
-    scale = float(np.cbrt(np.linalg.det(best_m[:3, :3])))
+    scale = scale_of(best_m)
     out: dict[str, Any] = {
         "method": "registered onto the SfM points (no reference cameras)",
         "points": len(points),
@@ -263,6 +244,6 @@ def register(
     }
     if runner is not None:
         out["runner_up_distance_pct"] = 100 * runner[1] / diagonal
-        out["runner_up_rotation_deg"] = _rotation_deg(runner[0], best_m)
+        out["runner_up_rotation_deg"] = rotation_between(runner[0], best_m)
         out["ambiguous"] = runner[1] < AMBIGUOUS_RATIO * best_d
     return out

@@ -194,22 +194,6 @@ def align_to_truth(model, true_cams: dict[str, np.ndarray]) -> dict:
     }
 
 
-def write_reference(mesh_path: Path, alignment: dict | None, out: Path) -> dict:
-    import trimesh
-
-    if not mesh_path.is_file():
-        raise UserError(f"reference mesh {mesh_path} does not exist", "fix reference: in config")
-    mesh = trimesh.load(mesh_path, force="mesh", process=False)
-    if alignment is not None:
-        m = np.eye(4)
-        m[:3, :3] = alignment["scale"] * np.asarray(alignment["rotation"])
-        m[:3, 3] = alignment["translation"]
-        mesh.apply_transform(m)
-    with atomic_path(out) as tmp:
-        mesh.export(tmp)
-    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
-
-
 # --- preview ---------------------------------------------------------------------------
 
 SQUARE = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
@@ -347,7 +331,7 @@ def build_reference(
     if not reference.is_file():
         raise UserError(f"reference mesh {reference} does not exist", "fix reference: in config")
     model = load_model(sparse_dir)
-    alignment: dict | None = None
+    alignment: dict = {}
     if reference_cameras is not None:
         alignment = align_to_truth(model, load_true_cameras(reference_cameras))
         log.info(
@@ -359,11 +343,11 @@ def build_reference(
             alignment["median_rotation_error_deg"],
         )
     meta = json.loads(transforms.read_text())
+    ref = trimesh.load(reference, force="mesh", process=False)
     if reference_cameras is None:  # a scan in its own frame: registered onto the SfM points
         from video2mesh.register_reference import REFERENCE_SAMPLES, object_points, register
 
-        mesh = trimesh.load(reference, force="mesh", process=False)
-        samples, _ = trimesh.sample.sample_surface(mesh, REFERENCE_SAMPLES, seed=0)
+        samples, _ = trimesh.sample.sample_surface(ref, REFERENCE_SAMPLES, seed=0)
         points, up = object_points(clean_points(model), meta)
         alignment = register(np.asarray(samples), points, up)
         log.info(
@@ -376,10 +360,13 @@ def build_reference(
             100 * alignment["points_within_1pct"],
             "; AMBIGUOUS: another orientation fits as well" if alignment.get("ambiguous") else "",
         )
-    write_reference(reference, alignment, out_reference)
-    ref = trimesh.load(out_reference, force="mesh")
+    from video2mesh.silhouette import similarity_matrix
+
+    ref.apply_transform(similarity_matrix(alignment))
+    with atomic_path(out_reference) as tmp:
+        ref.export(tmp)
     center, radius = np.asarray(meta["sphere_center"]), float(meta["sphere_radius"])
-    info = dict(alignment or {})
+    info = dict(alignment)
     d = np.linalg.norm(np.asarray(ref.vertices) - center, axis=1)
     info["reference_inside_sphere"] = float((d < radius).mean())
     bound_center = ref.bounding_sphere.primitive.center

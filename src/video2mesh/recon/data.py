@@ -64,17 +64,15 @@ class Dataset:
             self._meets_sphere = self._meets_sphere.to(device)
         return self
 
-    def find_backdrop(self, margin: float = 0.0) -> float | None:
-        """Mask a plain backdrop (recon.plain_background), ``margin`` × the short side away
-        from everything else; returns its pixel share, or None."""
-        from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks, keep_away
+    def find_backdrop(self) -> float | None:
+        """Mask a plain backdrop (recon.plain_background); returns its pixel share, or None."""
+        from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks
 
         if self.background_points is not None and self.background_points > TEXTURED_POINTS:
             return None  # SfM triangulated the background: it is textured, not a backdrop
         masks = backdrop_masks(self.images.cpu().numpy(), self.support_hits())
         if masks is None:
             return None
-        masks = keep_away(masks, margin)
         self.backdrop = torch.from_numpy(masks).to(self.images.device)
         return float(masks.mean())
 

@@ -154,16 +154,3 @@ def backdrop_masks(images: np.ndarray, solid: np.ndarray | None = None) -> np.nd
         return None
     empty = np.zeros(images.shape[1:3], bool)
     return np.stack([empty if m is None or i in many_hues else m for i, m in enumerate(masks)])
-
-
-def keep_away(masks: np.ndarray, margin: float) -> np.ndarray:
-    """(N, H, W) backdrop masks eroded by ``margin`` × the short side (rounded to whole
-    pixels): no backdrop pixel within that distance of a pixel that is not backdrop. The frame's
-    edge is no object: the erosion treats what lies beyond it as backdrop."""
-    from scipy import ndimage
-
-    px = round(margin * min(masks.shape[1:3]))
-    if px <= 0:
-        return masks
-    disk = np.hypot(*np.mgrid[-px : px + 1, -px : px + 1]) <= px
-    return np.stack([ndimage.binary_erosion(m, disk, border_value=1) for m in masks])

@@ -114,11 +114,6 @@ class TrainConfig:
     # objects in front of a plain backdrop: BCE pushing the object's opacity to 0 on backdrop
     # pixels flood-filled from the frame border (recon.plain_background); 0 turns it off
     backdrop_weight: float = 0.1
-    # the backdrop masks keep this share of the image's short side away from the object (an
-    # erosion of the mask): SfM cameras of a capture whose only texture is the object's own are
-    # 1-3° off, i.e. its silhouettes disagree by several pixels between views, and the BCE then
-    # carves the object down to where they all agree. 0: masks up to the silhouette
-    backdrop_margin: float = 0.0
     curvature_weight: float = 5e-4
     # optimiser (AdamW, linear warm-up, ×lr_gamma at each step fraction)
     lr: float = 1e-3

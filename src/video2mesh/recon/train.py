@@ -417,7 +417,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             100 * outside,
         )
     if cfg.backdrop_weight > 0 and seg.scene_type == "object":
-        share = ds.find_backdrop(cfg.backdrop_margin)
+        share = ds.find_backdrop()
         if share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
         elif ds.background_points is not None:
