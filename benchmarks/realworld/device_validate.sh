@@ -6,7 +6,8 @@
 #   bash benchmarks/realworld/device_validate.sh SCENES ITERATIONS [TEXTURE_SCENES]
 # e.g. "temple_ring,dtu_scan65" "3000,6000,10000" "temple_ring"; JOBS (chains at once, 4) and
 # BUDGET (seconds after which no chain starts, 300), PRESET (gpu), RES (meshes, 512), VARIANTS
-# (JSON: name -> train overrides, default: the defaults alone) and LIMIT from the environment.
+# (JSON: name -> train overrides, default: the defaults alone), LIMIT and DATA (.devdata) from
+# the environment.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit 1
@@ -14,7 +15,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -c "import torch, sys; print('torch', torch.__version__, 'python', sys.version.split()[0])"
 # LIMIT (seconds, 540) stops the chains before the device's 600 s, so that their logs come back
-timeout "${LIMIT:-540}" python3 benchmarks/realworld/gpu_validate.py --data .devdata --out "$OUT" \
+timeout "${LIMIT:-540}" python3 benchmarks/realworld/gpu_validate.py --data "${DATA:-.devdata}" --out "$OUT" \
     --scenes "$1" --iterations "$2" --jobs "${JOBS:-4}" --budget "${BUDGET:-300}" \
     --preset "${PRESET:-gpu}" --resolution "${RES:-512}" \
     --variants "${VARIANTS:-{\"default\": {\}\}}"
@@ -26,8 +27,8 @@ last=${2##*,}
 for s in $(echo "${3:-}" | tr , ' '); do
     run=/tmp/texture_run
     mkdir -p $run/results/$s/sfm
-    ln -sf "$PWD/.devdata/$s/transforms.json" $run/results/$s/transforms.json
-    ln -sf "$PWD/.devdata/$s/images.tar" $run/results/$s/sfm/images.tar
+    ln -sf "$PWD/${DATA:-.devdata}/$s/transforms.json" $run/results/$s/transforms.json
+    ln -sf "$PWD/${DATA:-.devdata}/$s/images.tar" $run/results/$s/sfm/images.tar
     ln -sf /tmp/gpu_validate/$s/default/it${last}_res512.ply $run/results/$s/mesh.ply
     python3 benchmarks/texture/bench.py --threads 16 quality --run $run --scene $s \
         --mesh mesh.ply --size 2048 --faces 200000 > "$OUT/texture_$s.json" 2> "$OUT/texture_$s.err"

@@ -48,14 +48,17 @@ def main() -> None:
     ap.add_argument("--scenes", required=True)
     ap.add_argument("--resolution", type=int, default=512)
     ap.add_argument("--out", type=Path, required=True)
+    # "without" alone where the chains' own meshes (extracted with the test) are the other arm
+    ap.add_argument("--modes", default="with,without")
     args = ap.parse_args()
+    modes = [(m, {"with": WITH, "without": without}[m]) for m in args.modes.split(",")]
     rows = []
     for scene in args.scenes.split(","):
         for run in sorted(p for p in (args.work / scene).iterdir() if p.is_dir()):
             ckpt = last_checkpoint(run)
             if ckpt is None:
                 continue
-            for mode, fn in (("with", WITH), ("without", without)):
+            for mode, fn in modes:
                 cavities.hollows = fn  # extract_checkpoint imports it when it runs
                 mesh = run / f"{ckpt.stem}_res{args.resolution}_hollows-{mode}.ply"
                 st = extract_checkpoint(
