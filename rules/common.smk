@@ -221,14 +221,16 @@ def texture_args(wildcards, input):
         args.append("--lods " + " ".join(str(int(n)) for n in TEXTURE["lods"]))
     if TEXTURE["obj"]:
         args.append("--obj")
+    args.append(W.real_size_args(wildcards.scene))
     return " ".join(args)
 
 
-def texture_targets(scene=None):
-    """The GLBs the workflow makes: per scene and run the finest mesh's, or every mesh's."""
+def texture_targets(scene=None, ext=".glb"):
+    """The GLBs the workflow makes (or their ``.texture.json``): per scene and run the finest
+    mesh's, or every mesh's."""
     finest = TEXTURE["meshes"] == "finest"
     return expand(
-        f"{TEXTURE_STEM}.glb",
+        f"{TEXTURE_STEM}{ext}",
         scene=[scene] if scene else list(SCENES),
         run=list(RUNS),
         iterations=ITERATIONS[-1:] if finest else ITERATIONS,

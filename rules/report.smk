@@ -91,6 +91,9 @@ rule viewer:
             scene=wildcards.scene,
         ),
         textured=lambda wildcards: texture_targets(wildcards.scene),
+        texture_stats=lambda wildcards: texture_targets(
+            wildcards.scene, ".texture.json"
+        ),
         transforms="results/{scene}/transforms.json",
         reference=eval_framing_reference,
     output:

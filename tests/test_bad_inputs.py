@@ -291,8 +291,10 @@ def test_invalid_sphere_overrides_fail_before_any_work(
          r"'exhastive' is not one of \['auto', 'sequential', 'exhaustive'\]"),
         ("scenes:\n  s: {source: sample}\nsphere:\n  s: {centre: [0, 0, 1]}\n",
          r"Additional properties are not allowed \('centre' was unexpected\)"),
+        ("scenes:\n  s: {source: sample, real_size: {height: 9.5cm}}\n",
+         r"'9.5cm' is not of type 'number'"),
     ],
-    ids=["enum-typo", "sphere-typo-key"],
+    ids=["enum-typo", "sphere-typo-key", "real-size-with-unit"],
 )  # fmt: skip
 def test_config_typos_are_named_before_anything_runs(
     tmp_path: Path, results: Path, config: str, says: str

@@ -103,13 +103,17 @@ def textured(capture, tmp_path_factory) -> Path:
         "texture", "--mesh", str(capture["mesh"]), "--transforms", str(capture["transforms"]),
         "--images", str(capture["images"]), "--size", "512", "--faces", "5000",
         "--lods", "1000", "--obj", "--holdout", "4", "--threads", "1",
+        "--real-longest", str(REAL_LONGEST),
         "--out", str(out), "--stats", str(out.with_suffix(".texture.json")),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
-def test_glb_loads_with_uvs_texture_and_budget(textured: Path) -> None:
+REAL_LONGEST = 0.25  # metres: the files come out in metres, the world stays the capture's
+
+
+def test_glb_loads_with_uvs_texture_and_budget(capture, textured: Path) -> None:
     glb = trimesh.load(textured, force="mesh", process=False)
     assert isinstance(glb.visual, trimesh.visual.TextureVisuals)
     assert glb.visual.uv.shape == (len(glb.vertices), 2)
@@ -123,7 +127,40 @@ def test_glb_loads_with_uvs_texture_and_budget(textured: Path) -> None:
     assert obj.visual.material.image.size == (512, 512)
     # +Y up: the capture's up is +z (cameras orbit around it), so the box (−0.2 in z) sits low
     stats = json.loads(textured.with_suffix(".texture.json").read_text())
-    assert np.allclose(np.asarray(stats["world_from_gltf"])[:3, 1], [0, 0, 1], atol=0.05)
+    back = np.asarray(stats["world_from_gltf"])
+    scale = stats["metres_per_unit"]
+    assert np.allclose(back[:3, 1] * scale, [0, 0, 1], atol=0.05)
+    # in metres: the longest side of the upright box is the length given, in every file
+    assert stats["units"] == "m" and stats["real_size"] == {"longest": REAL_LONGEST}
+    assert max(stats["dimensions"]) == pytest.approx(REAL_LONGEST)
+    world = trimesh.load(capture["mesh"], force="mesh", process=False)
+    assert scale == pytest.approx(REAL_LONGEST / world.extents.max(), rel=0.02)
+    for mesh in (glb, lod, obj):
+        assert mesh.extents.max() == pytest.approx(REAL_LONGEST, rel=0.02)
+
+
+def test_upright_box_and_real_size() -> None:
+    """Sides of a turned box measured along its up, height from a support plane under it; the
+    config's lengths parsed, bad ones refused with what to write."""
+    from video2mesh.errors import UserError
+    from video2mesh.real_size import metres_per_unit, parse, upright_box
+    from video2mesh.support import Plane
+
+    box = trimesh.creation.box([0.3, 0.2, 0.5])
+    turn = trimesh.transformations.random_rotation_matrix(np.random.default_rng(3).random(3))
+    box.apply_transform(turn)
+    up = turn[:3, 2]
+    got = upright_box(box.vertices, up)
+    assert np.allclose(got.sides(), [0.3, 0.2, 0.5]) and got.longest == pytest.approx(0.5)
+    lowest = float((box.vertices @ up).min())
+    on_table = upright_box(box.vertices, -up, Plane(up, 0.1 - lowest, 0, 0.0))  # 0.1 above it
+    assert on_table.height == pytest.approx(0.6)  # the plane's up wins over the one passed
+    assert metres_per_unit(got, parse({"height": 0.1})) == pytest.approx(0.2)
+    assert parse(None) is None and parse({}) is None
+    for bad in ({"height": -1}, {"height": "10cm"}, {"width": 0.1}, {"height": 1, "longest": 2}):
+        with pytest.raises(UserError, match="real_size") as err:
+            parse(bad)
+        assert "metres" in err.value.hint
 
 
 @pytest.mark.skipif(
@@ -190,6 +227,7 @@ def test_viewer_inlines_vertex_colours_and_a_redecimated_texture(
     mesh.parent.mkdir(parents=True)
     shutil.copy(capture["mesh"], mesh)
     shutil.copy(textured, mesh.with_suffix(".glb"))
+    shutil.copy(textured.with_suffix(".texture.json"), mesh.with_suffix(".texture.json"))
     html = tmp_path / "viewer.html"
     argv = ["viewer", "--scene", "s", "--meshes", str(mesh), "--textured"]
     argv += [str(mesh.with_suffix(".glb"))]
@@ -207,6 +245,17 @@ def test_viewer_inlines_vertex_colours_and_a_redecimated_texture(
     image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert image.size == (1024, 1024)
     assert np.asarray(image).std() > 20  # the stripes, not a flat colour
+    assert max(rec["stats"]["dimensions_m"]) == pytest.approx(REAL_LONGEST)  # printed in cm
+
+    def positions(r: dict) -> np.ndarray:  # viewer.js: decode, the u16 xyz first
+        import gzip
+
+        raw = gzip.decompress(base64.b64decode(r["data"]))
+        return np.frombuffer(raw[: 6 * r["vertices"]], "<u2").reshape(-1, 3).astype(float)
+
+    # the textured copy comes back from metres to the world's frame, onto the mesh itself
+    a, b = positions(rec), positions(tex)
+    assert np.allclose(a.min(0), b.min(0), atol=700) and np.allclose(a.max(0), b.max(0), atol=700)
 
 
 @pytest.mark.slow

@@ -18,7 +18,12 @@ CONFIG = {
     "scenes": {
         "sample": {"source": "sample", "type": "object", "sample": {"frames": 30}},
         "clip": {"video": "data/Clip.MOV", "type": "scene"},
-        "statue": {"images": "data/st", "reference": "scan.ply", "reference_cameras": "c.json"},
+        "statue": {
+            "images": "data/st",
+            "reference": "scan.ply",
+            "reference_cameras": "c.json",
+            "real_size": {"height": 0.42},
+        },
     },
     "frames": {"count": 100, "max_size": 960},
     "sfm": {"matcher": "auto"},
@@ -66,6 +71,9 @@ def test_scene_settings(plan: Plan) -> None:
     assert plan.support_arg("clip") == "--no-support" and plan.support_arg("sample") == ""
     assert plan.sphere_overrides("clip") == '{"radius": 2.0}'
     assert plan.scene_type("statue") == "object"
+    # the texture command's metres: one measured length, none where the user gave none
+    assert plan.real_size_args("statue") == "--real-height 0.42"
+    assert plan.real_size_args("clip") == ""
 
 
 def test_training_chain_inputs(plan: Plan) -> None:

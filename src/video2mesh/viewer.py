@@ -216,14 +216,6 @@ def build_viewer(
         key, _ = parse_mesh_json_path(path)
         metrics[key] = json.loads(Path(path).read_text())
     glbs = {parse_mesh_json_path(Path(p).with_suffix(".json"))[0]: p for p in textured}
-    world_from_gltf = None
-    if glbs:
-        from video2mesh.texture.export import gltf_from_world
-
-        if framing.crop_center is None:
-            raise UserError("textured meshes need the scene's frame", "pass --transforms")
-        to_gltf = gltf_from_world(np.asarray(framing.up), np.asarray(framing.crop_center))
-        world_from_gltf = np.linalg.inv(to_gltf)
     records = []
     for i, path in enumerate(mesh_paths):
         key, _ = parse_mesh_json_path(Path(path).with_suffix(".json"))
@@ -246,7 +238,12 @@ def build_viewer(
             },
         )
         if key in glbs:
-            rec["textured"] = encode_textured(glbs[key], world_from_gltf, center, extent, max_faces)
+            # the texture command's JSON beside the GLB: its frame (turn, centre, metres)
+            tex = json.loads(Path(glbs[key]).with_suffix(".texture.json").read_text())
+            back = np.asarray(tex["world_from_gltf"], float)
+            rec["textured"] = encode_textured(glbs[key], back, center, extent, max_faces)
+            if tex.get("units") == "m":
+                rec["stats"]["dimensions_m"] = tex["dimensions"]
         records.append(rec)
     ref_rec = None
     if reference:

@@ -17,6 +17,7 @@ import string
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from video2mesh import real_size
 from video2mesh.backends import Backend, Needs, get_backend
 
 # inputs every segment / mesh has, passed by name; a backend's own inputs go as --input NAME=PATH
@@ -160,6 +161,11 @@ class Plan:
         if self.scene_type(scene) != "object":
             return {"support": "keep", "floaters": "keep", "find_support": False}
         return self.scene_settings(scene, "object")
+
+    def real_size_args(self, scene: str) -> str:
+        """``--real-height 0.095``: the texture command's metres (empty: the scene's units)."""
+        length = real_size.parse(self.scenes[scene].get("real_size"))
+        return f"--real-{length[0]} {length[1]!r}" if length else ""
 
     def isolate_args(self, scene: str) -> str:
         s = self.object_settings(scene)

@@ -263,7 +263,8 @@
       const s = m.stats || {};
       info.innerHTML = `<b>${m.run}</b> · ${m.iterations} it · res ${m.resolution}<br>` +
         `${s.faces ?? "?"} faces (shown: ${shown.faces}${mode === 2 ? ", textured" : ""}) · Chamfer-L1 ${fmt(s.chamfer_l1, 3)} · ` +
-        `F@1% ${fmt(s.fscore_1pct, 3)}` + (s.reference_kind ? ` · vs ${s.reference_kind}` : "");
+        `F@1% ${fmt(s.fscore_1pct, 3)}` + (s.reference_kind ? ` · vs ${s.reference_kind}` : "") +
+        (s.dimensions_m ? `<br>${s.dimensions_m.map((x) => (100 * x).toFixed(1)).join(" × ")} cm (w × d × h, from real_size)` : "");
       say("");
       draw();
     } catch (err) {

@@ -19,6 +19,8 @@ import numpy as np
 
 from video2mesh.atomic import write_json
 from video2mesh.errors import UserError
+from video2mesh.real_size import LENGTHS, metres_per_unit, parse, upright_box
+from video2mesh.support import Plane
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def texture_mesh(
     top_k: int = 3,
     holdout: int = 0,
     device_name: str = "auto",
+    real_size: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -86,6 +89,7 @@ def texture_mesh(
     from video2mesh.texture.unwrap import unwrap
 
     t_start = time.perf_counter()
+    length = parse(real_size)  # bad input fails before any work
     device = pick_device(device_name)
     mesh = load_mesh(mesh_path)
     if len(mesh.faces) == 0:
@@ -93,7 +97,11 @@ def texture_mesh(
     meta = read_transforms(transforms)
     center = np.asarray(meta["sphere_center"], float)
     radius = float(meta["sphere_radius"])
-    to_gltf = gltf_from_world(np.asarray(scene_framing(transforms).up), center)
+    up = np.asarray(scene_framing(transforms).up)
+    plane = Plane.from_json(meta["support_plane"]) if meta.get("support_plane") else None
+    box = upright_box(np.asarray(mesh.vertices), up, plane)
+    scale = metres_per_unit(box, length) if length else 1.0
+    to_gltf = gltf_from_world(up, center, scale)
     if source == "photos":
         if images is None:
             raise UserError("--source photos needs --images", "pass the sfm images.tar")
@@ -116,6 +124,11 @@ def texture_mesh(
         "input_faces": len(mesh.faces),
         "device": str(device),
         "world_from_gltf": np.linalg.inv(to_gltf).tolist(),
+        # the files' unit: metres when the user gave a real length, else the scene's own
+        "units": "m" if length else "scene",
+        "metres_per_unit": scale if length else None,
+        "real_size": dict([length]) if length else None,
+        "dimensions": [scale * side for side in box.sides()],  # width, depth, height
         "levels": [],
     }
     if source == "photos":
@@ -200,6 +213,7 @@ def _run(args: argparse.Namespace) -> None:
         top_k=args.top_k,
         holdout=args.holdout,
         device_name=args.device,
+        real_size={k: v for k in LENGTHS if (v := getattr(args, f"real_{k}")) is not None},
     )
 
 
@@ -223,6 +237,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", type=int, default=0, help="hold back every N-th photo")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
+    size = p.add_mutually_exclusive_group()
+    for k in LENGTHS:
+        size.add_argument(
+            f"--real-{k}", type=float, help=f"the object's real {k} in metres: files in metres"
+        )
     p.add_argument("--out", required=True, help="mesh/it{N}_res{R}.glb")
     p.add_argument("--stats", required=True, help="JSON: sizes, timings, world_from_gltf")
     p.set_defaults(func=_run)

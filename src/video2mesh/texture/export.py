@@ -3,9 +3,10 @@
 glTF wants +Y up (glTF 2.0 spec, "Coordinate System and Units"); the pipeline's world is the SfM
 frame, whose up is arbitrary. The files are therefore in the *glTF frame*: the world rotated by
 the smallest rotation that takes the scene's up (the mean camera up, as the report's renders use)
-to +Y, and translated so that the bounding sphere's centre is the origin. Units stay the world's
-(a monocular capture has no metric scale; the sample's units are its generator's). The 4×4
-``world_from_gltf`` in the texture JSON undoes it.
+to +Y, translated so that the bounding sphere's centre is the origin, and scaled to metres when
+the user gave one real length of the object (``real_size``, video2mesh/real_size.py); else the
+units stay the world's (a monocular capture has no metric scale; the sample's units are its
+generator's). The 4×4 ``world_from_gltf`` in the texture JSON undoes it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     import trimesh
 
 
-def gltf_from_world(up: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """4×4: rotate ``up`` onto +Y (smallest rotation), then move ``center`` to the origin."""
+def gltf_from_world(up: np.ndarray, center: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """4×4: rotate ``up`` onto +Y (smallest rotation), move ``center`` to the origin, scale."""
     u = np.asarray(up, float) / np.linalg.norm(up)
     y = np.array([0.0, 1.0, 0.0])
     axis = np.cross(u, y)
@@ -35,8 +36,8 @@ def gltf_from_world(up: np.ndarray, center: np.ndarray) -> np.ndarray:
         kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
         rot = np.eye(3) + s * kx + (1 - c) * kx @ kx  # Rodrigues
     out = np.eye(4)
-    out[:3, :3] = rot
-    out[:3, 3] = -rot @ np.asarray(center, float)
+    out[:3, :3] = scale * rot
+    out[:3, 3] = -scale * rot @ np.asarray(center, float)
     return out
 
 
@@ -59,10 +60,11 @@ def textured_mesh(
         roughnessFactor=1.0,
     )
     rot, shift = transform[:3, :3], transform[:3, 3]
+    turn = rot / np.cbrt(np.linalg.det(rot))  # normals turn, they do not scale
     return trimesh.Trimesh(
         vertices=vertices @ rot.T + shift,
         faces=faces,
-        vertex_normals=normals @ rot.T,
+        vertex_normals=normals @ turn.T,
         visual=trimesh.visual.TextureVisuals(uv=uv, material=material),
         process=False,
     )
