@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from video2mesh.errors import UserError
-from video2mesh.support import Plane
+from video2mesh.support import Plane, up_frame
 
 LENGTHS = ("height", "longest")
 HINT = "set real_size: {height: <metres>} or {longest: <metres>} under the scene in the config"
@@ -53,10 +53,8 @@ def upright_box(vertices: np.ndarray, up: np.ndarray, support: Plane | None = No
         h = vertices @ u
         bottom = float(h.min())
     # the footprint: vertices projected across u, and the smallest rectangle round them
-    a = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
-    a /= np.linalg.norm(a)
-    b = np.cross(u, a)
-    _, extents = trimesh.bounds.oriented_bounds_2D(np.c_[vertices @ a, vertices @ b])
+    across = up_frame(u)[:2]
+    _, extents = trimesh.bounds.oriented_bounds_2D(vertices @ across.T)
     w, d = sorted((float(e) for e in extents), reverse=True)
     return UprightBox(w, d, float(h.max()) - bottom)
 

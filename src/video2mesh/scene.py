@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from video2mesh.atomic import atomic_path, write_json
+from video2mesh.coverage import coverage
 from video2mesh.errors import UserError
 from video2mesh.recon.plain_background import background_point_share
 from video2mesh.sphere import (
@@ -208,6 +209,7 @@ def plot_sphere(
     out: Path,
     title: str,
     reference: np.ndarray | None = None,
+    notes: list[str] = (),  # type: ignore[assignment]
 ) -> None:
     import matplotlib
 
@@ -268,7 +270,7 @@ def plot_sphere(
         ax.set_aspect("equal")
         ax.set_title(label)
     axes[0].legend(loc="lower left", fontsize=7, markerscale=4)
-    fig.suptitle(title)
+    fig.suptitle("\n".join([title, *notes]), fontsize=12 if not notes else 9)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=90)
@@ -303,15 +305,21 @@ def build_scene(
     transforms["background_points"] = round(
         background_point_share(points, sphere.center, sphere.radius, sphere.support), 5
     )
+    poses = camera_poses(model)
+    # how the cameras surround an object on a support: notes on what the photos leave unseen
+    capture = None
+    if sphere.support is not None:
+        centers = np.stack([m[:3, 3] for m in poses.values()])
+        capture = coverage(centers, sphere.center, sphere.radius, sphere.support)
+        for note in capture.notes:
+            log.warning("%s: capture: %s", scene, note)
+    transforms["capture"] = capture.as_json() if capture else None
     write_json(out_transforms, transforms)
-    plot_sphere(
-        points,
-        camera_poses(model),
-        sphere,
-        out_png,
+    title = (
         f"{scene}: {len(transforms['frames'])} cameras, {len(points)} points, "
-        f"sphere r={sphere.radius:.3g} ({sphere.method})",
+        f"sphere r={sphere.radius:.3g} ({sphere.method})"
     )
+    plot_sphere(points, poses, sphere, out_png, title, notes=capture.notes if capture else [])
     return transforms
 
 
