@@ -98,3 +98,19 @@ def test_cli_render_and_grid(tmp_path: Path) -> None:
 def test_empty_mesh_still_gives_an_image() -> None:
     sheet = render_views(trimesh.Trimesh(), Framing((0, 0, 0), 1, (0, 0, 1)), 32, (0.0, 90.0))
     assert sheet.size == (64, 32)
+
+
+def test_scene_up_is_the_support_normal_else_the_cameras_up() -> None:
+    """One up for renders, GLB and sizes: the table's normal where the scene stage found one
+    (an orbit's cameras tilt with the hand; DTU's robot arm 27° off its table), else the
+    cameras' (transforms.json's OpenGL matrices: column 1 is the image's up)."""
+    from video2mesh.render import scene_up
+
+    gl = np.eye(4)
+    gl[:3, :3] = [[1, 0, 0], [0, 0, -1], [0, 1, 0]]  # image up +z, looking along +y
+    frames = [{"transform_matrix": gl.tolist()}] * 3
+    default = np.array([1.0, 0, 0])
+    assert np.allclose(scene_up({"frames": frames}, default), [0, 0, 1])
+    plane = {"normal": [0.0, 0.6, 0.8], "offset": 1.0}
+    assert np.allclose(scene_up({"frames": frames, "support_plane": plane}, default), [0, 0.6, 0.8])
+    assert np.allclose(scene_up({"frames": []}, default), default)

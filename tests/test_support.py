@@ -69,6 +69,18 @@ def _truth_inside(sphere, obj):
 def test_cameras_up_and_in_view_share():
     cams = _orbit()
     assert camera_up(cams.c2w) @ [0, 0, 1] > 0.95
+    # photos turned a quarter, 31 one way and 17 the other (the Middlebury temple's ring): the
+    # cameras' image ups disagree, the orbit's normal is up, signed by the cameras looking down
+    quarter = np.diag([1.0, 1, 1, 1])
+    quarter[:2, :2] = [[0, -1], [1, 0]]  # the camera's x and y axes swapped, about its z
+    rolled = cams.c2w @ quarter
+    rolled[31:] = cams.c2w[31:] @ quarter.T
+    naive = -rolled[:, :3, 1].mean(axis=0)  # 0.58 long, level: the mean alone would lie
+    assert np.linalg.norm(naive) > 0.5 and abs(naive[2]) < 0.01
+    assert camera_up(rolled) @ [0, 0, 1] > 0.99
+    # the world upside down: the same cameras, the up follows the world
+    flip = np.diag([1.0, -1, -1, 1])
+    assert camera_up(flip @ rolled) @ [0, 0, -1] > 0.99
     share = in_view_share(np.array([TARGET, [5.0, 0, 1], [0, 0, 10]]), cams)
     assert share[0] == 1.0  # the object is in every image
     assert share[1] < 0.35  # a wall point: only the cameras on the far side see it

@@ -79,6 +79,10 @@ class Plane:
         )
 
 
+LEVEL_LOOK = 0.05  # |mean view direction · up| under which cameras look level (3°)
+UPRIGHT_SHARE = 0.9  # of cameras whose −y is within 60° of the mean: held upright
+
+
 def up_frame(normal: np.ndarray) -> np.ndarray:
     """Rows: two unit vectors in the plane and the normal (a right-handed basis)."""
     helper = np.array([1.0, 0, 0]) if abs(normal[0]) < 0.9 else np.array([0, 1.0, 0])
@@ -90,16 +94,24 @@ def up_frame(normal: np.ndarray) -> np.ndarray:
 def camera_up(c2w: np.ndarray) -> np.ndarray:
     """The cameras' shared up direction (world), from OpenCV camera-to-world matrices.
 
-    People hold a phone upright, so the mean of the cameras' −y axes points up. When the
-    cameras are rolled every which way (mean too short), the normal of the plane through the
-    camera centres (an orbit's plane), turned towards that mean, is used instead.
+    People hold a camera upright, so the mean of the cameras' −y axes points up, and each
+    camera's −y within 60° of it. When the cameras are rolled (the mean too short, or many
+    cameras' −y far from it: the Middlebury temple's ring holds photos turned a quarter one way
+    and the other), the normal of the plane through the camera centres (an orbit's plane) is up,
+    signed so that the cameras look down on what they film, as people do, or, when they look
+    level, towards that mean.
     """
     ups = -c2w[:, :3, 1]
     mean = ups.mean(axis=0)
-    if np.linalg.norm(mean) >= 0.5 or len(c2w) < 3:
-        return mean / max(np.linalg.norm(mean), 1e-12)
+    unit = mean / max(np.linalg.norm(mean), 1e-12)
+    upright = np.mean(ups @ unit > 0.5) >= UPRIGHT_SHARE
+    if (np.linalg.norm(mean) >= 0.5 and upright) or len(c2w) < 3:
+        return unit
     centers = c2w[:, :3, 3]
     normal = np.linalg.eigh(np.cov((centers - centers.mean(axis=0)).T))[1][:, 0]
+    look = float(c2w[:, :3, 2].mean(axis=0) @ normal)  # OpenCV: +z looks into the scene
+    if abs(look) > LEVEL_LOOK:
+        return -normal if look > 0 else normal
     return normal if normal @ mean >= 0 else -normal
 
 
