@@ -184,6 +184,23 @@ def test_the_flat_bottom_of_a_floating_body_over_its_legs_is_no_support():
     assert plane is not None and abs(plane.height(np.array([0.0, 0.0, 0.1]))) < 0.003
 
 
+def test_the_top_of_an_objects_own_plinth_is_no_support():
+    """An object on its own base, on a plain backdrop (the Middlebury temple on black): the
+    base's top is flat, dense and under the object, but it does not reach out from under it
+    as a table does; standing on a table, the table is found and the base stays."""
+    rng = np.random.default_rng(5)
+    body = _object(rng) + [0.0, 0.0, 0.1]
+    a = rng.uniform(0, 2 * np.pi, 300)
+    side = np.c_[0.35 * np.cos(a), 0.35 * np.sin(a), rng.uniform(0.0, 0.1, 300)]
+    base = np.vstack([_disc(rng, 800, 0.35, 0.1, (0.1, -0.05)), side + [0.1, -0.05, 0.0]])
+    cams = _orbit()
+    look = look_at_point(cams.centers, cams.axes)
+    assert find_support(np.vstack([body, base]), cams.c2w, look) is None
+    table = _disc(rng, 4000, 1.1, 0.0)
+    plane = find_support(np.vstack([body, base, table]), cams.c2w, look)
+    assert plane is not None and abs(plane.height(np.zeros(3))) < 0.003
+
+
 def _scene_mesh():
     """A box on a table disc, a floater beside it, and the table's underside below."""
     body = trimesh.creation.box(extents=[0.6, 0.6, 0.8])
