@@ -189,10 +189,10 @@ def test_the_top_of_an_objects_own_plinth_is_no_support():
     base's top is flat, dense and under the object, but it does not reach out from under it
     as a table does; standing on a table, the table is found and the base stays."""
     rng = np.random.default_rng(5)
-    body = _object(rng) + [0.0, 0.0, 0.1]
+    body = _object(rng) + np.array([0.0, 0.0, 0.1])
     a = rng.uniform(0, 2 * np.pi, 300)
     side = np.c_[0.35 * np.cos(a), 0.35 * np.sin(a), rng.uniform(0.0, 0.1, 300)]
-    base = np.vstack([_disc(rng, 800, 0.35, 0.1, (0.1, -0.05)), side + [0.1, -0.05, 0.0]])
+    base = np.vstack([_disc(rng, 800, 0.35, 0.1, (0.1, -0.05)), side + np.array([0.1, -0.05, 0.0])])
     cams = _orbit()
     look = look_at_point(cams.centers, cams.axes)
     assert find_support(np.vstack([body, base]), cams.c2w, look) is None
