@@ -73,8 +73,11 @@ def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
         assert f["file_path"] in kept  # images/<frame index>.jpg
         m = np.asarray(f["transform_matrix"])
         assert m.shape == (4, 4) and np.allclose(m[3], [0, 0, 0, 1])
-    # the classic sample floats: no support, so no frame to judge the cameras' coverage in
-    assert t["support_plane"] is None and t["capture"] is None
+    # the classic sample floats (no support): its coverage about the cameras' up, all round
+    # and from above, so no notes
+    cap = t["capture"]
+    assert t["support_plane"] is None and cap["views"] == len(t["frames"])
+    assert cap["azimuth_gap_deg"] < 90 and cap["elevation_deg"][2] > 30 and cap["notes"] == []
 
 
 def test_config_typo_names_the_key(tmp_path):

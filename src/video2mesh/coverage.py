@@ -1,7 +1,8 @@
-"""How the cameras surround an object standing on a support, and what that leaves unseen.
+"""How the cameras surround an object, and what that leaves unseen.
 
-Measured from the object (the sphere's centre) in the support's frame: each camera's azimuth
-round the support's normal and its elevation above the support. Two ways of filming that the
+Measured from the object (the sphere's centre) about the scene's up (the support's normal, or
+the cameras' up for a floating object): each camera's azimuth round it and its elevation above
+the horizontal through the object. Two ways of filming that the
 validation set showed to cost shape (benchmarks/realworld/RESULTS.md, sessions 19–20) get a
 note that the scene stage logs and writes into transforms.json and sphere.png:
 
@@ -12,9 +13,6 @@ note that the scene stage logs and writes into transforms.json and sphere.png:
   seen edge-on at best (a cup filmed from 12–22° came out with a lid in its bowl, on the CPU
   and GPU presets alike). The set's orbits reach 42–66° at their highest; the two low orbits
   18° and 22°.
-
-Objects without a support have no reliable up (the cameras' mean up can lie anywhere in a ring
-of photos turned on their sides), so they get no notes.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from video2mesh.support import Plane, up_frame
+from video2mesh.support import up_frame
 
 MAX_AZIMUTH_GAP_DEG = 90.0
 MIN_TOP_ELEVATION_DEG = 30.0
@@ -47,9 +45,9 @@ class Coverage:
         }
 
 
-def coverage(centers: np.ndarray, center: np.ndarray, radius: float, support: Plane) -> Coverage:
-    """The cameras (centres, world units) round the object at ``center`` on ``support``."""
-    frame = up_frame(support.normal)  # rows: two axes on the plane, then its normal
+def coverage(centers: np.ndarray, center: np.ndarray, radius: float, up: np.ndarray) -> Coverage:
+    """The cameras (centres, world units) round the object at ``center``, about ``up``."""
+    frame = up_frame(np.asarray(up, float) / np.linalg.norm(up))  # rows: two across, then up
     v = (np.asarray(centers, float) - center) @ frame.T
     dist = np.linalg.norm(v, axis=1)
     elevation = np.degrees(np.arcsin(np.clip(v[:, 2] / dist, -1.0, 1.0)))
@@ -64,7 +62,7 @@ def coverage(centers: np.ndarray, center: np.ndarray, radius: float, support: Pl
         )
     if high < MIN_TOP_ELEVATION_DEG:
         notes.append(
-            f"every photo is taken from {high:.0f}° or less above the table: the top and the "
+            f"every photo looks at the object from {high:.0f}° above or less: the top and the "
             "inside of an open object (cup, bowl, vase) are seen edge-on at best and may come "
             "out closed or rounded; add a loop from 40–50° above"
         )
