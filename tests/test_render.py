@@ -104,7 +104,7 @@ def test_scene_up_is_the_support_normal_else_the_cameras_up() -> None:
     """One up for renders, GLB and sizes: the table's normal where the scene stage found one
     (an orbit's cameras tilt with the hand; DTU's robot arm 27° off its table), else the
     cameras' (transforms.json's OpenGL matrices: column 1 is the image's up)."""
-    from video2mesh.render import scene_up
+    from video2mesh.support import scene_up
 
     gl = np.eye(4)
     gl[:3, :3] = [[1, 0, 0], [0, 0, -1], [0, 1, 0]]  # image up +z, looking along +y

@@ -3,7 +3,7 @@
 Every mesh of a scene is drawn from the same cameras so that thumbnails compare pixel for pixel:
 orthographic views around the scene's "up" axis, framed on the reference mesh's bounds when the
 scene has one, else on the bounding sphere of transforms.json. "Up" is the support plane's normal
-where the scene stage found one, else the cameras' up (`support.camera_up`: people film upright;
+where the scene stage found one, else the cameras' up (`support.scene_up`: people film upright;
 a ring of rolled photos: the orbit's normal), else +z. Geometry outside the sphere is dropped
 (as in `video2mesh evaluate`) so that background surfaces do not hide the object.
 
@@ -58,22 +58,6 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def scene_up(meta: dict, default: np.ndarray) -> np.ndarray:
-    """The scene's up: the support plane's normal where the scene stage found one, else the
-    cameras' up (`support.camera_up`)."""
-    import numpy as np
-
-    from video2mesh.support import camera_up
-
-    if meta.get("support_plane"):
-        return _unit(np.asarray(meta["support_plane"]["normal"], float))
-    gl = [np.asarray(f["transform_matrix"], float) for f in meta.get("frames", [])]
-    if not gl:
-        return default
-    # transforms.json holds OpenGL camera-to-world matrices; camera_up takes OpenCV ones
-    return camera_up(np.stack(gl) @ np.diag([1.0, -1.0, -1.0, 1.0]))
-
-
 def scene_framing(
     transforms: str | Path | None = None, reference: str | Path | None = None
 ) -> Framing:
@@ -88,6 +72,8 @@ def scene_framing(
 
         sphere = read_sphere(transforms)
         sphere_c, sphere_r = sphere.center, sphere.radius
+        from video2mesh.support import scene_up
+
         up = scene_up(json.loads(Path(transforms).read_text()), up)
     if reference:
         from video2mesh.evaluate import load_mesh

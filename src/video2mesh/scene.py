@@ -35,7 +35,7 @@ from video2mesh.sphere import (
     parse_overrides,
     scene_sphere,
 )
-from video2mesh.support import camera_up, find_support, up_frame
+from video2mesh.support import find_support, scene_up, up_frame
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +309,8 @@ def build_scene(
     # how the cameras surround an object: notes on what the photos leave unseen
     capture = None
     if scene_type == "object":
-        c2w = np.stack(list(poses.values()))
-        up = sphere.support.normal if sphere.support is not None else camera_up(c2w)
-        capture = coverage(c2w[:, :3, 3], sphere.center, sphere.radius, up)
+        centers = np.stack([m[:3, 3] for m in poses.values()])
+        capture = coverage(centers, sphere.center, sphere.radius, scene_up(transforms))
         for note in capture.notes:
             log.warning("%s: capture: %s", scene, note)
     transforms["capture"] = capture.as_json() if capture else None

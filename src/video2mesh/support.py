@@ -119,6 +119,20 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
     return normal if normal @ mean >= 0 else -normal
 
 
+def scene_up(meta: dict, default: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """The scene's one up (renders, GLB, capture coverage, sizes), from transforms.json's
+    content: the support plane's normal where the scene stage found one, else `camera_up`;
+    ``default`` when there are no cameras either."""
+    if meta.get("support_plane"):
+        n = np.asarray(meta["support_plane"]["normal"], float)
+        return n / np.linalg.norm(n)
+    gl = [np.asarray(f["transform_matrix"], float) for f in meta.get("frames", [])]
+    if not gl:
+        return np.asarray(default, float)
+    # transforms.json holds OpenGL camera-to-world matrices; camera_up takes OpenCV ones
+    return camera_up(np.stack(gl) @ np.diag([1.0, -1.0, -1.0, 1.0]))
+
+
 def _plane_through(p: np.ndarray) -> tuple[np.ndarray, float] | None:
     n = np.cross(p[1] - p[0], p[2] - p[0])
     length = np.linalg.norm(n)

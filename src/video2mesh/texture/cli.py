@@ -20,7 +20,7 @@ import numpy as np
 from video2mesh.atomic import write_json
 from video2mesh.errors import UserError
 from video2mesh.real_size import LENGTHS, metres_per_unit, parse, upright_box
-from video2mesh.support import Plane
+from video2mesh.support import Plane, scene_up
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ def texture_mesh(
     from video2mesh.evaluate import load_mesh
     from video2mesh.recon.data import load_dataset, read_transforms
     from video2mesh.recon.train import pick_device
-    from video2mesh.render import scene_framing
     from video2mesh.texture.bake import atlas_texels, bake_field, bake_photos, texture_image
     from video2mesh.texture.decimate import decimate
     from video2mesh.texture.export import gltf_from_world, textured_mesh, write_glb, write_obj
@@ -97,7 +96,7 @@ def texture_mesh(
     meta = read_transforms(transforms)
     center = np.asarray(meta["sphere_center"], float)
     radius = float(meta["sphere_radius"])
-    up = np.asarray(scene_framing(transforms).up)
+    up = scene_up(meta)
     plane = Plane.from_json(meta["support_plane"]) if meta.get("support_plane") else None
     box = upright_box(np.asarray(mesh.vertices), up, plane)
     scale = metres_per_unit(box, length) if length else 1.0

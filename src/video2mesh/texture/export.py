@@ -2,7 +2,7 @@
 
 glTF wants +Y up (glTF 2.0 spec, "Coordinate System and Units"); the pipeline's world is the SfM
 frame, whose up is arbitrary. The files are therefore in the *glTF frame*: the world rotated by
-the smallest rotation that takes the scene's up (`render.scene_up`, as the report's renders use)
+the smallest rotation that takes the scene's up (`support.scene_up`, as the report's renders use)
 to +Y, translated so that the bounding sphere's centre is the origin, and scaled to metres when
 the user gave one real length of the object (``real_size``, video2mesh/real_size.py); else the
 units stay the world's (a monocular capture has no metric scale; the sample's units are its
