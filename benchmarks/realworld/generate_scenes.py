@@ -74,6 +74,26 @@ SCENES: dict[str, tuple[str, int, dict]] = {
         {"elevation_deg": 14.0, "elevation_swing_deg": 4.0},
     ),
     "held-figurine-table-close-phone": ("table-room-glossy-figurine-phone", 54, {"fill": 0.75}),
+    # session 23: a turntable before a fixed camera on a tripod, in a room: the object and its
+    # disc turn, the table under the disc and the room stand still in every frame
+    "gen-figurine-turntable-room": (
+        "table-room-matte-figurine",
+        61,
+        {"turntable": True, "handheld": False, "elevation_deg": 25.0, "elevation_swing_deg": 0.0},
+    ),
+    # held out, made after the still masks were written: a phone on a tripod (its exposure
+    # drift and noise on the still pixels too) before a house turning in a room, and a glossy
+    # cup turning on a table before a bright studio backdrop, filmed from higher up
+    "held-house-turntable-room-phone": (
+        "table-room-matte-house-phone",
+        62,
+        {"turntable": True, "handheld": False, "elevation_deg": 35.0, "elevation_swing_deg": 0.0},
+    ),
+    "held-cup-turntable-bright": (
+        "table-bright-glossy-cup",
+        63,
+        {"turntable": True, "handheld": False, "elevation_deg": 40.0, "elevation_swing_deg": 0.0},
+    ),
 }
 
 

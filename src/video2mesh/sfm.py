@@ -29,8 +29,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.still import fixed_camera_mask_of_files
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +71,17 @@ def extract(
     camera_model: str,
     peak_threshold: float = PEAK_THRESHOLD,
     sift: dict[str, object] | None = None,
+    masks: Path | None = None,
 ) -> None:
     """SIFT features of every image into ``database``; ``sift``: further SiftExtractionOptions
-    (benchmarks/realworld/sfm_variants.py tries some)."""
+    (benchmarks/realworld/sfm_variants.py tries some); ``masks``: a folder of
+    ``<image name>.png``, features only where they are not black (COLMAP's mask_path)."""
     import pycolmap
 
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = camera_model
+    if masks is not None:
+        reader.mask_path = str(masks)
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = _threads()
     extraction.sift.peak_threshold = peak_threshold
@@ -96,6 +103,21 @@ def keyframe_pairs(names: list[str], keyframes: int) -> list[tuple[str, str]]:
     picks = sorted({round(i * (len(names) - 1) / (keyframes - 1)) for i in range(keyframes)})
     kf = [names[i] for i in picks]
     return [(a, b) for i, a in enumerate(kf) for b in kf[i + 1 :]]
+
+
+def still_masks(images: Path, names: list[str], out: Path) -> tuple[Path | None, float]:
+    """COLMAP masks (``<name>.png``, 0 where still) when the frames come from a fixed camera
+    (video2mesh.still), and the still share of the frame; (None, 0.0) otherwise."""
+    from PIL import Image
+
+    still = fixed_camera_mask_of_files([images / n for n in names])
+    if still is None:
+        return None, 0.0
+    out.mkdir(parents=True, exist_ok=True)
+    keep = Image.fromarray(np.where(still, 0, 255).astype(np.uint8))
+    for name in names:
+        keep.save(out / f"{name}.png")
+    return out, float(still.mean())
 
 
 def match(database: Path, matcher: str, overlap: int, loop_pairs: list[tuple[str, str]]) -> None:
@@ -165,6 +187,14 @@ def run_sfm(
         if total == 0:
             raise UserError(f"{frames_tar} holds no images/*.jpg", "re-run the frames stage", scene)
         loop_pairs = keyframe_pairs(names, loop_keyframes)
+        masks, still_share = still_masks(images, names, tmp / "masks")
+        if masks is not None:
+            log.info(
+                "%s: %.0f%% of every frame stands still (a fixed camera before a turntable?): "
+                "SIFT only where the frames change",
+                scene,
+                100 * still_share,
+            )
         plan = [matcher] + (["exhaustive"] if matcher == "sequential" else [])
         attempts: list[Attempt] = []
         extract_s = 0.0
@@ -175,7 +205,7 @@ def run_sfm(
             nonlocal extract_s
             database = tmp / f"database_{len(attempts)}.db"
             t0 = time.perf_counter()
-            extract(database, images, camera_model, threshold)
+            extract(database, images, camera_model, threshold, masks=masks)
             extract_s += time.perf_counter() - t0
             for m in plan:
                 t0 = time.perf_counter()
@@ -244,6 +274,8 @@ def run_sfm(
                 for a in attempts
             ],
             "camera_model": camera_model,
+            # a fixed camera (a turntable): the share of each frame masked out of SIFT
+            "still_share": round(still_share, 4),
             "peak_threshold": best.peak_threshold,
             "undistorted_camera": {
                 "model": cam.model.name,

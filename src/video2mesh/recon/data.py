@@ -20,6 +20,8 @@ from video2mesh.errors import UserError
 from video2mesh.recon.renderer import sphere_near_far
 from video2mesh.support import Plane
 
+STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
+
 
 @dataclass
 class Dataset:
@@ -35,7 +37,9 @@ class Dataset:
     # rays drawn from pixels whose ray meets the unit sphere (focus_on_sphere); 0: all uniform
     fg_fraction: float = 0.0
     fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
-    backdrop: torch.Tensor | None = None  # (N, H, W) bool: plain-backdrop pixels (find_backdrop)
+    # (N, H, W): pixels whose rays must not meet the object: plain-backdrop pixels (bool,
+    # find_backdrop) or, for a fixed camera, still ones (uint8 STILL, find_still: no colour loss)
+    backdrop: torch.Tensor | None = None
     support: Plane | None = None  # the support plane in the normalised frame (None: not found)
     # share of the SfM points on the background (scene stage; None in older transforms.json)
     background_points: float | None = None
@@ -63,6 +67,23 @@ class Dataset:
         if self._meets_sphere is not None:
             self._meets_sphere = self._meets_sphere.to(device)
         return self
+
+    @property
+    def still(self) -> bool:
+        """Whether the backdrop channel holds a fixed camera's still pixels (find_still)."""
+        return self.backdrop is not None and self.backdrop.dtype == torch.uint8
+
+    def find_still(self) -> float | None:
+        """Mask what a fixed camera saw stand still while the object turned (video2mesh.still);
+        returns its pixel share, or None when the camera moved."""
+        from video2mesh.still import fixed_camera_mask
+
+        mask = fixed_camera_mask(self.images.cpu().numpy())
+        if mask is None:
+            return None
+        flags = torch.from_numpy(mask.astype(np.uint8) * STILL)
+        self.backdrop = flags.expand(self.n_images, -1, -1).contiguous().to(self.images.device)
+        return float(mask.mean())
 
     def find_backdrop(self) -> float | None:
         """Mask a plain backdrop (recon.plain_background); returns its pixel share, or None."""
@@ -156,7 +177,8 @@ class Dataset:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """n random training rays: origins, directions, colours (0..1), image indices.
 
-        With a backdrop mask the colours have a 4th channel, 1 where the pixel is backdrop."""
+        With a backdrop mask the colours have a 4th channel: 1 where the pixel is backdrop,
+        STILL where it stood still before a fixed camera."""
         dev = self.images.device
         n_fg = round(self.fg_fraction * n)  # 0 unless focus_on_sphere found such pixels
         img = torch.randint(0, self.n_images, (n - n_fg,), generator=gen, device=dev)
@@ -172,7 +194,7 @@ class Dataset:
             x = torch.cat([x, flat % self.width])
         o, d = self.rays(img, x.float() + 0.5, y.float() + 0.5)
         rgb = self.images[img, y, x].float() / 255.0
-        if self.backdrop is not None:  # a 4th channel: 1 on backdrop pixels (train._Step)
+        if self.backdrop is not None:  # a 4th channel: 1 or STILL on backdrop (train._Step)
             rgb = torch.cat([rgb, self.backdrop[img, y, x].float()[:, None]], dim=-1)
         return o, d, rgb, img
 

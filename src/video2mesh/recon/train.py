@@ -33,7 +33,7 @@ from video2mesh.atomic import atomic_path
 from video2mesh.errors import UserError
 from video2mesh.recon import background_guard, schedule
 from video2mesh.recon.cpu_tuning import tune_cpu_training
-from video2mesh.recon.data import Dataset, camera_outside_fraction, load_dataset
+from video2mesh.recon.data import STILL, Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model, initial_model
 from video2mesh.recon.loop import MetricRows, PeriodicSave, StepCallback, train_loop
 from video2mesh.recon.partial_store import S3PartialStore
@@ -185,9 +185,10 @@ def lineage(seg: Segment) -> str:
 class _Step:
     """The per-iteration loss (render + RGB L1 + eikonal + curvature); no RNG calls inside."""
 
-    def __init__(self, model: Model, cfg: TrainConfig) -> None:
+    def __init__(self, model: Model, cfg: TrainConfig, still: bool = False) -> None:
         self.model = model
         self.cfg = cfg
+        self.still = still  # the backdrop channel flags still pixels too (Dataset.find_still)
 
     def __call__(
         self,
@@ -211,7 +212,13 @@ class _Step:
         backdrop = None
         if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
             rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
-        l1 = (rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
+        if self.still:  # a fixed camera's still pixels: what no field can paint, not compared
+            assert backdrop is not None
+            painted = (backdrop < STILL - 0.5).to(rgb.dtype)
+            backdrop = (backdrop > 0).to(rgb.dtype)
+            l1 = ((rgb - rgb_gt).abs().sum(-1) * painted).sum() / painted.sum().clamp_min(1.0)
+        else:
+            l1 = (rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
         hitw = out.hit[:, None].to(out.grad.dtype).expand_as(out.lap)
         n_hit = hitw.sum().clamp_min(1.0)
         gnorm = out.grad.norm(dim=-1)
@@ -296,10 +303,15 @@ class _GraphedStep:
 
 
 def make_train_step(
-    model: Model, opt: torch.optim.Optimizer, cfg: TrainConfig, device: torch.device
+    model: Model,
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    device: torch.device,
+    still: bool = False,
 ) -> Callable[..., dict[str, torch.Tensor]]:
-    """(o, d, rgb, img, jit_c, jit_b, state) → metrics; one optimiser step, graphed on CUDA."""
-    step = _Step(model, cfg)
+    """(o, d, rgb, img, jit_c, jit_b, state) → metrics; one optimiser step, graphed on CUDA.
+    ``still``: the batches' backdrop channel flags still pixels (Dataset.find_still)."""
+    step = _Step(model, cfg, still)
 
     def eager(*a: Any) -> dict[str, torch.Tensor]:
         loss, parts = step(*a)
@@ -417,8 +429,15 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             100 * outside,
         )
     if cfg.backdrop_weight > 0 and seg.scene_type == "object":
-        share = ds.find_backdrop()
-        if share is not None:
+        still = ds.find_still()
+        share = None if still is not None else ds.find_backdrop()
+        if still is not None:
+            log.info(
+                "fixed camera: %.0f%% of every frame stands still (a turntable?): "
+                "no surface there, no colour loss",
+                100 * still,
+            )
+        elif share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
         elif ds.background_points is not None:
             log.info(
@@ -467,7 +486,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
 
     if cfg.compile and device.type == "cuda":
         model.sdf.compile_mlp()
-    train_step = make_train_step(model, opt, cfg, device)
+    train_step = make_train_step(model, opt, cfg, device, ds.still)
 
     metrics = MetricRows(cfg, model, seg.until, it0, elapsed0, rows)
     callbacks: list[StepCallback] = [metrics]

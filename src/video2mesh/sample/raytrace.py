@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from video2mesh.sample import world as w
-from video2mesh.sample.cameras import orbit_radius
+from video2mesh.sample.cameras import look_at_c2w, orbit_radius
 from video2mesh.sample.materials import LIGHT_DIR, SHADOW_DIM, Textures, shade_object
 from video2mesh.sample.shapes import SHAPES, Sdf, Shape, coarse_vertices
 from video2mesh.sample.spec import SampleSpec
@@ -27,6 +27,8 @@ class Scene:
     world: w.World
     tex: Textures
     shadow_radius: float  # a tight bounding sphere for shadow rays (about the trace centre)
+    # turntable scenes: the one camera (c2w) the table and room are seen from in every frame
+    still_camera: np.ndarray | None = None
 
 
 def build_scene(spec: SampleSpec) -> Scene:
@@ -34,7 +36,12 @@ def build_scene(spec: SampleSpec) -> Scene:
     world = w.build_world(spec, shape, orbit_radius(spec))
     reach = np.linalg.norm(coarse_vertices(spec.object) - shape.trace_center, axis=1).max()
     tex = Textures(spec.seed, np.asarray(shape.palette))
-    return Scene(spec, shape, world, tex, min(float(reach) + 0.02, shape.trace_radius))
+    still = None
+    if spec.turntable:
+        radius, elev = orbit_radius(spec), np.radians(spec.elevation_deg)
+        eye = np.asarray(shape.trace_center) + radius * np.array([np.cos(elev), 0, np.sin(elev)])
+        still = look_at_c2w(eye, np.asarray(shape.look_at), np.array([0, 0, 1.0]))
+    return Scene(spec, shape, world, tex, min(float(reach) + 0.02, shape.trace_radius), still)
 
 
 def _sphere_trace(
@@ -138,16 +145,42 @@ def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     # Everything else: the support (darkened in the object's shadow) and the background.
     rest = np.ones(len(dirs), bool)
     rest[hidx] = False
-    ridx = np.nonzero(rest)[0]
-    t_env, kind_env = scene.world.intersect(origin, dirs[ridx])
-    pe = origins[ridx] + t_env[:, None] * dirs[ridx]
-    rgb[ridx] = scene.world.albedo(pe, kind_env, scene.tex)
-    top = np.nonzero(kind_env == w.SUPPORT_TOP)[0]
-    shadow = _in_shadow(scene, pe[top] + np.array([0, 0, 1e-3], np.float32), 10.0, stalled_hit=True)
-    rgb[ridx[top[shadow]]] *= SHADOW_DIM
     kind = np.full(len(dirs), w.OBJECT, np.int8)
+    disc = scene.world.disc
+    if disc is not None:  # a turntable's disc turns with the object: traced in its frame
+        on_disc = _disc_hits(disc, origin, dirs) & rest
+        didx = np.nonzero(on_disc)[0]
+        pd = origin + ((disc[2] - origin[2]) / dirs[didx, 2])[:, None] * dirs[didx]
+        rgb[didx] = scene.tex.floor(pd * 3.0)  # a tiled platter, unlike the table
+        lift = np.array([0, 0, 1e-3], np.float32)
+        rgb[didx[_in_shadow(scene, pd + lift, 10.0, stalled_hit=True)]] *= SHADOW_DIM
+        kind[didx] = w.SUPPORT_TOP
+        rest &= ~on_disc
+    ridx = np.nonzero(rest)[0]
+    env_origin, env_dirs = origin, dirs[ridx]
+    if scene.still_camera is not None:  # the table and room stand still before the camera
+        still = scene.still_camera
+        env_origin = still[:3, 3].astype(np.float32)
+        env_dirs = d_cam.reshape(-1, 3)[ridx] @ still[:3, :3].T
+        env_dirs = (env_dirs / np.linalg.norm(env_dirs, axis=-1, keepdims=True)).astype(np.float32)
+    t_env, kind_env = scene.world.intersect(env_origin, env_dirs)
+    pe = env_origin + t_env[:, None] * env_dirs
+    rgb[ridx] = scene.world.albedo(pe, kind_env, scene.tex)
+    if disc is None:  # (a turntable's object casts its shadow on its disc, above)
+        top = np.nonzero(kind_env == w.SUPPORT_TOP)[0]
+        lift = np.array([0, 0, 1e-3], np.float32)
+        rgb[ridx[top[_in_shadow(scene, pe[top] + lift, 10.0, stalled_hit=True)]]] *= SHADOW_DIM
     kind[ridx] = kind_env
     return rgb.reshape(spec.height, spec.width, 3), kind.reshape(spec.height, spec.width)
+
+
+def _disc_hits(disc: tuple[float, ...], origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Rays that meet the top of a turntable's disc (x, y, top z, radius) from above."""
+    cx, cy, z, radius = disc
+    down = dirs[:, 2] < -1e-6
+    t = np.where(down, (z - origin[2]) / np.where(down, dirs[:, 2], -1.0), -1.0)
+    x, y = origin[0] + t * dirs[:, 0] - cx, origin[1] + t * dirs[:, 1] - cy
+    return down & (t > 0) & (x * x + y * y <= radius * radius)
 
 
 def render_frame(c2w: np.ndarray, scene: Scene) -> np.ndarray:

@@ -38,6 +38,11 @@ class SampleSpec:
     elevation_swing_deg: float = 12.0
     handheld: bool = True  # a phone's wobble: eye, roll and pace jitter
     turns: float = 1.0
+    # a turntable in front of a fixed camera: the object stands on a textured disc that turns
+    # with it, the table under the disc and the room stay where they are in every frame (so,
+    # in the object's frame where the cameras are given, they turn with the camera). The light
+    # turns with the object (its shading is that of an orbit).
+    turntable: bool = False
     mesh_resolution: int = 160  # marching-cubes samples across the object's box
 
     def __post_init__(self) -> None:

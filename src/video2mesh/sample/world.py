@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from video2mesh.errors import UserError
 from video2mesh.sample.materials import Textures
 from video2mesh.sample.shapes import Shape
 from video2mesh.sample.spec import SampleSpec
@@ -34,6 +35,9 @@ class World:
     room_floor_z: float | None  # the room's floor, where one is seen
     boxes: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]  # the table: top, legs
     texture_scale: float  # the table's grain follows its size
+    # a turntable's disc (turntable scenes): centre x, y, top z, radius; it turns with the
+    # object, everything else here stays fixed in front of the camera
+    disc: tuple[float, float, float, float] | None = None
 
     def intersect(self, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distance and kind (DOME, ROOM_FLOOR, ...) of the first hit of each ray."""
@@ -107,6 +111,8 @@ def _ray_box(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
     plain = spec.background in BACKDROPS
+    if spec.turntable and spec.support != "table":
+        raise UserError("a turntable sample stands on a table", "use support 'table'")
     if spec.support == "none":
         floor = None if plain else shape.trace_center[2] - FLOAT_DROP
         return World(spec.background, None, floor, (), 1.0)
@@ -115,6 +121,10 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
     # A table 1.9 x 1.3 horizontal orbit radii, 2.2 high: the camera stands at its side.
     r = orbit_radius * np.cos(np.radians(spec.elevation_deg))
     cx, cy, top = shape.look_at[0], shape.look_at[1], shape.bottom_z
+    disc = None
+    if spec.turntable:  # the object stands on a disc 0.35 orbit radii across, on the table
+        disc = (float(cx), float(cy), float(top), 0.35 * r)
+        top = top - 0.02 * r
     half_x, half_y, thick, leg = 0.95 * r, 0.65 * r, 0.04 * r, 0.05 * r
     floor = top - 2.2 * r
     boxes = [((cx - half_x, cy - half_y, top - thick), (cx + half_x, cy + half_y, top))]
@@ -124,8 +134,9 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
             boxes.append(((x - leg, y - leg, floor), (x + leg, y + leg, top - thick)))
     return World(
         spec.background,
-        top,
+        disc[2] if disc else top,  # where the object stands
         None if plain else floor,
         tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in boxes),
         r / 3.0,
+        disc,
     )

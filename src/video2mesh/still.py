@@ -1,0 +1,115 @@
+"""Pixels that stay the same in every frame: a fixed camera before a turntable.
+
+Why: filmed on a tripod while the object turns on a turntable, the table under the turntable
+and the room behind it stand still in the frames while the object turns. SfM sees two motions
+and the background's many features win: every camera lands at nearly one place (a generated
+turntable in a room: camera centres 116 % of the orbit's radius off, the sphere 9000 units
+across). And in the object's frame the still background turns with the camera, which no field
+can paint. So pixels that hold their colour in every frame are masked out of SIFT (the SfM
+stage) and, in training, count as background the object's opacity is pushed to zero on, with
+no colour loss (no ray through them ever met the turning object: it would have changed them).
+
+A capture counts as filmed by a fixed camera when textured pixels stand still over a share of
+the frame (FIXED_SHARE): a hand-held orbit leaves none (everything moves), a plain backdrop is
+still but smooth (left to recon.plain_background). The one case this cannot tell apart is a
+smooth object that looks the same from every side (a plain white vase turning): its pixels are
+still too; no method recovers such an object from a turntable's frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# levels (of 255) from the pixel's median over the frames that a still pixel stays within in
+# most frames (STILL_QUANTILE): compression noise and a phone's sensor noise at 2×2 binning
+STILL_TOL = 10.0
+STILL_QUANTILE = 0.9  # a hand passing through a tenth of the frames leaves a pixel still
+TEXTURE_TOL = 3.0  # mean absolute Laplacian (levels) of a 3×3 patch that counts as textured
+FIXED_SHARE = 0.05  # share of the frame that is still and textured: a fixed camera
+GROW = 2  # pixels of moving area added round the object (its blurred edges, motion blur)
+MIN_FRAMES = 8
+MAX_FRAMES = 60
+MAX_SIDE = 480
+
+
+def _grey(frames: np.ndarray) -> np.ndarray:
+    """(N, H, W) float32 luma, each frame scaled to the median brightness of all of them (a
+    phone's auto exposure moves every pixel together while the object turns)."""
+    grey = frames[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    level = np.median(grey.reshape(len(grey), -1), axis=1)
+    return grey * (np.median(level) / np.maximum(level, 1.0))[:, None, None]
+
+
+def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def still_pixels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool of pixels that keep their colour through the frames (N, H, W, 3 uint8), and
+    (H, W) bool of those among them in textured areas."""
+    grey = _grey(frames)
+    median = np.median(grey, axis=0)
+    spread = np.quantile(np.abs(grey - median), STILL_QUANTILE, axis=0)
+    still = ~_dilate(spread > STILL_TOL, GROW)
+    lap = np.zeros_like(median)
+    lap[1:-1, 1:-1] = np.abs(
+        4 * median[1:-1, 1:-1]
+        - median[:-2, 1:-1]
+        - median[2:, 1:-1]
+        - median[1:-1, :-2]
+        - median[1:-1, 2:]
+    )
+    # mean over 3×3 (a box filter by shifted sums)
+    box = sum(
+        np.roll(np.roll(lap, dy, axis=0), dx, axis=1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+    )
+    return still, still & (box / 9.0 > TEXTURE_TOL)
+
+
+def fixed_camera_mask(frames: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool mask of the still pixels when the frames (N, H, W, 3 uint8) come from a
+    fixed camera, else None. Measured on at most MAX_FRAMES frames spread over the capture, at
+    most MAX_SIDE pixels across; needs MIN_FRAMES: fewer say little about what moves."""
+    if len(frames) < MIN_FRAMES:
+        return None
+    h, w = frames.shape[1:3]
+    step = max(1, -(-max(h, w) // MAX_SIDE))
+    picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).round())
+    still, textured = still_pixels(frames[picks.astype(int), ::step, ::step])
+    if textured.mean() < FIXED_SHARE or still.all():
+        return None
+    return np.repeat(np.repeat(still, step, axis=0), step, axis=1)[:h, :w]
+
+
+def fixed_camera_mask_of_files(paths: list[Path]) -> np.ndarray | None:
+    """fixed_camera_mask of image files of one size, read reduced (a few hundred pixels across)
+    so that a long capture of large photos fits in memory."""
+    from PIL import Image
+
+    if len(paths) < MIN_FRAMES:
+        return None
+    picks = np.unique(np.linspace(0, len(paths) - 1, min(len(paths), MAX_FRAMES)).round())
+    frames, size = [], None
+    for i in picks.astype(int):
+        with Image.open(paths[i]) as img:
+            size = img.size
+            step = max(1, -(-max(size) // MAX_SIDE))
+            frames.append(np.asarray(img.convert("RGB").reduce(step)))
+    if size is None or len({f.shape for f in frames}) != 1:
+        return None
+    mask = fixed_camera_mask(np.stack(frames))
+    if mask is None:
+        return None
+    w, h = size
+    big = Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
+    return np.asarray(big) > 127
