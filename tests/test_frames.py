@@ -126,3 +126,21 @@ def test_too_few_usable_frames_is_a_clear_error_and_writes_nothing(tmp_path):
     assert "scene 'short'" in msg and "only 5 usable frames out of 5" in msg
     assert "What to do" in msg
     assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()
+
+
+def test_a_video_where_nothing_moves_is_refused_before_sfm(tmp_path):
+    """A camera left standing before a still object: every frame the same picture (SfM would
+    fail minutes later, blaming overlap and texture)."""
+    still = _texture(np.random.default_rng(3), 240, 320)
+    video = tmp_path / "still.mp4"
+    _write_video(video, [still] * 40)
+    with pytest.raises(UserError) as err:
+        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "still")
+    msg = str(err.value)
+    assert "scene 'still'" in msg and "all but the same picture" in msg
+    assert "walking all the way round" in msg
+    assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()
+    # the same texture panned: every pixel changes, and the frames are written
+    _write_video(video, [np.roll(still, 6 * i, axis=1) for i in range(40)])
+    frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "still")
+    assert (tmp_path / "f.tar").exists()

@@ -36,12 +36,17 @@ from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
 from video2mesh.exposure import check_frame_set, frame_stats
 from video2mesh.photos import decode_photo
+from video2mesh.still import moving_share, reduced_frames
 
 log = logging.getLogger(__name__)
 
 BLUR_RATIO = 0.35  # a kept frame below this fraction of the median sharpness is blurry
 BLANK_STD = 3.0  # grey-level standard deviation under which a frame has no content
 MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
+# share of the pixels that must change somewhere over the frames: a camera that stood still
+# before a still object changes none (compression noise aside); a small object turning before a
+# plain backdrop a few percent (the generated figurine on black: 8 %)
+MIN_MOVING = 0.005
 JPEG_QUALITY = 95
 
 
@@ -298,6 +303,16 @@ def write_frames(
             f"only {len(kept)} usable frames out of {len(records)} (need at least {MIN_FRAMES}; "
             f"rejected as: {', '.join(reasons) or 'none'})",
             hint,
+            scene,
+        )
+    frames, _ = reduced_frames([jpegs[r.name] for r in kept])
+    moving = moving_share(frames)
+    if moving < MIN_MOVING:
+        raise UserError(
+            f"the {len(kept)} frames are all but the same picture: {100 * moving:.2f} % of "
+            "their pixels ever change, so neither the camera nor the object moved",
+            "film while walking all the way round the object (or turn it on a turntable before "
+            "a camera on a tripod)",
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:

@@ -91,25 +91,41 @@ def fixed_camera_mask(frames: np.ndarray) -> np.ndarray | None:
     return np.repeat(np.repeat(still, step, axis=0), step, axis=1)[:h, :w]
 
 
-def fixed_camera_mask_of_files(paths: list[Path]) -> np.ndarray | None:
-    """fixed_camera_mask of image files of one size, read reduced (a few hundred pixels across)
-    so that a long capture of large photos fits in memory."""
+def reduced_frames(sources: list[Path] | list[bytes]) -> tuple[np.ndarray, tuple[int, int]]:
+    """At most MAX_FRAMES of the image files (or encoded images) spread over the list, each
+    reduced to at most MAX_SIDE pixels across, so that a long capture of large photos fits in
+    memory; and their full size (width, height). Images of other sizes are left out."""
+    import io
+
     from PIL import Image
 
-    if len(paths) < MIN_FRAMES:
-        return None
-    picks = np.unique(np.linspace(0, len(paths) - 1, min(len(paths), MAX_FRAMES)).round())
-    frames, size = [], None
+    picks = np.unique(np.linspace(0, len(sources) - 1, min(len(sources), MAX_FRAMES)).round())
+    frames, size = [], (0, 0)
     for i in picks.astype(int):
-        with Image.open(paths[i]) as img:
+        src = sources[i]
+        with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as img:
+            if frames and img.size != size:
+                continue
             size = img.size
             step = max(1, -(-max(size) // MAX_SIDE))
             frames.append(np.asarray(img.convert("RGB").reduce(step)))
-    if size is None or len({f.shape for f in frames}) != 1:
-        return None
-    mask = fixed_camera_mask(np.stack(frames))
+    return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8), size
+
+
+def fixed_camera_mask_of_files(paths: list[Path]) -> np.ndarray | None:
+    """fixed_camera_mask of image files of one size, at their full size."""
+    from PIL import Image
+
+    frames, (w, h) = reduced_frames(paths)
+    mask = fixed_camera_mask(frames)
     if mask is None:
         return None
-    w, h = size
     big = Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
     return np.asarray(big) > 127
+
+
+def moving_share(frames: np.ndarray) -> float:
+    """Share of the pixels that change somewhere in the frames (N, H, W, 3): 0 when neither
+    the camera nor anything before it moved."""
+    still, _ = still_pixels(frames)
+    return float(1.0 - still.mean())

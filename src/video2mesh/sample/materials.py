@@ -101,13 +101,19 @@ class Textures:
 
 
 def shade_object(
-    albedo: np.ndarray, normal: np.ndarray, view_dir: np.ndarray, lit: np.ndarray, glossy: bool
+    albedo: np.ndarray,
+    normal: np.ndarray,
+    view_dir: np.ndarray,
+    lit: np.ndarray,
+    glossy: bool,
+    light: np.ndarray = LIGHT_DIR,
 ) -> np.ndarray:
     """Lambert with a hemispherical ambient; glossy adds a white Blinn-Phong highlight.
 
-    ``view_dir`` points from the camera to the surface; ``lit`` is False in shadow.
+    ``view_dir`` points from the camera to the surface; ``lit`` is False in shadow; ``light``
+    points towards the light.
     """
-    light = LIGHT_DIR.astype(np.float32)
+    light = light.astype(np.float32)
     lambert = np.clip(normal @ light, 0, 1)
     lambert = np.where(lit, lambert, 0.0)
     sky = 0.5 + 0.5 * normal[:, 2]  # brighter facing up

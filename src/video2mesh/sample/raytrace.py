@@ -27,7 +27,8 @@ class Scene:
     world: w.World
     tex: Textures
     shadow_radius: float  # a tight bounding sphere for shadow rays (about the trace centre)
-    # turntable scenes: the one camera (c2w) the table and room are seen from in every frame
+    # turntable scenes: the one camera (c2w) the table, room and light are seen from in every
+    # frame
     still_camera: np.ndarray | None = None
 
 
@@ -101,14 +102,16 @@ def _normals(sdf: Sdf, p: np.ndarray, eps: float = 1e-3) -> np.ndarray:
     return g / np.maximum(np.sqrt(np.einsum("ij,ij->i", g, g))[:, None], 1e-9)
 
 
-def _in_shadow(scene: Scene, p: np.ndarray, t_max: float, stalled_hit: bool) -> np.ndarray:
+def _in_shadow(
+    scene: Scene, p: np.ndarray, t_max: float, stalled_hit: bool, light: np.ndarray = LIGHT_DIR
+) -> np.ndarray:
     """Whether the object blocks the light from points ``p`` (already offset off their surface).
 
     ``stalled_hit`` for points on the support: a ray that grazes the object (a leg) until its
     steps run out is in shadow, not a lit speck inside the shadow.
     """
     shape = scene.shape
-    d = np.broadcast_to(LIGHT_DIR, p.shape).astype(np.float32)
+    d = np.broadcast_to(light, p.shape).astype(np.float32)
     out = np.zeros(len(p), bool)
     idx, t0, t1 = _sphere_span(shape.trace_center, scene.shadow_radius, p, d)
     t0 = np.maximum(t0, 0.01).astype(np.float32)
@@ -132,15 +135,22 @@ def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     origins = np.broadcast_to(origin, dirs.shape)
     rgb = np.zeros_like(dirs)
 
+    light = LIGHT_DIR
+    if scene.still_camera is not None:  # the light stands in the room, which turns with the
+        # camera in the object's frame: by the camera's azimuth about the turntable's axis
+        pivot = np.asarray(shape.look_at)
+        az = np.arctan2(origin[1] - pivot[1], origin[0] - pivot[0])
+        c, s = np.cos(az), np.sin(az)
+        light = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ LIGHT_DIR
     # The object: trace only rays that enter its bounding sphere.
     idx, t0, t1 = _sphere_span(shape.trace_center, shape.trace_radius, origin, dirs)
     hit, t = _sphere_trace(shape.sdf, origins[idx], dirs[idx], t0, t1)
     hidx = idx[hit]
     p = origins[hidx] + t[hit, None] * dirs[hidx]
     n = _normals(shape.sdf, p)
-    lit = ~_in_shadow(scene, p + n * 4e-3, 2.0, stalled_hit=False)
+    lit = ~_in_shadow(scene, p + n * 4e-3, 2.0, stalled_hit=False, light=light)
     albedo = scene.tex.object_albedo(p)
-    rgb[hidx] = shade_object(albedo, n, dirs[hidx], lit, spec.material == "glossy")
+    rgb[hidx] = shade_object(albedo, n, dirs[hidx], lit, spec.material == "glossy", light)
 
     # Everything else: the support (darkened in the object's shadow) and the background.
     rest = np.ones(len(dirs), bool)
@@ -153,7 +163,7 @@ def render(c2w: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
         pd = origin + ((disc[2] - origin[2]) / dirs[didx, 2])[:, None] * dirs[didx]
         rgb[didx] = scene.tex.floor(pd * 3.0)  # a tiled platter, unlike the table
         lift = np.array([0, 0, 1e-3], np.float32)
-        rgb[didx[_in_shadow(scene, pd + lift, 10.0, stalled_hit=True)]] *= SHADOW_DIM
+        rgb[didx[_in_shadow(scene, pd + lift, 10.0, True, light)]] *= SHADOW_DIM
         kind[didx] = w.SUPPORT_TOP
         rest &= ~on_disc
     ridx = np.nonzero(rest)[0]

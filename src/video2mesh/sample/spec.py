@@ -40,8 +40,8 @@ class SampleSpec:
     turns: float = 1.0
     # a turntable in front of a fixed camera: the object stands on a textured disc that turns
     # with it, the table under the disc and the room stay where they are in every frame (so,
-    # in the object's frame where the cameras are given, they turn with the camera). The light
-    # turns with the object (its shading is that of an orbit).
+    # in the object's frame where the cameras are given, they turn with the camera), and so
+    # does the light: the object's shading and its shadow on the disc change as it turns.
     turntable: bool = False
     mesh_resolution: int = 160  # marching-cubes samples across the object's box
 
