@@ -137,6 +137,10 @@ def test_glb_loads_with_uvs_texture_and_budget(capture, textured: Path) -> None:
     assert scale == pytest.approx(REAL_LONGEST / world.extents.max(), rel=0.02)
     for mesh in (glb, lod, obj):
         assert mesh.extents.max() == pytest.approx(REAL_LONGEST, rel=0.02)
+        # it stands on the origin, as AR viewers expect: its foot at y = 0, centred across
+        lo, hi = mesh.bounds
+        assert lo[1] == pytest.approx(0.0, abs=0.01 * REAL_LONGEST)
+        assert np.abs((lo + hi)[[0, 2]] / 2).max() < 0.1 * REAL_LONGEST
 
 
 def test_upright_box_and_real_size() -> None:
@@ -155,6 +159,9 @@ def test_upright_box_and_real_size() -> None:
     lowest = float((box.vertices @ up).min())
     on_table = upright_box(box.vertices, -up, Plane(up, 0.1 - lowest, 0, 0.0))  # 0.1 above it
     assert on_table.height == pytest.approx(0.6)  # the plane's up wins over the one passed
+    # where it stands: under its centre (the origin), on its lowest point or on the plane
+    assert np.allclose(got.foot, -0.25 * up, atol=1e-6)
+    assert np.allclose(on_table.foot, -0.35 * up, atol=1e-6)
     assert metres_per_unit(got, parse({"height": 0.1})) == pytest.approx(0.2)
     assert parse(None) is None and parse({}) is None
     for bad in ({"height": -1}, {"height": "10cm"}, {"width": 0.1}, {"height": 1, "longest": 2}):

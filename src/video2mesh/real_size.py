@@ -30,6 +30,9 @@ class UprightBox:
     width: float
     depth: float
     height: float
+    # where the object stands: the footprint rectangle's centre at the base (the support plane,
+    # or the lowest vertex), world units; the textured files' origin
+    foot: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def longest(self) -> float:
@@ -47,16 +50,18 @@ def upright_box(vertices: np.ndarray, up: np.ndarray, support: Plane | None = No
     vertices = np.asarray(vertices, float)
     if support is not None:
         u, h = support.normal, support.height(vertices)
-        bottom = 0.0
+        bottom, base = 0.0, -support.offset  # along u: the plane's own position
     else:
         u = np.asarray(up, float) / np.linalg.norm(up)
         h = vertices @ u
-        bottom = float(h.min())
+        bottom = base = float(h.min())
     # the footprint: vertices projected across u, and the smallest rectangle round them
     across = up_frame(u)[:2]
-    _, extents = trimesh.bounds.oriented_bounds_2D(vertices @ across.T)
+    to_rect, extents = trimesh.bounds.oriented_bounds_2D(vertices @ across.T)
     w, d = sorted((float(e) for e in extents), reverse=True)
-    return UprightBox(w, d, float(h.max()) - bottom)
+    middle = np.linalg.inv(to_rect) @ np.array([0.0, 0.0, 1.0])  # the rectangle's centre
+    foot = across.T @ middle[:2] + base * u
+    return UprightBox(w, d, float(h.max()) - bottom, tuple(float(x) for x in foot))
 
 
 def parse(real_size: dict[str, Any] | None) -> tuple[str, float] | None:

@@ -100,7 +100,8 @@ def texture_mesh(
     plane = Plane.from_json(meta["support_plane"]) if meta.get("support_plane") else None
     box = upright_box(np.asarray(mesh.vertices), up, plane)
     scale = metres_per_unit(box, length) if length else 1.0
-    to_gltf = gltf_from_world(up, center, scale)
+    # the origin where the object stands, as AR viewers and scene editors place a model
+    to_gltf = gltf_from_world(up, np.asarray(box.foot), scale)
     if source == "photos":
         if images is None:
             raise UserError("--source photos needs --images", "pass the sfm images.tar")

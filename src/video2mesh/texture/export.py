@@ -3,7 +3,9 @@
 glTF wants +Y up (glTF 2.0 spec, "Coordinate System and Units"); the pipeline's world is the SfM
 frame, whose up is arbitrary. The files are therefore in the *glTF frame*: the world rotated by
 the smallest rotation that takes the scene's up (`support.scene_up`, as the report's renders use)
-to +Y, translated so that the bounding sphere's centre is the origin, and scaled to metres when
+to +Y, translated so that the object stands on the origin (the centre of its footprint on the
+support plane, or at its lowest point: where AR viewers and scene editors put a model's floor;
+real_size.UprightBox.foot), and scaled to metres when
 the user gave one real length of the object (``real_size``, video2mesh/real_size.py); else the
 units stay the world's (a monocular capture has no metric scale; the sample's units are its
 generator's). The 4×4 ``world_from_gltf`` in the texture JSON undoes it.
