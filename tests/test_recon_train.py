@@ -133,6 +133,43 @@ def test_resume_after_kill(scene, tmp_path: Path) -> None:
     ]
 
 
+def test_ctrl_c_stops_after_a_whole_iteration_saves_and_resumes_exactly(
+    scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C (SIGINT) in the middle of training: the segment finishes the iteration under way,
+    saves it as its partial save, says so and exits with 130, no traceback; run again, it goes
+    on from there to the state an uninterrupted run reaches."""
+    from video2mesh.recon import loop
+
+    ref = tmp_path / "ref"
+    run_segment(_segment(scene, ref, 120, 120))
+    out = tmp_path / "interrupted"
+    partial = out / "it120.partial.pt"
+    metrics_call = loop.MetricRows.__call__
+
+    def ctrl_c_at_37(self, it, parts, st):  # as the terminal would, between two callbacks
+        if it == 37:
+            os.kill(os.getpid(), signal.SIGINT)
+        metrics_call(self, it, parts, st)
+
+    monkeypatch.setattr(loop.MetricRows, "__call__", ctrl_c_at_37)
+    caplog.set_level(logging.INFO)
+    with pytest.raises(SystemExit) as stopped:
+        run_segment(_segment(scene, out, 120, 120, partial=partial, save_every_s=0))
+    assert stopped.value.code == 128 + signal.SIGINT
+    assert torch.load(partial, weights_only=False)["iteration"] == 37
+    assert not (out / "it120.pt").exists()
+    assert "stopped at iteration 37 of 120; saved to" in caplog.text
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    monkeypatch.setattr(loop.MetricRows, "__call__", metrics_call)
+    caplog.clear()
+    run_segment(_segment(scene, out, 120, 120, partial=partial, save_every_s=0))
+    assert "at iteration 37" in caplog.text
+    assert "iteration 120 of 120 (100%)" in caplog.text  # the progress line
+    _same_state(ref / "it120.pt", out / "it120.pt")
+    assert not partial.exists()
+
+
 def test_resumed_segment_trains_with_the_thread_count_of_its_save(
     scene, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,13 +2,17 @@
 
 `train_loop` does the optimisation only: schedule state, learning rates, rays and jitter from
 the one generator, one step. Everything periodic is a step callback ``(iteration, parts,
-state)``: `MetricRows` (the metrics CSV's rows) and `PeriodicSave` (the in-segment save and its
-upload). The callbacks draw no random numbers, so they never change the trained model.
+state)``: `MetricRows` (the metrics CSV's rows, and a progress line in the log),
+`PeriodicSave` (the in-segment save and its upload) and `StopOnSignal` (Ctrl-C stops after a
+whole iteration). The callbacks draw no random numbers, so they never change the trained model.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,6 +25,52 @@ from video2mesh.recon.fields import Model
 from video2mesh.recon.presets import TrainConfig
 
 StepCallback = Callable[[int, dict[str, torch.Tensor], schedule.State], None]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 30.0  # a progress line in the log at most this often
+
+
+class Interrupted(Exception):
+    """Training was asked to stop (Ctrl-C, SIGTERM) and stopped after a whole iteration."""
+
+    def __init__(self, iteration: int, signum: int) -> None:
+        super().__init__(f"stopped at iteration {iteration} on signal {signum}")
+        self.iteration, self.signum = iteration, signum
+
+
+class StopOnSignal:
+    """Turns SIGINT and SIGTERM into a stop after the iteration under way, so that the model,
+    optimiser and generator are those of a whole iteration when the segment saves them (a
+    signal in the middle of an optimiser step would leave half the weights stepped). A second
+    signal stops at once, as it would have without this. Use as a context manager (main thread
+    only: elsewhere Python cannot take signals, and it does nothing)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+        for sig, handler in self._previous.items():  # a second signal: the usual behaviour
+            signal.signal(sig, handler)
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def __call__(self, it: int, parts: dict[str, torch.Tensor], st: schedule.State) -> None:
+        if self.signum:
+            raise Interrupted(it, self.signum)
 
 
 def set_learning_rates(opt: torch.optim.Optimizer, cfg: TrainConfig, st: schedule.State) -> None:
@@ -98,6 +148,7 @@ class MetricRows:
         self.elapsed0 = elapsed0
         self.t_start = self.t_log = time.perf_counter()
         self.it_log = start
+        self.t_progress, self.it_progress = self.t_start, start
         self.acc: dict[str, torch.Tensor] = {}
         self.n_acc = 0
 
@@ -107,6 +158,7 @@ class MetricRows:
         self.rows.clear()
         self.acc, self.n_acc = {}, 0
         self.t_log, self.it_log = time.perf_counter(), 0
+        self.t_progress, self.it_progress = self.t_log, 0
 
     def elapsed(self) -> float:
         """Training seconds of the whole chain so far."""
@@ -141,6 +193,21 @@ class MetricRows:
         )
         self.acc, self.n_acc = {}, 0
         self.t_log, self.it_log = now, it
+        if now - self.t_progress >= PROGRESS_EVERY_S or it == self.until:
+            row = self.rows[-1]
+            rate = (it - self.it_progress) / max(now - self.t_progress, 1e-9)
+            self.it_progress, self.t_progress = it, now
+            left = (self.until - it) / max(rate, 1e-9)
+            log.info(
+                "iteration %d of %d (%.0f%%): PSNR %.1f, inverse s %.0f, %.1f it/s, ~%.0f s left",
+                it,
+                self.until,
+                100 * it / self.until,
+                row["psnr"],
+                row["inv_s"],
+                rate,
+                left,
+            )
 
 
 class PeriodicSave:

@@ -35,7 +35,14 @@ from video2mesh.recon import background_guard, schedule
 from video2mesh.recon.cpu_tuning import tune_cpu_training
 from video2mesh.recon.data import STILL, Dataset, camera_outside_fraction, load_dataset
 from video2mesh.recon.fields import Model, initial_model
-from video2mesh.recon.loop import MetricRows, PeriodicSave, StepCallback, train_loop
+from video2mesh.recon.loop import (
+    Interrupted,
+    MetricRows,
+    PeriodicSave,
+    StepCallback,
+    StopOnSignal,
+    train_loop,
+)
 from video2mesh.recon.partial_store import S3PartialStore
 from video2mesh.recon.presets import METRIC_COLUMNS, TrainConfig, fit_grid_to_images
 from video2mesh.recon.renderer import render_rays
@@ -417,6 +424,21 @@ def _keep_thread_count(ck: dict[str, Any], source: Path | None) -> None:
         torch.set_num_threads(saved)
 
 
+def _stop_saved(seg: Segment, stopped: Interrupted, save: Callable[[int], None] | None) -> None:
+    """Save where an interrupted segment stopped (its partial save), say so, and exit."""
+    if save is not None and stopped.iteration > 0:
+        save(stopped.iteration)
+        log.warning(
+            "stopped at iteration %d of %d; saved to %s: run again to go on from there",
+            stopped.iteration,
+            seg.until,
+            seg.partial,
+        )
+    else:
+        log.warning("stopped at iteration %d of %d (nothing saved)", stopped.iteration, seg.until)
+    raise SystemExit(128 + stopped.signum)
+
+
 def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     cfg = seg.cfg
     ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
@@ -490,6 +512,7 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
 
     metrics = MetricRows(cfg, model, seg.until, it0, elapsed0, rows)
     callbacks: list[StepCallback] = [metrics]
+    save_partial = None
     if seg.partial is not None:
         partial = seg.partial
 
@@ -503,19 +526,23 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             PeriodicSave(save_partial, seg.until, seg.save_every_s, seg.save_every_iters)
         )
     t_start = time.perf_counter()
-    it = train_loop(
-        cfg,
-        ds,
-        model,
-        opt,
-        gen,
-        train_step,
-        it0,
-        seg.until,
-        seg.final,
-        callbacks,
-        background_colour=guard_colour,
-    )
+    try:
+        with StopOnSignal() as stop:
+            it = train_loop(
+                cfg,
+                ds,
+                model,
+                opt,
+                gen,
+                train_step,
+                it0,
+                seg.until,
+                seg.final,
+                [*callbacks, stop],
+                background_colour=guard_colour,
+            )
+    except Interrupted as stopped:
+        _stop_saved(seg, stopped, save_partial)
     elapsed = metrics.elapsed()
     save_checkpoint(seg.out, model, opt, gen, it, seg, ds, elapsed, lineage=origin)
     _write_metrics(seg.metrics, rows)
