@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 
 from video2mesh.cli import main
-from video2mesh.report import chain_seconds, summary_rows, to_html
+from video2mesh.report import SELF_REFERENCE, chain_seconds, summary_rows, to_html
 from video2mesh.viewer import cluster_decimate, encode_mesh
 
 ITS, RESS = (100, 200), (16, 32)
@@ -83,6 +83,24 @@ def test_summary_rows_times_gpu_minutes_and_cost(tmp_path: Path) -> None:
     assert first["cost_eur"] == pytest.approx(1.5 / 60 * 3.0)
     assert first["chamfer_l1"] == pytest.approx(1 / 100 + 1 / 16)
     assert "<table" in to_html(rows) and 'class="best"' in to_html(rows)
+
+
+def test_the_finest_mesh_scored_against_itself_shows_no_score(tmp_path: Path) -> None:
+    """Without a reference the finest mesh is the others' reference: its own zero Chamfer and
+    perfect F-scores are no result, and it must not be the table's best row."""
+    res = _tree(tmp_path)
+    finest = res / "s" / "r" / "eval" / "it200_res32.json"
+    ev = json.loads(finest.read_text())
+    ev.update(chamfer_l1=1e-6, fscore_1pct=1.0, self_reference=True, reference_kind="finest-mesh")
+    finest.write_text(json.dumps(ev))
+    rows = summary_rows(sorted(res.glob("s/r/mesh/*.json")), sorted(res.glob("s/r/eval/*.json")))
+    last = rows[-1]
+    assert (last["iterations"], last["resolution"]) == (200, 32)
+    assert last["chamfer_l1"] is None and last["fscore_1pct"] is None
+    assert last["reference_kind"] == SELF_REFERENCE
+    assert rows[0]["chamfer_l1"] == pytest.approx(1 / 100 + 1 / 16)  # the others keep theirs
+    best = [line for line in to_html(rows).splitlines() if 'class="best"' in line]
+    assert len(best) == 1 and ">200<" not in best[0]
 
 
 def test_cpu_runs_cost_no_gpu_minutes(tmp_path: Path) -> None:

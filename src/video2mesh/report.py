@@ -138,6 +138,18 @@ def _kv(pairs: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+SELF_REFERENCE = "itself (the finest mesh): no score"
+
+
+def scored(ev: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation as the tables show it: the finest mesh of a capture without a reference is
+    its runs' reference and scores perfectly against itself by construction, which is no result,
+    so its metrics are left blank."""
+    if not ev.get("self_reference"):
+        return ev
+    return {"reference_kind": SELF_REFERENCE, "seconds": ev.get("seconds")}
+
+
 def summary_rows(
     stats: list[str | Path],
     evals: list[str | Path] = (),  # type: ignore[assignment]
@@ -158,7 +170,7 @@ def summary_rows(
         key, _ = parse_mesh_json_path(path)
         scene, run, its, res = key
         st = json.loads(Path(path).read_text())
-        ev = evaluations.get(key, {})
+        ev = scored(evaluations.get(key, {}))
         seg = segments.get((scene, run), {})
         train_s = seg.get(its)
         extract_s = st.get("seconds")
@@ -291,7 +303,8 @@ def to_html(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(t)}</th>" for t in HTML_COLUMNS.values())
     lines = []
     for r in rows:
-        cls = ' class="best"' if r.get("chamfer_l1") == best.get(r["scene"]) else ""
+        c = r.get("chamfer_l1")
+        cls = ' class="best"' if c is not None and c == best.get(r["scene"]) else ""
         cells = "".join(
             ("<td class=t>" if isinstance(r.get(k), str) else "<td>")
             + html.escape(_short(k, r.get(k)))

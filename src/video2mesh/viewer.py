@@ -209,7 +209,7 @@ def build_viewer(
     else:
         center, extent = np.asarray(framing.center), framing.extent * 1.5
     sphere = Sphere(framing.crop_center, framing.crop_radius) if framing.crop_radius else None  # type: ignore[arg-type]
-    from video2mesh.report import parse_mesh_json_path
+    from video2mesh.report import parse_mesh_json_path, scored
 
     metrics = {}
     for path in evals:
@@ -224,7 +224,7 @@ def build_viewer(
         faces_total = len(mesh.faces)
         mesh = crop_to_sphere(mesh, sphere)
         rec = encode_mesh(mesh, center, extent, max_faces)
-        ev = metrics.get(key, {})
+        ev = scored(metrics.get(key, {}))
         rec.update(
             id=f"m{i}",
             run=run,
