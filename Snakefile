@@ -29,3 +29,7 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+onsuccess:
+    print(closing_lines())

@@ -236,3 +236,22 @@ def texture_targets(scene=None, ext=".glb"):
         iterations=ITERATIONS[-1:] if finest else ITERATIONS,
         resolution=RESOLUTIONS[-1:] if finest else RESOLUTIONS,
     )
+
+
+# --- the console at the end -------------------------------------------------------------
+
+
+def closing_lines():
+    """What a finished run says on the console: each scene's textured meshes, its capture notes
+    (the scene stage's, from transforms.json when it is on this disk) and the report command.
+    """
+    lines = ["video2mesh: done"]
+    for scene in SCENES:
+        lines += [f"  {scene}: {glb}" for glb in texture_targets(scene)]
+        path = f"results/{scene}/transforms.json"
+        if os.path.exists(path):
+            with open(path) as fh:
+                notes = (json.load(fh).get("capture") or {}).get("notes", [])
+            lines += [f"  {scene}: capture note: {note}" for note in notes]
+    lines.append("  the report with every mesh: snakemake --report results/report.html")
+    return "\n".join(lines)

@@ -25,6 +25,7 @@ def tiny_pipeline(tmp_path_factory) -> Path:
     wd = tmp_path_factory.mktemp("tiny_pipeline")
     proc = snakemake(wd, "--cores", "2", f"--configfile={TINY_CONFIG}")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    (wd / "console.txt").write_text(proc.stderr)  # what the user saw
     report = snakemake(wd, "--report", "results/report.html", f"--configfile={TINY_CONFIG}")
     assert report.returncode == 0, report.stderr[-4000:]
     return wd

@@ -49,6 +49,16 @@ def test_the_room_behind_the_sample_is_textured_so_training_masks_no_backdrop(sc
 
 
 @pytest.mark.slow
+def test_the_console_ends_with_the_textured_meshes_and_the_report_command(tiny_pipeline):
+    console = (tiny_pipeline / "console.txt").read_text()
+    tail = console[console.index("video2mesh: done") :]
+    glb = tail.split("  sample: ")[1].split()[0]
+    assert glb.startswith("results/sample/builtin/mesh/it") and glb.endswith(".glb")
+    assert (tiny_pipeline / glb).exists()
+    assert "snakemake --report results/report.html" in tail
+
+
+@pytest.mark.slow
 def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
     t = json.loads((scene_run / "transforms.json").read_text())
     keys = {
