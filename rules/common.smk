@@ -24,9 +24,13 @@ def validate_config():
         if not hasattr(cause, "absolute_path"):
             raise
         where = ".".join(str(p) for p in cause.absolute_path) or "top level"
+        # the key's own documentation says what it takes (e.g. a list, or auto)
+        about = " ".join(str(cause.schema.get("description", "")).split())
         raise WorkflowError(
-            f"Error validating config file: {where}: {cause.message}. What to do: fix that "
-            "key in your config (every key is documented in config/schema.yaml)"
+            f"Error validating config file: {where}: {cause.message}"
+            + (f" ({where} takes: {about})" if about else "")
+            + ". What to do: fix that key in your config (every key is documented in "
+            "config/schema.yaml)"
         ) from None
 
 

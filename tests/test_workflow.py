@@ -98,6 +98,13 @@ def test_config_typo_names_the_key(tmp_path):
     assert "'swep' was unexpected" in proc.stderr
 
 
+def test_a_number_where_a_list_is_due_says_what_the_key_takes(tmp_path):
+    proc = snakemake(tmp_path, "-n", f"--configfile={TINY}", "--config", "sweep={iterations: 1000}")
+    assert proc.returncode != 0
+    assert "sweep.iterations: 1000 is not valid" in proc.stderr
+    assert "sweep.iterations takes: a list of checkpoints, e.g. [1000, 5000]" in proc.stderr
+
+
 def test_invalid_sphere_override_is_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.read_text() + "sphere: {sample: {scale: -2}}\n")
