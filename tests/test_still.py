@@ -158,5 +158,6 @@ def test_training_paints_no_still_pixel_and_empties_them(turntable_frames, tmp_p
     scrambled[flags == STILL, :3] = 1.0 - scrambled[flags == STILL, :3]
     _, again = _Step(model, cfg, still=True)(o, d, scrambled, img, *jit, st)
     assert torch.isclose(parts["rgb_l1"], again["rgb_l1"])
+    assert torch.isclose(parts["mse"], again["mse"])  # nor in the PSNR the log shows
     _, plain = _Step(model, cfg)(o, d, scrambled, img, *jit, st)
     assert not torch.isclose(plain["rgb_l1"], again["rgb_l1"])

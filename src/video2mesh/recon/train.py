@@ -219,6 +219,7 @@ class _Step:
         backdrop = None
         if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
             rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
+        painted = None
         if self.still:  # a fixed camera's still pixels: what no field can paint, not compared
             assert backdrop is not None
             painted = (backdrop < STILL - 0.5).to(rgb.dtype)
@@ -235,7 +236,11 @@ class _Step:
         if backdrop is not None:  # no surface in front of the backdrop: BCE(opacity, 0)
             empty = -torch.log((1.0 - out.opacity).clamp_min(1e-4))
             loss = loss + cfg.backdrop_weight * (empty * backdrop).sum() / backdrop.sum().clamp(1)
-        mse = ((rgb.detach() - rgb_gt) ** 2).mean()
+        if painted is None:
+            mse = ((rgb.detach() - rgb_gt) ** 2).mean()
+        else:  # the PSNR of what is painted
+            err = ((rgb.detach() - rgb_gt) ** 2).mean(-1)
+            mse = (err * painted).sum() / painted.sum().clamp_min(1.0)
         return loss, {
             "loss": loss.detach(),
             "rgb_l1": l1.detach(),
