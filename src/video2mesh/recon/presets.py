@@ -60,6 +60,10 @@ class TrainConfig:
     color_hidden: int = 256
     color_layers: int = 4
     sh_degree: int = 3
+    # a fixed camera before a turntable (video2mesh.still): the room's light turns with the
+    # view in the object's frame, so the colour needs the view; a lower sh_degree is raised to
+    # this one (the CPU preset's 0; benchmarks/realworld/RESULTS.md, session 23)
+    fixed_camera_sh_degree: int = 1
     # the colour MLP's direction input: "view" (the ray's, official) or "reflected" (about the
     # normal, as Ref-NeRF / Ref-NeuS for glossy surfaces) or "both" side by side. "both" with
     # the reflection detached from the normal, chosen on the validation set (RESULTS.md, session

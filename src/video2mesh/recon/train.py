@@ -429,6 +429,29 @@ def _keep_thread_count(ck: dict[str, Any], source: Path | None) -> None:
         torch.set_num_threads(saved)
 
 
+def fit_to_fixed_camera(cfg: TrainConfig, ds: Dataset) -> float | None:
+    """A fixed camera before a turntable (Dataset.find_still): its still pixels become
+    backdrop, and the colour sees the view (the room's light turns with it in the object's
+    frame): ``cfg.sh_degree`` is raised to ``fixed_camera_sh_degree``, in place, before the
+    model is made. Returns the still share, or None when the camera moved."""
+    still = ds.find_still()
+    if still is None:
+        return None
+    log.info(
+        "fixed camera: %.0f%% of every frame stands still (a turntable?): no surface there, "
+        "no colour loss",
+        100 * still,
+    )
+    if cfg.sh_degree < cfg.fixed_camera_sh_degree:
+        log.info(
+            "the room's light turns with the view: colour with SH degree %d (not %d)",
+            cfg.fixed_camera_sh_degree,
+            cfg.sh_degree,
+        )
+        cfg.sh_degree = cfg.fixed_camera_sh_degree
+    return still
+
+
 def _stop_saved(seg: Segment, stopped: Interrupted, save: Callable[[int], None] | None) -> None:
     """Save where an interrupted segment stopped (its partial save), say so, and exit."""
     if save is not None and stopped.iteration > 0:
@@ -456,15 +479,9 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             100 * outside,
         )
     if cfg.backdrop_weight > 0 and seg.scene_type == "object":
-        still = ds.find_still()
+        still = fit_to_fixed_camera(cfg, ds)
         share = None if still is not None else ds.find_backdrop()
-        if still is not None:
-            log.info(
-                "fixed camera: %.0f%% of every frame stands still (a turntable?): "
-                "no surface there, no colour loss",
-                100 * still,
-            )
-        elif share is not None:
+        if share is not None:
             log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
         elif ds.background_points is not None:
             log.info(
