@@ -154,13 +154,18 @@ def test_ctrl_c_stops_after_a_whole_iteration_saves_and_resumes_exactly(
 
     monkeypatch.setattr(loop.MetricRows, "__call__", ctrl_c_at_37)
     caplog.set_level(logging.INFO)
-    with pytest.raises(SystemExit) as stopped:
-        run_segment(_segment(scene, out, 120, 120, partial=partial, save_every_s=0))
+    # as in a terminal (a run started in the background with SIGINT ignored keeps ignoring it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run_segment(_segment(scene, out, 120, 120, partial=partial, save_every_s=0))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert stopped.value.code == 128 + signal.SIGINT
     assert torch.load(partial, weights_only=False)["iteration"] == 37
     assert not (out / "it120.pt").exists()
     assert "stopped at iteration 37 of 120; saved to" in caplog.text
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
     monkeypatch.setattr(loop.MetricRows, "__call__", metrics_call)
     caplog.clear()
     run_segment(_segment(scene, out, 120, 120, partial=partial, save_every_s=0))

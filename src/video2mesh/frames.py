@@ -283,6 +283,17 @@ def write_frames(
     except UserError as err:
         raise err.for_scene(scene) from None
     kept = [r for r in records if r.kept]
+    if len(kept) >= 2:  # before counting them: a still camera's repeats are few frames too
+        frames, _ = reduced_frames([jpegs[r.name] for r in kept])
+        moving = moving_share(frames)
+        if moving < MIN_MOVING:
+            raise UserError(
+                f"the {len(kept)} frames are all but the same picture: {100 * moving:.2f} % of "
+                "their pixels ever change, so neither the camera nor the object moved",
+                "film while walking all the way round the object (or turn it on a turntable "
+                "before a camera on a tripod)",
+                scene,
+            )
     if len(kept) < MIN_FRAMES:
         # Why frames were rejected, by kind and count (frames merely not picked in their time
         # bin are not rejections, and naming each would make the message a page long).
@@ -303,16 +314,6 @@ def write_frames(
             f"only {len(kept)} usable frames out of {len(records)} (need at least {MIN_FRAMES}; "
             f"rejected as: {', '.join(reasons) or 'none'})",
             hint,
-            scene,
-        )
-    frames, _ = reduced_frames([jpegs[r.name] for r in kept])
-    moving = moving_share(frames)
-    if moving < MIN_MOVING:
-        raise UserError(
-            f"the {len(kept)} frames are all but the same picture: {100 * moving:.2f} % of "
-            "their pixels ever change, so neither the camera nor the object moved",
-            "film while walking all the way round the object (or turn it on a turntable before "
-            "a camera on a tripod)",
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:
