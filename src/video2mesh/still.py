@@ -42,38 +42,27 @@ def _grey(frames: np.ndarray) -> np.ndarray:
     return grey * (np.median(level) / np.maximum(level, 1.0))[:, None, None]
 
 
-def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
-    out = mask.copy()
-    for _ in range(steps):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= out[:, :-1]
-        grown[:, :-1] |= out[:, 1:]
-        out = grown
-    return out
-
-
 def still_pixels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) bool of pixels that keep their colour through the frames (N, H, W, 3 uint8), and
     (H, W) bool of those among them in textured areas."""
+    from scipy import ndimage
+
     grey = _grey(frames)
     median = np.median(grey, axis=0)
     spread = np.quantile(np.abs(grey - median), STILL_QUANTILE, axis=0)
-    still = ~_dilate(spread > STILL_TOL, GROW)
-    lap = np.zeros_like(median)
-    lap[1:-1, 1:-1] = np.abs(
-        4 * median[1:-1, 1:-1]
-        - median[:-2, 1:-1]
-        - median[2:, 1:-1]
-        - median[1:-1, :-2]
-        - median[1:-1, 2:]
-    )
-    # mean over 3×3 (a box filter by shifted sums)
-    box = sum(
-        np.roll(np.roll(lap, dy, axis=0), dx, axis=1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-    )
-    return still, still & (box / 9.0 > TEXTURE_TOL)
+    still = ~ndimage.binary_dilation(spread > STILL_TOL, iterations=GROW)
+    texture = ndimage.uniform_filter(np.abs(ndimage.laplace(median)), 3)  # mean over 3×3
+    return still, still & (texture > TEXTURE_TOL)
+
+
+def _spread(n: int) -> np.ndarray:
+    """Indices of at most MAX_FRAMES of n frames, spread over the capture."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_FRAMES)).round()).astype(int)
+
+
+def _reduction(height: int, width: int) -> int:
+    """The integer factor that brings an image to at most MAX_SIDE pixels across."""
+    return max(1, -(-max(height, width) // MAX_SIDE))
 
 
 def fixed_camera_mask(frames: np.ndarray) -> np.ndarray | None:
@@ -83,9 +72,8 @@ def fixed_camera_mask(frames: np.ndarray) -> np.ndarray | None:
     if len(frames) < MIN_FRAMES:
         return None
     h, w = frames.shape[1:3]
-    step = max(1, -(-max(h, w) // MAX_SIDE))
-    picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).round())
-    still, textured = still_pixels(frames[picks.astype(int), ::step, ::step])
+    step = _reduction(h, w)
+    still, textured = still_pixels(frames[_spread(len(frames)), ::step, ::step])
     if textured.mean() < FIXED_SHARE or still.all():
         return None
     return np.repeat(np.repeat(still, step, axis=0), step, axis=1)[:h, :w]
@@ -99,16 +87,14 @@ def reduced_frames(sources: list[Path] | list[bytes]) -> tuple[np.ndarray, tuple
 
     from PIL import Image
 
-    picks = np.unique(np.linspace(0, len(sources) - 1, min(len(sources), MAX_FRAMES)).round())
     frames, size = [], (0, 0)
-    for i in picks.astype(int):
+    for i in _spread(len(sources)):
         src = sources[i]
         with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as img:
             if frames and img.size != size:
                 continue
             size = img.size
-            step = max(1, -(-max(size) // MAX_SIDE))
-            frames.append(np.asarray(img.convert("RGB").reduce(step)))
+            frames.append(np.asarray(img.convert("RGB").reduce(_reduction(*size))))
     return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8), size
 
 
