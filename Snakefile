@@ -32,4 +32,4 @@ rule all:
 
 
 onsuccess:
-    print(closing_lines())
+    print(closing_lines({scene: texture_targets(scene) for scene in SCENES}))

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 
 # The DAG is built in whatever Python runs Snakemake: workflow.py needs only the standard library.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from video2mesh.workflow import Plan, one_of, quoted, typed_values
+from video2mesh.workflow import Plan, closing_lines, one_of, quoted, typed_values
 
 
 def validate_config():
@@ -240,22 +240,3 @@ def texture_targets(scene=None, ext=".glb"):
         iterations=ITERATIONS[-1:] if finest else ITERATIONS,
         resolution=RESOLUTIONS[-1:] if finest else RESOLUTIONS,
     )
-
-
-# --- the console at the end -------------------------------------------------------------
-
-
-def closing_lines():
-    """What a finished run says on the console: each scene's textured meshes, its capture notes
-    (the scene stage's, from transforms.json when it is on this disk) and the report command.
-    """
-    lines = ["video2mesh: done"]
-    for scene in SCENES:
-        lines += [f"  {scene}: {glb}" for glb in texture_targets(scene)]
-        path = f"results/{scene}/transforms.json"
-        if os.path.exists(path):
-            with open(path) as fh:
-                notes = (json.load(fh).get("capture") or {}).get("notes", [])
-            lines += [f"  {scene}: capture note: {note}" for note in notes]
-    lines.append("  the report with every mesh: snakemake --report results/report.html")
-    return "\n".join(lines)

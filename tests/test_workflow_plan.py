@@ -3,6 +3,7 @@ both backends (the rules only bind wildcards to it; a dry run of the workflow us
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from video2mesh.workflow import Plan, one_of, quoted, typed_values
+from video2mesh.workflow import Plan, closing_lines, one_of, quoted, typed_values
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,3 +203,16 @@ def test_nested_command_line_config_values_get_their_types_back() -> None:
     # the sweep then builds the targets the user asked for
     plan = Plan({**CONFIG, **config, "scenes": {"sample": {"source": "sample"}}})
     assert plan.iterations == [1000, 3000] and plan.resolutions == [64]
+
+
+def test_the_closing_lines_name_the_glbs_and_the_capture_notes_found(tmp_path) -> None:
+    (tmp_path / "cup").mkdir()
+    note = "every photo looks at the object from 16° above or less: add a loop from 40–50° above"
+    (tmp_path / "cup" / "transforms.json").write_text(json.dumps({"capture": {"notes": [note]}}))
+    glbs = {"cup": ["results/cup/b/mesh/it9_res8.glb"], "remote": ["results/remote/b/x.glb"]}
+    lines = closing_lines(glbs, str(tmp_path)).splitlines()
+    assert lines[0] == "video2mesh: done"
+    assert "  cup: results/cup/b/mesh/it9_res8.glb" in lines
+    assert f"  cup: capture note: {note}" in lines
+    assert not any("remote: capture note" in line for line in lines)  # its file is elsewhere
+    assert lines[-1].endswith("snakemake --report results/report.html")

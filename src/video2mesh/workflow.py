@@ -35,6 +35,23 @@ def quoted(flag: str, value: str | None) -> str:
     return f"{flag} {shlex.quote(value)}" if value else ""
 
 
+def closing_lines(glbs: dict[str, list[str]], results: str = "results") -> str:
+    """What a finished run says on the console: each scene's textured meshes (``glbs``, by
+    scene), its capture notes (the scene stage's, from transforms.json when it is on this disk:
+    under ``--profile ovh`` it is in S3) and the report command."""
+    lines = ["video2mesh: done"]
+    for scene, paths in glbs.items():
+        lines += [f"  {scene}: {glb}" for glb in paths]
+        try:
+            with open(f"{results}/{scene}/transforms.json") as fh:
+                notes = (json.load(fh).get("capture") or {}).get("notes", [])
+        except FileNotFoundError:
+            notes = []
+        lines += [f"  {scene}: capture note: {note}" for note in notes]
+    lines.append("  the report with every mesh: snakemake --report results/report.html")
+    return "\n".join(lines)
+
+
 # The config's `auto` values, by its top-level `sized_for` (the ovh profile sets gpu). cpu: `make
 # run`'s 3000 iterations in under 10 min on 2 cores (benchmarks/recon/RESULTS.md; 3500 tied on
 # the validation set, benchmarks/realworld/RESULTS.md) and a 1024² texture for 480-px photos;
