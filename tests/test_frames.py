@@ -117,15 +117,20 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
     assert sorted(jpegs) == sorted(n for n in by if n not in ("IMG_03", "IMG_07"))
 
 
+def _refusal(video, tmp_path, scene: str) -> str:
+    """The frames stage's error on ``video``, having written nothing."""
+    with pytest.raises(UserError) as err:
+        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, scene)
+    assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()
+    return str(err.value)
+
+
 def test_too_few_usable_frames_is_a_clear_error_and_writes_nothing(tmp_path):
     video = tmp_path / "short.mp4"
     _write_video(video, [_texture(np.random.default_rng(i)) for i in range(5)])
-    with pytest.raises(UserError) as err:
-        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "short")
-    msg = str(err.value)
+    msg = _refusal(video, tmp_path, "short")
     assert "scene 'short'" in msg and "only 5 usable frames out of 5" in msg
     assert "What to do" in msg
-    assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()
 
 
 def test_a_video_where_nothing_moves_is_refused_before_sfm(tmp_path):
@@ -134,12 +139,9 @@ def test_a_video_where_nothing_moves_is_refused_before_sfm(tmp_path):
     still = _texture(np.random.default_rng(3), 240, 320)
     video = tmp_path / "still.mp4"
     _write_video(video, [still] * 40)
-    with pytest.raises(UserError) as err:
-        frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "still")
-    msg = str(err.value)
+    msg = _refusal(video, tmp_path, "still")
     assert "scene 'still'" in msg and "all but the same picture" in msg
     assert "walking all the way round" in msg
-    assert not (tmp_path / "f.tar").exists() and not (tmp_path / "f.json").exists()
     # the same texture panned: every pixel changes, and the frames are written
     _write_video(video, [np.roll(still, 6 * i, axis=1) for i in range(40)])
     frames.write_frames(video, tmp_path / "f.tar", tmp_path / "f.json", 20, 160, "still")
