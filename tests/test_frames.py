@@ -108,13 +108,21 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
             ti = tarfile.TarInfo(f"IMG_{i:02d}.{'png' if i == 7 else 'jpg'}")
             ti.size = len(data)
             tar.addfile(ti, io.BytesIO(data))
-    records, jpegs, info = frames.select_photos(archive, 960)
+    records, jpegs, info, fine = frames.select_photos(archive, 960)
     by = {r.name: r for r in records}
     assert by["IMG_03"].extra["size"] == [120, 160]  # EXIF honoured: now portrait
     assert not by["IMG_03"].kept and "differs from the majority" in by["IMG_03"].reason
     assert not by["IMG_07"].kept
     assert info["size"] == [160, 120]
     assert sorted(jpegs) == sorted(n for n in by if n not in ("IMG_03", "IMG_07"))
+    assert fine == {} and "fine_size" not in info  # photos no larger than the frames: no copy
+
+    # Photos larger than the frames keep a finer copy for SfM's last try, of the kept ones only
+    # (96 px frames; 160 = min(96 x 5/3, the photos' own 160))
+    records, jpegs, info, fine = frames.select_photos(archive, 96)
+    assert info["size"] == [96, 72] and info["fine_size"] == [160, 120]
+    assert sorted(fine) == sorted(jpegs) and len(fine) == 8
+    assert Image.open(io.BytesIO(fine["IMG_00"])).size == (160, 120)
 
 
 def _refusal(video, tmp_path, scene: str) -> str:

@@ -69,14 +69,14 @@ def test_a_lower_sift_threshold_finds_faint_texture_the_default_misses(tmp_path)
     assert default < 50 and lower > 500, (default, lower)  # 0 and 1886
 
 
-def _faint_corner_frames(n: int = 16, w: int = 320, h: int = 240) -> list[np.ndarray]:
-    """A floor and a wall with faint texture (±8 levels on grey 20) seen along an arc: what the
-    dark side of an object gives SIFT. Rendered by intersecting each pixel's ray."""
+def _corner_texture(tex: np.ndarray, n: int = 16, w: int = 320, h: int = 240) -> list[np.ndarray]:
+    """A floor and a wall covered with ``tex`` (over [-8, 8]², wrapping) seen along an arc, as
+    the texture's values per pixel. Rendered by intersecting each pixel's ray."""
     from scipy.ndimage import map_coordinates
 
     from video2mesh.sample import look_at_c2w
 
-    tex = np.random.default_rng(0).random((200, 200))  # cells of 0.08 over [-8, 8]
+    cell = 16 / tex.shape[0]
     f = 0.5 * w / np.tan(np.radians(30))
     u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
     rays = np.stack([(u - w / 2) / f, (v - h / 2) / f, np.ones_like(u)], -1)
@@ -91,27 +91,71 @@ def _faint_corner_frames(n: int = 16, w: int = 320, h: int = 240) -> list[np.nda
         floor = t_floor < t_wall
         a = np.where(floor, p[..., 0], p[..., 0] + 8.0)  # the wall: another part of the texture
         b = np.where(floor, p[..., 1], p[..., 2])
-        coords = [np.nan_to_num((b + 8) / 0.08), np.nan_to_num((a + 8) / 0.08)]
-        grey = 20 + 16 * (map_coordinates(tex, coords, order=1, mode="wrap") - 0.5)
-        frames.append(np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
+        coords = [np.nan_to_num((b + 8) / cell), np.nan_to_num((a + 8) / cell)]
+        frames.append(map_coordinates(tex, coords, order=1, mode="wrap"))
     return frames
+
+
+def _grey(values: np.ndarray) -> np.ndarray:
+    return np.repeat(np.clip(values, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _faint_corner_frames() -> list[np.ndarray]:
+    """Faint texture (±8 levels on grey 20): what the dark side of an object gives SIFT."""
+    tex = np.random.default_rng(0).random((200, 200))  # cells of 0.08
+    return [_grey(20 + 16 * (v - 0.5)) for v in _corner_texture(tex)]
+
+
+def _frames_tar(path, folders: dict[str, list[np.ndarray]]):
+    with tarfile.open(path, "w") as tar:
+        for folder, frames in folders.items():
+            for i, frame in enumerate(frames):
+                buf = io.BytesIO()
+                Image.fromarray(frame).save(buf, format="JPEG", quality=95)
+                ti = tarfile.TarInfo(f"{folder}/{i:06d}.jpg")
+                ti.size = buf.tell()
+                buf.seek(0)
+                tar.addfile(ti, buf)
+    return path
 
 
 def test_frames_left_out_are_tried_again_on_faint_features(tmp_path):
     """Nothing registers on SIFT's default threshold (no keypoint on ±8 levels); SfM extracts
     again at a third of it, and every frame registers on those features."""
-    archive = tmp_path / "frames.tar"
-    with tarfile.open(archive, "w") as tar:
-        for i, frame in enumerate(_faint_corner_frames()):
-            buf = io.BytesIO()
-            Image.fromarray(frame).save(buf, format="JPEG", quality=95)
-            ti = tarfile.TarInfo(f"images/{i:06d}.jpg")
-            ti.size = buf.tell()
-            buf.seek(0)
-            tar.addfile(ti, buf)
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": _faint_corner_frames()})
     stats = run_sfm(archive, tmp_path / "sfm", scene="faint")
     assert stats["registered"] == stats["total"] == 16
     assert stats["peak_threshold"] == pytest.approx(PEAK_THRESHOLD / 3)
     first = [a for a in stats["attempts"] if a["peak_threshold"] == PEAK_THRESHOLD]
     assert first and max(a["registered"] for a in first) < 0.9 * 16
     assert (tmp_path / "sfm" / "sparse" / "points3D.bin").exists()
+
+
+def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
+    """Texture finer than the frames' pixels (only periods of 1.5-3 cells, ~4-9 px at 320 px):
+    the frames (a fifth of that size) show none of it and nothing registers at either SIFT
+    threshold; the frames stage's finer copies register every photo, and the model comes out
+    undistorted at the frames' size with its cameras scaled to it."""
+    rng = np.random.default_rng(0)
+    spectrum = np.fft.fft2(rng.standard_normal((512, 512)))
+    radius = np.hypot(*np.meshgrid(np.fft.fftfreq(512), np.fft.fftfreq(512)))
+    spectrum[(radius < 1 / 3) | (radius > 1 / 1.5)] = 0
+    tex = np.real(np.fft.ifft2(spectrum))
+    fine = [_grey(128 + 40 * v / tex.std()) for v in _corner_texture(tex)]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((64, 48), Image.Resampling.LANCZOS)) for f in fine
+    ]
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+
+    stats = run_sfm(archive, tmp_path / "sfm", scene="fine")
+
+    assert stats["registered"] == stats["total"] == 16 and stats["fine"]
+    assert [a["registered"] for a in stats["attempts"] if not a["fine"]] == [0, 0, 0, 0]
+    cam = stats["undistorted_camera"]
+    assert (cam["width"], cam["height"]) == (64, 48)
+    true_f = 0.5 * 64 / np.tan(np.radians(30))  # the renders' 60° field of view at 64 px
+    assert cam["params"][0] == pytest.approx(true_f, rel=0.02)
+    assert stats["mean_reprojection_error"] < 0.2  # 2D points scaled with the images
+    with tarfile.open(tmp_path / "sfm" / "images.tar") as tar:
+        sizes = {Image.open(tar.extractfile(m)).size for m in tar.getmembers()}
+    assert sizes == {(64, 48)}

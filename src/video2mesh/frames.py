@@ -16,6 +16,8 @@ from the majority are rejected (COLMAP then shares one camera), and so are blurr
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
 0-based index in the video, at the nominal rate for variable frame rate video; a photo keeps
 its stem) and ``frames.json`` (every decoded frame or photo with time, sharpness, kept, why).
+Photos larger than ``max_size`` also keep a finer copy, ``fine/<name>.jpg`` (long side up to
+``max_size`` × FINE_FACTOR), which SfM tries when too few photos register on the others.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
 # plain backdrop a few percent (the generated figurine on black: 8 %)
 MIN_MOVING = 0.005
 JPEG_QUALITY = 95
+# Photos larger than max_size keep a copy this many times larger (960 → 1600 px) for SfM's last
+# try (video2mesh.sfm): fine texture that the downscale averages away. A real photo set of a
+# plaster skull (66 photos of 4272 px) registered 38 of 64 at 960 px, at either SIFT threshold,
+# and all of them at 1600 (benchmarks/realworld/RESULTS.md, session 24). A copy under
+# FINE_MIN_GAIN × the frame size would add little: none is made.
+FINE_FACTOR = 5 / 3
+FINE_MIN_GAIN = 1.25
 
 
 def sharpness(rgb: np.ndarray, tiles: int = 4) -> float:
@@ -226,11 +235,16 @@ def select_video_frames(
     return records, {n: j for n, j in jpegs.items() if by_name[n].kept}, info
 
 
-def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict[str, bytes], dict]:
-    """Orient, resize and filter the photos of an ingested photo archive."""
+def select_photos(
+    archive: Path, max_size: int
+) -> tuple[list[FrameRecord], dict[str, bytes], dict, dict[str, bytes]]:
+    """Orient, resize and filter the photos of an ingested photo archive. Returns records,
+    JPEGs, info and the finer JPEGs for SfM (FINE_FACTOR; empty when the photos are small)."""
     records: list[FrameRecord] = []
     images: dict[str, np.ndarray] = {}
+    fine: dict[str, bytes] = {}
     std: dict[str, float] = {}
+    fine_side = round(max_size * FINE_FACTOR)
     with tarfile.open(archive) as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             data = tar.extractfile(member)
@@ -245,6 +259,10 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
                 )
                 continue
             img = Image.fromarray(full)
+            if max(img.size) >= FINE_MIN_GAIN * max_size:
+                finer = img.copy()
+                finer.thumbnail((fine_side, fine_side), Image.Resampling.LANCZOS)
+                fine[name] = _jpeg(np.asarray(finer))
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
@@ -268,7 +286,12 @@ def select_photos(archive: Path, max_size: int) -> tuple[list[FrameRecord], dict
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
     size = list(majority) if sizes else None
     info = {"kind": "images", "size": size, "photos": len(records), "exposure": exposure}
-    return records, jpegs, info
+    kept_fine = {r.name: fine[r.name] for r in records if r.kept and r.name in fine}
+    if len(kept_fine) < len(jpegs):  # all or none: SfM's finer try needs every photo
+        kept_fine = {}
+    if kept_fine:
+        info["fine_size"] = list(Image.open(io.BytesIO(next(iter(kept_fine.values())))).size)
+    return records, jpegs, info, kept_fine
 
 
 def write_frames(
@@ -276,8 +299,9 @@ def write_frames(
 ) -> dict:
     started = time.perf_counter()
     try:
+        fine: dict[str, bytes] = {}
         if source.suffix.lower() == ".tar":
-            records, jpegs, info = select_photos(source, max_size)
+            records, jpegs, info, fine = select_photos(source, max_size)
         else:
             records, jpegs, info = select_video_frames(source, count, max_size)
     except UserError as err:
@@ -317,11 +341,12 @@ def write_frames(
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:
-        for r in kept:
-            data = jpegs[r.name]
-            ti = tarfile.TarInfo(f"images/{r.name}.jpg")
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
+        for folder, images in (("images", jpegs), ("fine", fine)):
+            for r in kept:
+                if r.name in images:
+                    ti = tarfile.TarInfo(f"{folder}/{r.name}.jpg")
+                    ti.size = len(images[r.name])
+                    tar.addfile(ti, io.BytesIO(images[r.name]))
     summary = {
         "scene": scene,
         "source": source.name,

@@ -6,9 +6,11 @@ sequential pairing never matches; on the sample this cuts the camera rotation er
 0.3-0.4 to 0.1 degrees for ~8 s), photos exhaustively. When too few frames register, the
 same features are matched exhaustively and mapped again. When a tenth of the frames or more
 is still left out, SIFT runs again at a third of its peak threshold (faint texture: the dark
-side of an object, a plain backdrop) and the same plan is tried on those features; the model
-with the most registered frames wins. The winner is undistorted to PINHOLE, as
-Neuralangelo expects, and written as files (never directories, for S3 storage):
+side of an object, a plain backdrop) and the same plan is tried on those features; then, for
+photos larger than the frames, on the frames stage's finer copies (``fine/``: texture the
+downscale averaged away). The model with the most registered frames wins. The winner is
+undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written as files
+(never directories, for S3 storage):
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
@@ -59,6 +61,7 @@ class Attempt:
     models: int
     seconds: float
     model_dir: Path | None
+    images: Path  # the frames it ran on: images/ or the finer fine/
 
 
 def _threads() -> int:
@@ -160,6 +163,27 @@ def map_models(database: Path, images: Path, out: Path, seed: int) -> tuple[int,
     return models[best_id].num_reg_images(), len(models), best_dir
 
 
+def _long_side(image: Path) -> int:
+    from PIL import Image
+
+    with Image.open(image) as im:
+        return max(im.size)
+
+
+def undistort(model_dir: Path, images: Path, out: Path, max_side: int = -1) -> None:
+    """Undistort ``model_dir`` and its ``images`` to PINHOLE in ``out`` (COLMAP layout), at most
+    ``max_side`` pixels long (-1: as large as they come): a model mapped on finer copies comes
+    out at the frames' size, its cameras and 2D points scaled with the images (COLMAP's
+    undistorter does both)."""
+    import pycolmap
+
+    options = pycolmap.UndistortCameraOptions()
+    options.max_image_size = max_side
+    pycolmap.undistort_images(
+        out, model_dir, images, output_type="COLMAP", undistort_options=options
+    )
+
+
 def run_sfm(
     frames_tar: Path,
     out_dir: Path,
@@ -187,6 +211,9 @@ def run_sfm(
         if total == 0:
             raise UserError(f"{frames_tar} holds no images/*.jpg", "re-run the frames stage", scene)
         loop_pairs = keyframe_pairs(names, loop_keyframes)
+        fine = tmp / "fine"
+        if not all((fine / n).is_file() for n in names):
+            fine = None
         masks, still_share = still_masks(images, names, tmp / "masks")
         if masks is not None:
             log.info(
@@ -199,41 +226,53 @@ def run_sfm(
         attempts: list[Attempt] = []
         extract_s = 0.0
 
-        def attempt_plan(threshold: float) -> None:
-            """Extract at ``threshold`` into a fresh database, then match and map along the
-            plan until enough frames register."""
+        def attempt_plan(threshold: float, frames: Path) -> None:
+            """Extract at ``threshold`` from ``frames`` into a fresh database, then match and
+            map along the plan until enough frames register."""
             nonlocal extract_s
             database = tmp / f"database_{len(attempts)}.db"
+            frame_masks = masks
+            if masks is not None and frames != images:  # COLMAP masks are per pixel
+                frame_masks, _ = still_masks(frames, names, tmp / f"masks_{frames.name}")
             t0 = time.perf_counter()
-            extract(database, images, camera_model, threshold, masks=masks)
+            extract(database, frames, camera_model, threshold, masks=frame_masks)
             extract_s += time.perf_counter() - t0
             for m in plan:
                 t0 = time.perf_counter()
                 # exhaustive after sequential only adds the missing pairs
                 match(database, m, overlap, loop_pairs)
                 registered, models, model_dir = map_models(
-                    database, images, tmp / f"sparse{len(attempts)}", seed
+                    database, frames, tmp / f"sparse{len(attempts)}", seed
                 )
                 seconds = time.perf_counter() - t0
-                attempts.append(Attempt(m, threshold, registered, models, seconds, model_dir))
+                attempts.append(
+                    Attempt(m, threshold, registered, models, seconds, model_dir, frames)
+                )
                 log.info("%s: %s matching registered %d/%d frames", scene, m, registered, total)
                 if registered / total >= min_registered:
                     return
 
-        attempt_plan(peak_threshold)
-        if max(a.registered for a in attempts) < COMPLETE * total:
+        def incomplete() -> bool:
+            return max(a.registered for a in attempts) < COMPLETE * total
+
+        attempt_plan(peak_threshold, images)
+        if incomplete():
             faint = peak_threshold * FAINT_FACTOR
             log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, faint)
-            attempt_plan(faint)
+            attempt_plan(faint, images)
+        if incomplete() and fine is not None:
+            log.info("%s: SIFT again on the photos' finer copies (fine texture)", scene)
+            attempt_plan(peak_threshold, fine)
         best = max(attempts, key=lambda a: a.registered)  # the first of equals
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total
         if best.model_dir is None or ratio < min_registered:
+            finer = " and on the photos' finer copies" if fine is not None else ""
             raise UserError(
                 f"COLMAP registered only {best.registered} of {total} frames "
                 f"({ratio:.0%} < sfm.min_registered {min_registered:.0%}) after "
                 f"{' then '.join(dict.fromkeys(a.matcher for a in attempts))} matching at SIFT "
-                f"peak thresholds {' and '.join(f'{t:.4f}' for t in thresholds)}",
+                f"peak thresholds {' and '.join(f'{t:.4f}' for t in thresholds)}{finer}",
                 "the frames must overlap and show texture: film slower and closer around the "
                 "object, raise frames.count, avoid blur and plain surfaces; or lower "
                 "sfm.min_registered to accept a partial model",
@@ -241,7 +280,9 @@ def run_sfm(
             )
 
         undist = tmp / "undistorted"
-        pycolmap.undistort_images(undist, best.model_dir, images, output_type="COLMAP")
+        # the frames' own size where SfM ran on them (the undistorter may add a few pixels)
+        fine_side = _long_side(images / names[0]) if best.images != images else -1
+        undistort(best.model_dir, best.images, undist, fine_side)
         model = pycolmap.Reconstruction(undist / "sparse")
         sparse_out = out_dir / "sparse"
         for name in MODEL_FILES:
@@ -269,6 +310,7 @@ def run_sfm(
                     "peak_threshold": a.peak_threshold,
                     "registered": a.registered,
                     "models": a.models,
+                    "fine": a.images != images,
                     "seconds": round(a.seconds, 2),
                 }
                 for a in attempts
@@ -277,6 +319,9 @@ def run_sfm(
             # a fixed camera (a turntable): the share of each frame masked out of SIFT
             "still_share": round(still_share, 4),
             "peak_threshold": best.peak_threshold,
+            # SIFT ran on the frames stage's finer copies of the photos (then undistorted to
+            # the frames' size)
+            "fine": best.images != images,
             "undistorted_camera": {
                 "model": cam.model.name,
                 "width": cam.width,
