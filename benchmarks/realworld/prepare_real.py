@@ -202,15 +202,16 @@ def read_idr(
     cameras: str = "cameras_sphere.npz",
     suffix: str = ".png",
     pixel_map: np.ndarray | None = None,
+    image_dir: str = "image",
 ) -> Iterator[View]:
-    """IDR/NeuS/MonoSDF layout: images <folder>/image/*.png (or <folder>/*<suffix>), masks in
-    <folder>/mask/ when there are any, <cameras> with world_mat_i = K [R | t] for image i.
+    """IDR/NeuS/MonoSDF layout: images <folder>/<image_dir>/*.png (or <folder>/*<suffix>), masks
+    in <folder>/mask/ when there are any, <cameras> with world_mat_i = K [R | t] for image i.
 
     ``pixel_map`` (3x3) maps the calibration's pixels to the stored images' (a resize and crop
     that the preprocessing applied to the images but left to its loader for the cameras).
     """
     cams = np.load(io.BytesIO(snap.read(f"{folder}/{cameras}")))
-    images = [p for p in snap.files(f"{folder}/image") if p.endswith(".png")] or [
+    images = [p for p in snap.files(f"{folder}/{image_dir}") if p.endswith(".png")] or [
         p for p in snap.files(folder) if p.endswith(suffix)
     ]
     masks = [p for p in snap.files(f"{folder}/mask") if p.endswith(".png")]
@@ -255,6 +256,15 @@ class Capture:
 # MonoSDF's DTU images: 1600x1200 resized to 512x384, then the central 384x384 (x from 64).
 MONOSDF_DTU_PIXELS = np.array([[0.32, 0.0, -64.0], [0.0, 0.32, 0.0], [0.0, 0.0, 1.0]])
 
+DTU_LICENCE = (
+    "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014, "
+    "roboimagedata.compute.dtu.dk), research use: cite the paper"
+)
+VGGSFM_LICENCE = (
+    "the repository's LICENSE.txt: CC BY-NC 4.0 (the photos' own licence is not stated); "
+    "local validation only, never redistributed"
+)
+
 MIDDLEBURY_LICENCE = (
     "no licence stated; Middlebury multi-view stereo data (Seitz, Curless, Diebel, Scharstein, "
     "Szeliski, CVPR 2006), published for research and evaluation: cite the paper"
@@ -289,8 +299,7 @@ CAPTURES = [
         "jingz666/NeuF",
         "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
         "data/DTU/dtu_scan65",
-        "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014, "
-        "roboimagedata.compute.dtu.dk), research use: cite the paper",
+        DTU_LICENCE,
         "DTU scan 65 (a skull model on a table), 49 calibrated views (1600x1200) with object masks "
         "from the IDR/NeuS preprocessing",
         lambda s: read_idr(s, "data/DTU/dtu_scan65"),
@@ -312,13 +321,56 @@ CAPTURES = [
         "jingz666/NeuF",
         "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
         "data/monosdf_DTU/scan24",
-        "no licence stated in the repository; DTU MVS data (Jensen et al., CVPR 2014), research "
-        "use: cite the paper",
+        DTU_LICENCE,
         "DTU scan 24 (a model house on a table) as MonoSDF preprocessed it: 49 calibrated views, "
         "384x384 centre crops, no masks",
         lambda s: read_idr(
             s, "data/monosdf_DTU/scan24", "cameras.npz", "_rgb.png", MONOSDF_DTU_PIXELS
         ),
+    ),
+    # Session 24's held-out real captures: prepared and run with the defaults as found, never
+    # tuned on (benchmarks/realworld/RESULTS.md, session 24).
+    Capture(
+        "dtu_scan37",
+        "wqrray/nerf_baseline",
+        "eb0777530a09baf4451da3e3688ba5d7820d6e8d",
+        "data/dtu_scan37",
+        DTU_LICENCE,
+        "DTU scan 37 (scissors and tools lying on two bricks, white background), 49 calibrated "
+        "views (1600x1200) with object masks from the IDR/NeuS preprocessing",
+        lambda s: read_idr(s, "data/dtu_scan37", image_dir="images"),
+    ),
+    Capture(
+        "skull_flash",
+        "KarmenKei/HiimelOyunUhaan",
+        "51865e8bb73d958ba349cff455bf397a99370d76",
+        "bd2/photogrammetry_backend/jobs/skull01/images",
+        "CC BY 4.0: 'Photogrammetry Test Set: Skull - Cameramoves - Flash - No Background' by "
+        "alansartlog (https://github.com/AlansCodeLog/photogrammetry-test-sets), per the "
+        "folder's README.md",
+        "a sculpted skull on a thin stand in a dim room, 66 hand-held photos (4272x2848) with "
+        "the camera's flash, from all round and from above; no cameras, no masks",
+        lambda s: read_photos(s, "bd2/photogrammetry_backend/jobs/skull01/images"),
+    ),
+    Capture(
+        "lego_kitchen",
+        "facebookresearch/vggsfm",
+        "e1d9d2eb2b3575525792206fb94b2c749c58dc50",
+        "examples/kitchen/images",
+        VGGSFM_LICENCE,
+        "a yellow LEGO bulldozer on a wooden table with mats in a kitchen, 25 photos "
+        "(1558x1039) from all round: Mip-NeRF 360's 'kitchen' cut down; no cameras, no masks",
+        lambda s: read_photos(s, "examples/kitchen/images"),
+    ),
+    Capture(
+        "apple_table",
+        "facebookresearch/vggsfm",
+        "60d7a1aa15172a54270cd329ab178212eee8020f",
+        "examples/apple/images",
+        VGGSFM_LICENCE + " (CO3D is CC BY-NC)",
+        "a red apple on a wooden coffee table, 20 portrait phone frames (1066x1896) from all "
+        "round: a CO3D sequence; no cameras, no masks",
+        lambda s: read_photos(s, "examples/apple/images"),
     ),
 ]
 
