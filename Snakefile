@@ -32,4 +32,8 @@ rule all:
 
 
 onsuccess:
-    print(closing_lines({scene: texture_targets(scene) for scene in SCENES}))
+    print(
+        closing_lines(
+            {scene: texture_targets(scene) for scene in SCENES}, argv=sys.argv
+        )
+    )

@@ -11,7 +11,14 @@ from snakemake.utils import validate
 
 # The DAG is built in whatever Python runs Snakemake: workflow.py needs only the standard library.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from video2mesh.workflow import Plan, closing_lines, one_of, quoted, typed_values
+from video2mesh.workflow import (
+    Plan,
+    closing_lines,
+    did_you_mean,
+    one_of,
+    quoted,
+    typed_values,
+)
 
 
 def validate_config():
@@ -24,10 +31,15 @@ def validate_config():
         if not hasattr(cause, "absolute_path"):
             raise
         where = ".".join(str(p) for p in cause.absolute_path) or "top level"
+        message = cause.message
+        if cause.validator == "additionalProperties" and isinstance(
+            cause.instance, dict
+        ):
+            message += did_you_mean(cause.instance, cause.schema.get("properties", {}))
         # the key's own documentation says what it takes (e.g. a list, or auto)
         about = " ".join(str(cause.schema.get("description", "")).split())
         raise WorkflowError(
-            f"Error validating config file: {where}: {cause.message}"
+            f"Error validating config file: {where}: {message}"
             + (f" ({where} takes: {about})" if about else "")
             + ". What to do: fix that key in your config (every key is documented in "
             "config/schema.yaml)"
@@ -59,6 +71,8 @@ _src = shlex.quote(f"{workflow.basedir}/src").replace("{", "{{").replace("}", "}
 shell.prefix(f"export PYTHONPATH={_src}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 W = Plan(config)
+# the report's text (report/workflow.rst) reads the config: its sweep as resolved, not "auto"
+config.update({key: W.config[key] for key in ("sweep", "texture")})
 SCENES = W.scenes
 RUNS = W.runs
 ITERATIONS = W.iterations

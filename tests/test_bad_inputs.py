@@ -290,7 +290,8 @@ def test_invalid_sphere_overrides_fail_before_any_work(
         ("scenes:\n  s: {source: sample, sfm: {matcher: exhastive}}\n",
          r"'exhastive' is not one of \['auto', 'sequential', 'exhaustive'\]"),
         ("scenes:\n  s: {source: sample}\nsphere:\n  s: {centre: [0, 0, 1]}\n",
-         r"Additional properties are not allowed \('centre' was unexpected\)"),
+         r"Additional properties are not allowed \('centre' was unexpected\) "
+         r"\(did you mean 'center' for 'centre'\?\)"),
         ("scenes:\n  s: {source: sample, real_size: {height: 9.5cm}}\n",
          r"'9.5cm' is not of type 'number'"),
     ],

@@ -12,7 +12,14 @@ import trimesh
 from PIL import Image
 
 from video2mesh.cli import main
-from video2mesh.render import Framing, grid_image, render_views, scene_framing, view_basis
+from video2mesh.render import (
+    DEFAULT_AZIMUTHS,
+    Framing,
+    grid_image,
+    render_views,
+    scene_framing,
+    view_basis,
+)
 
 
 def _transforms(path: Path, up: tuple[float, float, float] = (0, 0, 1)) -> Path:
@@ -114,3 +121,29 @@ def test_scene_up_is_the_support_normal_else_the_cameras_up() -> None:
     plane = {"normal": [0.0, 0.6, 0.8], "offset": 1.0}
     assert np.allclose(scene_up({"frames": frames, "support_plane": plane}, default), [0, 0.6, 0.8])
     assert np.allclose(scene_up({"frames": []}, default), default)
+
+
+def _ring(path: Path, azimuths_deg: np.ndarray) -> Path:
+    """transforms.json with cameras on a ring of radius 4 (z up) at these world azimuths."""
+    frames = []
+    for a in np.radians(azimuths_deg):
+        c2w = np.eye(4)
+        c2w[:3, 3] = (4 * np.cos(a), 4 * np.sin(a), 1.0)
+        frames.append({"file_path": "x.jpg", "transform_matrix": c2w.tolist()})
+    data = {"sphere_center": [0, 0, 0], "sphere_radius": 1.5, "frames": frames}
+    data["support_plane"] = {"normal": [0, 0, 1], "offset": 0.0}  # up: +z
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [-100.0, 0.0, 135.0])
+def test_the_first_view_looks_from_the_photographed_side(tmp_path: Path, side: float) -> None:
+    """Photos from one side only (DTU's 114° arc around ``side``): the first thumbnail and the
+    viewer's opening view look at the side they saw, not at the guessed back."""
+    f = scene_framing(_ring(tmp_path / "t.json", side + np.linspace(-57, 57, 20)))
+    to_camera = -view_basis(f, DEFAULT_AZIMUTHS[0])[2]
+    horizontal = math.degrees(math.atan2(to_camera[1], to_camera[0]))
+    assert horizontal == pytest.approx(side, abs=0.5)
+    # all the way round: the views stay where they were, whatever the ring's start
+    f = scene_framing(_ring(tmp_path / "t.json", side + np.arange(0, 360, 10)))
+    assert f.azimuth_offset == 0.0

@@ -89,18 +89,22 @@ def test_the_finest_mesh_scored_against_itself_shows_no_score(tmp_path: Path) ->
     """Without a reference the finest mesh is the others' reference: its own zero Chamfer and
     perfect F-scores are no result, and it must not be the table's best row."""
     res = _tree(tmp_path)
-    finest = res / "s" / "r" / "eval" / "it200_res32.json"
-    ev = json.loads(finest.read_text())
-    ev.update(chamfer_l1=1e-6, fscore_1pct=1.0, self_reference=True, reference_kind="finest-mesh")
-    finest.write_text(json.dumps(ev))
+    for path in res.glob("s/r/eval/*.json"):  # no reference: every mesh against the finest
+        ev = json.loads(path.read_text())
+        ev.update(reference_kind="finest-mesh")
+        if path.name == "it200_res32.json":
+            ev.update(chamfer_l1=1e-6, fscore_1pct=1.0, self_reference=True)
+        path.write_text(json.dumps(ev))
     rows = summary_rows(sorted(res.glob("s/r/mesh/*.json")), sorted(res.glob("s/r/eval/*.json")))
     last = rows[-1]
     assert (last["iterations"], last["resolution"]) == (200, 32)
     assert last["chamfer_l1"] is None and last["fscore_1pct"] is None
     assert last["reference_kind"] == SELF_REFERENCE
     assert rows[0]["chamfer_l1"] == pytest.approx(1 / 100 + 1 / 16)  # the others keep theirs
-    best = [line for line in to_html(rows).splitlines() if 'class="best"' in line]
-    assert len(best) == 1 and ">200<" not in best[0]
+    # closest to the finest mesh is convergence, not quality: no row is called the best (a new
+    # user's trial read the next-finest mesh's 0.019 % as the best result)
+    page = to_html(rows)
+    assert 'class="best"' not in page and "convergence, not accuracy" in page
 
 
 def test_cpu_runs_cost_no_gpu_minutes(tmp_path: Path) -> None:

@@ -48,3 +48,21 @@ def test_schema_types_match_the_dataclass_fields() -> None:
 def test_presets_only_override_known_keys() -> None:
     for name, deltas in PRESETS.items():
         assert set(deltas) <= set(config_keys()), name
+
+
+def test_every_schema_key_has_a_value() -> None:
+    """A description with an unquoted comma in a YAML flow mapping is cut there, and the rest
+    becomes a key of its own with no value (the config error for `type:` read "object =
+    bounded"): no such key anywhere."""
+
+    def stray(node: object, path: str) -> list[str]:
+        found: list[str] = []
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if value is None:
+                found.append(f"{path}/{key}")
+            elif isinstance(value, dict | list):
+                found += stray(value, f"{path}/{key}")
+        return found
+
+    assert stray(yaml.safe_load(SCHEMA.read_text()), "") == []

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from video2mesh.workflow import Plan, closing_lines, one_of, quoted, typed_values
+from video2mesh.workflow import (
+    Plan,
+    closing_lines,
+    did_you_mean,
+    one_of,
+    quoted,
+    report_command,
+    typed_values,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -216,3 +224,36 @@ def test_the_closing_lines_name_the_glbs_and_the_capture_notes_found(tmp_path) -
     assert f"  cup: capture note: {note}" in lines
     assert not any("remote: capture note" in line for line in lines)  # its file is elsewhere
     assert lines[-1].endswith("snakemake --report results/report.html")
+
+
+def test_the_report_command_repeats_the_runs_config_options() -> None:
+    # a report built without the run's --config shows another sweep (a new user's trial)
+    argv = [
+        "/venv/bin/snakemake",
+        "--cores",
+        "all",
+        "--config",
+        "sweep={iterations: [1000, 3000], resolutions: [64, 256]}",
+        "sized_for=cpu",
+        "-n",
+        "--configfile=my run.yaml",
+        "--profile",
+        "ovh",
+    ]
+    assert report_command(argv) == (
+        "snakemake --report results/report.html --config "
+        "'sweep={iterations: [1000, 3000], resolutions: [64, 256]}' sized_for=cpu "
+        "'--configfile=my run.yaml' --profile ovh"
+    )
+    assert report_command(["snakemake", "--cores", "2"]) == "snakemake --report results/report.html"
+    lines = closing_lines({}, argv=argv).splitlines()
+    assert lines[-1] == f"  the report with every mesh: {report_command(argv)}"
+
+
+def test_a_misspelt_key_gets_the_key_it_resembles() -> None:
+    known = ["matcher", "min_registered", "overlap", "loop_keyframes", "peak_threshold"]
+    assert did_you_mean({"min_registred": 0.5, "matcher": "auto"}, known) == (
+        " (did you mean 'min_registered' for 'min_registred'?)"
+    )
+    assert did_you_mean(["colour"], known) == ""  # nothing like it: no guess
+    assert did_you_mean(["matcher"], known) == ""

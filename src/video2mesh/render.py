@@ -35,6 +35,10 @@ BACKGROUND = (255, 255, 255)
 BASE_COLOR = (0.72, 0.78, 0.88)
 # Azimuths (degrees) at a common elevation; the first one is the grid's view.
 DEFAULT_AZIMUTHS = (30.0, 120.0, 210.0, 300.0)
+# Cameras on one side of the object (their horizontal directions from it average to at least
+# this length; a half orbit: 2/π): the first view looks from their mean direction, at the side
+# the photos saw, not at a side no photo saw (a new user's trial: DTU's skull from behind)
+ONE_SIDED = 0.5
 ELEVATION = 25.0
 SUPERSAMPLE = 2
 MAX_CANDIDATES = 3_000_000  # pixel candidates per chunk: bounds memory to ~0.5 GB
@@ -49,6 +53,7 @@ class Framing:
     up: tuple[float, float, float]
     crop_center: tuple[float, float, float] | None = None
     crop_radius: float | None = None
+    azimuth_offset: float = 0.0  # degrees added to every view's azimuth (photographed_side)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -56,6 +61,33 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
     n = np.linalg.norm(v)
     return v / n if n > 0 else v
+
+
+def photographed_side(meta: dict, center: np.ndarray, up: np.ndarray) -> float:
+    """The azimuth offset (degrees) that turns the first default view towards the cameras of
+    transforms.json ``meta`` when they stand on one side of ``center`` (ONE_SIDED), else 0."""
+    import numpy as np
+
+    eyes = np.array([f["transform_matrix"] for f in meta.get("frames", [])], float)
+    if not len(eyes):
+        return 0.0
+    out = eyes[:, :3, 3] - center
+    out -= np.outer(out @ up, up)  # horizontal
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    mean = out.mean(axis=0)
+    if np.linalg.norm(mean) < ONE_SIDED:
+        return 0.0
+    e1, e2 = _azimuth_axes(up)
+    return math.degrees(math.atan2(mean @ e2, mean @ e1)) - DEFAULT_AZIMUTHS[0]
+
+
+def _azimuth_axes(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The horizontal axes azimuths 0° and 90° point along, for a unit ``up``."""
+    import numpy as np
+
+    helper = np.array([1.0, 0, 0]) if abs(up[0]) < 0.9 else np.array([0, 1.0, 0])
+    e1 = _unit(np.cross(up, helper))
+    return e1, np.cross(up, e1)
 
 
 def scene_framing(
@@ -67,6 +99,7 @@ def scene_framing(
     up = np.array([0.0, 0.0, 1.0])
     sphere_c: tuple[float, float, float] | None = None
     sphere_r: float | None = None
+    offset = 0.0
     if transforms:
         from video2mesh.evaluate import read_sphere
 
@@ -74,7 +107,9 @@ def scene_framing(
         sphere_c, sphere_r = sphere.center, sphere.radius
         from video2mesh.support import scene_up
 
-        up = scene_up(json.loads(Path(transforms).read_text()), up)
+        meta = json.loads(Path(transforms).read_text())
+        up = scene_up(meta, up)
+        offset = photographed_side(meta, np.asarray(sphere_c, float), up)
     if reference:
         from video2mesh.evaluate import load_mesh
 
@@ -87,13 +122,13 @@ def scene_framing(
             lo, hi = ref.bounds
             center = tuple(float(x) for x in (lo + hi) / 2)
             extent = float(np.linalg.norm(hi - lo) / 2) * 1.02
-            return Framing(center, extent, tuple(up), sphere_c, sphere_r)  # type: ignore[arg-type]
+            return Framing(center, extent, tuple(up), sphere_c, sphere_r, offset)  # type: ignore[arg-type]
     if sphere_r is None:
         raise UserError(
             "no framing for the thumbnails",
             "pass --transforms (the scene's transforms.json) and/or --reference",
         )
-    return Framing(sphere_c, sphere_r * 1.02, tuple(up), sphere_c, sphere_r)  # type: ignore[arg-type]
+    return Framing(sphere_c, sphere_r * 1.02, tuple(up), sphere_c, sphere_r, offset)  # type: ignore[arg-type]
 
 
 def view_basis(framing: Framing, azimuth: float, elevation: float = ELEVATION) -> np.ndarray:
@@ -101,10 +136,8 @@ def view_basis(framing: Framing, azimuth: float, elevation: float = ELEVATION) -
     import numpy as np
 
     up = _unit(np.asarray(framing.up, dtype=float))
-    helper = np.array([1.0, 0, 0]) if abs(up[0]) < 0.9 else np.array([0, 1.0, 0])
-    e1 = _unit(np.cross(up, helper))
-    e2 = np.cross(up, e1)
-    a, e = math.radians(azimuth), math.radians(elevation)
+    e1, e2 = _azimuth_axes(up)
+    a, e = math.radians(azimuth + framing.azimuth_offset), math.radians(elevation)
     to_camera = math.cos(e) * (math.cos(a) * e1 + math.sin(a) * e2) + math.sin(e) * up
     forward = -to_camera
     right = _unit(np.cross(forward, up))

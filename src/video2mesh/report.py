@@ -264,11 +264,13 @@ p {{ color: #555; }}
 <table id="summary"><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table>
-<p>One row per mesh; the best Chamfer-L1 of each scene is highlighted. Chamfer % is Chamfer-L1
-as a percentage of the reference's bounding-box diagonal; object share is the share of the mesh's
-area within 1% of that diagonal from the reference (1 = the object alone, no table or floaters).
-Chamfer-L1 in world units; F-scores at 0.5% and 1% of the diagonal. Click a header to sort.
-All columns: summary.csv.</p>
+<p>One row per mesh; the best Chamfer-L1 of each scene with a reference mesh is highlighted.
+Chamfer % is Chamfer-L1 as a percentage of the reference's bounding-box diagonal; object share is
+the share of the mesh's area within 1% of that diagonal from the reference (1 = the object alone,
+no table or floaters). Chamfer-L1 in world units; F-scores at 0.5% and 1% of the diagonal. A
+scene without a reference mesh is scored against its finest mesh (reference "finest-mesh"): how
+far each mesh is from that one measures convergence, not accuracy, and no row is highlighted.
+Click a header to sort. All columns: summary.csv.</p>
 <script>
 document.querySelectorAll("#summary th").forEach((th, i) => th.addEventListener("click", () => {{
   const body = document.querySelector("#summary tbody");
@@ -298,13 +300,16 @@ def to_html(rows: list[dict[str, Any]]) -> str:
     best: dict[str, float] = {}
     for r in rows:
         c = r.get("chamfer_l1")
+        # against the finest mesh (no reference), closest is not best
+        if r.get("reference_kind") == "finest-mesh":
+            continue
         if isinstance(c, (int, float)) and c < best.get(r["scene"], float("inf")):
             best[r["scene"]] = c
     head = "".join(f"<th>{html.escape(t)}</th>" for t in HTML_COLUMNS.values())
     lines = []
     for r in rows:
         c = r.get("chamfer_l1")
-        cls = ' class="best"' if c is not None and c == best.get(r["scene"]) else ""
+        cls = ' class="best"' if r["scene"] in best and c == best[r["scene"]] else ""
         cells = "".join(
             ("<td class=t>" if isinstance(r.get(k), str) else "<td>")
             + html.escape(_short(k, r.get(k)))

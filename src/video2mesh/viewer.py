@@ -198,7 +198,7 @@ def build_viewer(
     import numpy as np
 
     from video2mesh.evaluate import Sphere, crop_to_sphere, load_mesh
-    from video2mesh.render import scene_framing
+    from video2mesh.render import DEFAULT_AZIMUTHS, scene_framing
 
     if not mesh_paths:
         raise UserError("no meshes for the viewer", "pass --meshes", scene=scene)
@@ -256,6 +256,7 @@ def build_viewer(
         "center": list(framing.center),
         "extent": framing.extent,
         "up": list(framing.up),
+        "home_azimuth": DEFAULT_AZIMUTHS[0] + framing.azimuth_offset,  # the thumbnails' first view
         "quant_center": [float(x) for x in center],
         "quant_extent": float(extent),
     }

@@ -9,6 +9,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import re
@@ -35,10 +36,55 @@ def quoted(flag: str, value: str | None) -> str:
     return f"{flag} {shlex.quote(value)}" if value else ""
 
 
-def closing_lines(glbs: dict[str, list[str]], results: str = "results") -> str:
+# the options of a snakemake command line that choose what the report shows (and, with a
+# profile, where the results are): the report command repeats them
+_CONFIG_OPTIONS = (
+    "--config",
+    "-C",
+    "--configfile",
+    "--configfiles",
+    "--profile",
+    "--directory",
+    "-d",
+)
+
+
+def report_command(argv: list[str]) -> str:
+    """``snakemake --report results/report.html`` with the config options of the run's command
+    line ``argv`` (sys.argv): a report built without a run's ``--config`` shows another sweep."""
+    kept: list[str] = []
+    taking = False
+    for arg in argv[1:]:
+        name = arg.split("=", 1)[0]
+        if arg.startswith("-"):
+            taking = name in _CONFIG_OPTIONS
+            if taking:
+                kept.append(arg)
+        elif taking:
+            kept.append(arg)
+    return shlex.join(["snakemake", "--report", "results/report.html", *kept])
+
+
+def did_you_mean(given: Iterable[str], known: Iterable[str]) -> str:
+    """`` (did you mean 'center'?)`` for the keys of ``given`` not in ``known`` that resemble
+    one of them (difflib's ratio ≥ 0.6), or nothing."""
+    known = list(known)
+    pairs = [
+        (key, close[0])
+        for key in given
+        if key not in known and (close := difflib.get_close_matches(key, known, n=1))
+    ]
+    if not pairs:
+        return ""
+    return " (did you mean " + ", ".join(f"{c!r} for {k!r}" for k, c in pairs) + "?)"
+
+
+def closing_lines(
+    glbs: dict[str, list[str]], results: str = "results", argv: list[str] | None = None
+) -> str:
     """What a finished run says on the console: each scene's textured meshes (``glbs``, by
     scene), its capture notes (the scene stage's, from transforms.json when it is on this disk:
-    under ``--profile ovh`` it is in S3) and the report command."""
+    under ``--profile ovh`` it is in S3) and the report command (for the run's ``argv``)."""
     lines = ["video2mesh: done"]
     for scene, paths in glbs.items():
         lines += [f"  {scene}: {glb}" for glb in paths]
@@ -48,7 +94,7 @@ def closing_lines(glbs: dict[str, list[str]], results: str = "results") -> str:
         except FileNotFoundError:
             notes = []
         lines += [f"  {scene}: capture note: {note}" for note in notes]
-    lines.append("  the report with every mesh: snakemake --report results/report.html")
+    lines.append(f"  the report with every mesh: {report_command(argv or ['snakemake'])}")
     return "\n".join(lines)
 
 

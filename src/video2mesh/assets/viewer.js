@@ -132,7 +132,7 @@
   const up = norm(F.up);
   const e1 = norm(cross(up, Math.abs(up[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0]));
   const e2 = cross(up, e1);
-  const home = { az: 30 * Math.PI / 180, el: 25 * Math.PI / 180, zoom: 1, pan: [0, 0] };
+  const home = { az: (F.home_azimuth ?? 30) * Math.PI / 180, el: 25 * Math.PI / 180, zoom: 1, pan: [0, 0] };
   const cam = Object.assign({}, home, { pan: [0, 0] });
 
   function basis() {
