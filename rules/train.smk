@@ -3,6 +3,7 @@
 # point and ends at N under the schedule of the last one. A GPU rule on clusters.
 # An interrupted segment resumes from its in-segment save: beside the checkpoint, and in S3 too
 # when files live there (a preempted remote job's disk is gone; --retries runs it again).
+# The log is appended to: an interrupted and resumed segment keeps both parts.
 
 
 rule train:
@@ -37,4 +38,4 @@ rule train:
         " --until {wildcards.iterations} --final {params.final} {params.resume} {params.inputs}"
         ' --partial "$(dirname {output.ckpt:q})"/it{wildcards.iterations}.partial.pt'
         " {params.partial_store} --save-every-seconds {params.save_every} --threads {threads}"
-        " --out {output.ckpt:q} --metrics {output.metrics:q} > {log:q} 2>&1"
+        " --out {output.ckpt:q} --metrics {output.metrics:q} >> {log:q} 2>&1"
