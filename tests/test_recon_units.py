@@ -413,3 +413,32 @@ def test_the_background_warms_up_over_its_own_share_of_the_run() -> None:
         schedule.state(off, it, final).bg_lr_factor == schedule.state(off, it, final).lr_factor
         for it in (1, 15, 75, 2900)
     )
+
+
+def _ring_meta(distance: float, radius: float = 1.0, w: int = 1600, h: int = 900) -> dict:
+    """transforms.json content: 12 cameras on a ring at ``distance`` from a sphere of ``radius``
+    (a 60° horizontal field of view)."""
+    frames = []
+    for a in [2 * math.pi * i / 12 for i in range(12)]:
+        m = [[1, 0, 0, distance * math.cos(a)], [0, 1, 0, distance * math.sin(a)]]
+        frames.append({"transform_matrix": [*m, [0, 0, 1, 0], [0, 0, 0, 1]]})
+    f = 0.5 * w / math.tan(math.radians(30))
+    return {"w": w, "h": h, "fl_x": f, "sphere_center": [0, 0, 0], "sphere_radius": radius,
+            "frames": frames}  # fmt: skip
+
+
+def test_a_small_object_keeps_its_pixels_when_the_images_are_downscaled() -> None:
+    from video2mesh.recon.data import image_scale, sphere_span
+
+    near, far = _ring_meta(3.0), _ring_meta(12.0)
+    f = 0.5 * 1600 / math.tan(math.radians(30))
+    span = 2 * f * math.tan(math.asin(1 / 12)) / 1600  # the far sphere: 0.12 of the long side
+    assert sphere_span(far) == pytest.approx(span)
+    # the near sphere spans 0.61 of the long side, 98 px at 160: the long side goes to 160
+    assert image_scale(near, 160, 80) == pytest.approx(0.1)
+    # the far one would span 19 px: the images stay large enough for 80
+    scale = image_scale(far, 160, 80)
+    assert sphere_span(far) * 1600 * scale == pytest.approx(80)
+    assert image_scale(far, 160) == pytest.approx(0.1)  # no floor: as before
+    assert image_scale(far, 160, 5000) == 1.0  # never up
+    assert image_scale(far, 0, 80) == 1.0 and image_scale(far, 2000, 80) == 1.0

@@ -50,6 +50,7 @@ def snakemake(
 TINY_TRAIN = {
     "rays": 96,
     "image_max_side": 32,
+    "object_min_pixels": 0,  # the frame size above, whatever the object's
     "hash_levels": 4,
     "hash_max_res": 64,
     "hash_log2_size": 12,

@@ -241,13 +241,38 @@ def camera_to_world(frame: dict, center: np.ndarray, radius: float) -> np.ndarra
     return m
 
 
-def load_dataset(transforms: str | Path, images: str | Path, max_side: int = 0) -> Dataset:
-    """Read the cameras and images; downscale so the long side is at most ``max_side``."""
+def sphere_span(meta: dict) -> float:
+    """The bounding sphere's projected diameter over the images' long side, the median over
+    the cameras of transforms.json ``meta`` (pinhole; a camera inside the sphere counts as 1)."""
+    center = np.asarray(meta["sphere_center"], dtype=np.float64)
+    radius = float(meta["sphere_radius"])
+    eyes = np.array([f["transform_matrix"] for f in meta["frames"]], dtype=np.float64)[:, :3, 3]
+    dist = np.maximum(np.linalg.norm(eyes - center, axis=1), radius * (1 + 1e-9))
+    half = np.arcsin(radius / dist)
+    diameter = 2 * float(meta["fl_x"]) * np.tan(half)
+    return float(np.median(diameter)) / max(int(meta["w"]), int(meta["h"]))
+
+
+def image_scale(meta: dict, max_side: int = 0, object_min_pixels: int = 0) -> float:
+    """How much to downscale the images: to ``max_side`` on the long side, but no further than
+    the sphere keeps ``object_min_pixels`` across (never up)."""
+    long_side = max(int(meta["w"]), int(meta["h"]))
+    if not max_side or long_side <= max_side:
+        return 1.0
+    scale = max_side / long_side
+    if object_min_pixels and meta.get("frames"):
+        scale = max(scale, object_min_pixels / (sphere_span(meta) * long_side))
+    return min(scale, 1.0)
+
+
+def load_dataset(
+    transforms: str | Path, images: str | Path, max_side: int = 0, object_min_pixels: int = 0
+) -> Dataset:
+    """Read the cameras and images; downscale so the long side is at most ``max_side`` unless
+    the sphere would then span fewer than ``object_min_pixels`` (``image_scale``)."""
     meta = read_transforms(transforms)
     w, h = int(meta["w"]), int(meta["h"])
-    scale = 1.0
-    if max_side and max(w, h) > max_side:
-        scale = max_side / max(w, h)
+    scale = image_scale(meta, max_side, object_min_pixels)
     center = np.asarray(meta["sphere_center"], dtype=np.float64)
     radius = float(meta["sphere_radius"])
     try:

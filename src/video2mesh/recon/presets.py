@@ -30,6 +30,10 @@ class TrainConfig:
     # rays and images
     rays: int = 1024  # rays per iteration (official: 2 images × 512)
     image_max_side: int = 0  # downscale so that the long side is at most this (0: as given)
+    # ... but no further than the bounding sphere keeps this many pixels across (its median
+    # projected diameter; 0: no floor): an object small in the frame keeps the pixels an
+    # object filling it has (recon.data.sphere_span)
+    object_min_pixels: int = 0
     # share of each batch drawn from pixels whose ray meets the bounding sphere (0: uniform over
     # all pixels, as the official code; see Dataset.focus_on_sphere)
     sphere_ray_fraction: float = 0.0
@@ -240,6 +244,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rays": 512,
         "sphere_ray_fraction": 0.9,  # measured: 1.55 → 1.27 % at 1000 iterations (RESULTS.md)
         "image_max_side": 160,
+        # the sample's sphere spans 82 px at 160 (the generated set 70-200): a small object in a
+        # large frame (a CO3D apple: 39 px; a figurine a quarter of the frame high: 37) keeps
+        # about what the preset was chosen on (benchmarks/realworld/RESULTS.md, session 24)
+        "object_min_pixels": 80,
         "hash_levels": 8,
         "hash_features": 2,
         "hash_log2_size": 15,

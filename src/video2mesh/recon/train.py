@@ -469,7 +469,14 @@ def _stop_saved(seg: Segment, stopped: Interrupted, save: Callable[[int], None] 
 
 def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
     cfg = seg.cfg
-    ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side)
+    ds = load_dataset(seg.transforms, seg.images, cfg.image_max_side, cfg.object_min_pixels)
+    if cfg.image_max_side and max(ds.width, ds.height) > cfg.image_max_side * 1.01:
+        log.info(
+            "images at %dx%d: the object is small in the frame (object_min_pixels %d)",
+            ds.width,
+            ds.height,
+            cfg.object_min_pixels,
+        )
     if fit_grid_to_images(cfg, ds.pixel_footprint()):  # so the checkpoint records the grid
         log.info("finest grid resolution %d (one cell per pixel on the object)", cfg.hash_max_res)
     outside = camera_outside_fraction(ds)
