@@ -256,7 +256,7 @@ def test_detached_reflection_moves_no_gradient_into_the_normal() -> None:
     gpu, _ = build_config({"preset": "gpu"}, "object")
     assert (gpu.color_direction, gpu.reflection_detach) == ("both", True)  # the GPU default
     cpu, _ = build_config({"preset": "cpu"}, "object")
-    assert (cpu.sh_degree, cpu.color_direction) == (0, "view")  # degree 0 sees no direction
+    assert (cpu.sh_degree, cpu.color_direction, cpu.reflection_detach) == (1, "both", True)
     attached_cfg, _ = build_config(
         {"preset": "gpu", "train": {"reflection_detach": False}}, "object"
     )

@@ -166,9 +166,9 @@ def test_training_paints_no_still_pixel_and_empties_them(turntable_frames, tmp_p
 
 
 def test_a_fixed_camera_trains_a_colour_that_sees_the_view(turntable_frames):
-    """The room's light turns with the camera in the object's frame: the CPU preset's colour
-    without view (SH degree 0) is raised to fixed_camera_sh_degree; the GPU preset's 3 stays;
-    a moving camera changes nothing."""
+    """The room's light turns with the camera in the object's frame: a colour without view (SH
+    degree 0, as a run may set) is raised to fixed_camera_sh_degree; the presets' own degrees
+    (CPU 1, GPU 3) stay; a moving camera changes nothing."""
     import torch
 
     from video2mesh.recon.data import Dataset
@@ -186,13 +186,17 @@ def test_a_fixed_camera_trains_a_colour_that_sees_the_view(turntable_frames):
             torch.from_numpy(imgs), c2w, 300.0, 300.0, 160.0, 120.0, [0, 0, 0], 1.0, names
         )
 
-    cpu, _ = build_config({"preset": "cpu"}, "object")
-    assert cpu.sh_degree == 0 and fit_to_fixed_camera(cpu, dataset(images)) is not None
+    flat = {"preset": "cpu", "train": {"sh_degree": 0}}
+    cpu, _ = build_config(flat, "object")
+    assert fit_to_fixed_camera(cpu, dataset(images)) is not None
     assert cpu.sh_degree == cpu.fixed_camera_sh_degree == 1
-    gpu, _ = build_config({"preset": "gpu"}, "object")
-    assert fit_to_fixed_camera(gpu, dataset(images)) is not None and gpu.sh_degree == 3
-    off, _ = build_config({"preset": "cpu", "train": {"fixed_camera_sh_degree": 0}}, "object")
+    for preset, degree in (("cpu", 1), ("gpu", 3)):
+        own, _ = build_config({"preset": preset}, "object")
+        assert fit_to_fixed_camera(own, dataset(images)) is not None and own.sh_degree == degree
+    off, _ = build_config(
+        {"preset": "cpu", "train": {"sh_degree": 0, "fixed_camera_sh_degree": 0}}, "object"
+    )
     assert fit_to_fixed_camera(off, dataset(images)) is not None and off.sh_degree == 0
     moving = np.stack([np.roll(im, 7 * i, axis=1) for i, im in enumerate(images)])
-    again, _ = build_config({"preset": "cpu"}, "object")
+    again, _ = build_config(flat, "object")
     assert fit_to_fixed_camera(again, dataset(moving)) is None and again.sh_degree == 0
