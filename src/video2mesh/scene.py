@@ -316,7 +316,10 @@ def build_scene(
     transforms["capture"] = capture.as_json() if capture else None
     write_json(out_transforms, transforms)
     title = (
-        f"{scene}: {len(transforms['frames'])} cameras, {len(points)} points, "
+        # clean_points keeps the SfM points seen by 3 photos or more within 2 px: fewer than
+        # sfm.json's count (a new user's trial asked why)
+        f"{scene}: {len(transforms['frames'])} cameras, {len(points)} points (seen thrice "
+        f"within 2 px), "
         f"sphere r={sphere.radius:.3g} ({sphere.method})"
     )
     plot_sphere(points, poses, sphere, out_png, title, notes=capture.notes if capture else [])
