@@ -239,9 +239,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # high rates (the table sample), and degree 0, chosen on generated scenes, left real
         # captures whose light changes with the view as blobs: a CO3D apple (inverse s 21) and a
         # flash-lit plaster skull (22) came out recognisable with degree 1 (59, 35), DTU 65's
-        # silhouette IoU 0.92 -> 0.96 (the temple a tie); the generated sample 0.57 -> 0.51 %,
-        # its cup 0.62 % (degree 1 with the view alone put curtains under the sample's body:
-        # 0.81 %; RESULTS.md, session 24)
+        # silhouette IoU 0.92 -> 0.96 (the temple a tie); the generated sample a tie over two
+        # seeds, its cup 0.62 % (degree 1 with the view alone put curtains under the sample's
+        # body: 0.81 %; RESULTS.md, session 24)
         "sh_degree": 1,
         "rays": 512,
         "sphere_ray_fraction": 0.9,  # measured: 1.55 → 1.27 % at 1000 iterations (RESULTS.md)
