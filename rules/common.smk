@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from video2mesh.workflow import (
     Plan,
     closing_lines,
-    did_you_mean,
+    config_error,
     one_of,
     quoted,
     typed_values,
@@ -30,20 +30,7 @@ def validate_config():
         cause = err.__context__  # the jsonschema ValidationError
         if not hasattr(cause, "absolute_path"):
             raise
-        where = ".".join(str(p) for p in cause.absolute_path) or "top level"
-        message = cause.message
-        if cause.validator == "additionalProperties" and isinstance(
-            cause.instance, dict
-        ):
-            message += did_you_mean(cause.instance, cause.schema.get("properties", {}))
-        # the key's own documentation says what it takes (e.g. a list, or auto)
-        about = " ".join(str(cause.schema.get("description", "")).split())
-        raise WorkflowError(
-            f"Error validating config file: {where}: {message}"
-            + (f" ({where} takes: {about})" if about else "")
-            + ". What to do: fix that key in your config (every key is documented in "
-            "config/schema.yaml)"
-        ) from None
+        raise WorkflowError(config_error(cause)) from None
 
 
 def check_source_paths():

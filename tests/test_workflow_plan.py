@@ -14,6 +14,7 @@ import yaml
 from video2mesh.workflow import (
     Plan,
     closing_lines,
+    config_error,
     did_you_mean,
     one_of,
     quoted,
@@ -257,3 +258,24 @@ def test_a_misspelt_key_gets_the_key_it_resembles() -> None:
     )
     assert did_you_mean(["colour"], known) == ""  # nothing like it: no guess
     assert did_you_mean(["matcher"], known) == ""
+
+
+def test_a_config_error_names_the_key_what_it_takes_and_the_key_it_resembles() -> None:
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"sfm": {"type": "object", "additionalProperties": False,
+                               "description": "SfM settings", "properties": {
+                                   "min_registered": {"type": "number"}}}},
+    }  # fmt: skip
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors({"sfm": {"min_registred": 0.5}})
+    )
+    assert config_error(error) == (
+        "Error validating config file: sfm: Additional properties are not allowed "
+        "('min_registred' was unexpected) (did you mean 'min_registered' for 'min_registred'?) "
+        "(sfm takes: SfM settings). What to do: fix that key in your config (every key is "
+        "documented in config/schema.yaml)"
+    )

@@ -242,7 +242,7 @@ def select_photos(
     JPEGs, info and the finer JPEGs for SfM (FINE_FACTOR; empty when the photos are small)."""
     records: list[FrameRecord] = []
     images: dict[str, np.ndarray] = {}
-    fine: dict[str, bytes] = {}
+    fine: dict[str, tuple[bytes, tuple[int, int]]] = {}  # JPEG and size
     std: dict[str, float] = {}
     fine_side = round(max_size * FINE_FACTOR)
     with tarfile.open(archive) as tar:
@@ -262,7 +262,7 @@ def select_photos(
             if max(img.size) >= FINE_MIN_GAIN * max_size:
                 finer = img.copy()
                 finer.thumbnail((fine_side, fine_side), Image.Resampling.LANCZOS)
-                fine[name] = _jpeg(np.asarray(finer))
+                fine[name] = (_jpeg(np.asarray(finer)), finer.size)
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
@@ -287,11 +287,12 @@ def select_photos(
     size = list(majority) if sizes else None
     info = {"kind": "images", "size": size, "photos": len(records), "exposure": exposure}
     kept_fine = {r.name: fine[r.name] for r in records if r.kept and r.name in fine}
-    if len(kept_fine) < len(jpegs):  # all or none: SfM's finer try needs every photo
-        kept_fine = {}
-    if kept_fine:
-        info["fine_size"] = list(Image.open(io.BytesIO(next(iter(kept_fine.values())))).size)
-    return records, jpegs, info, kept_fine
+    fine_sizes = {size for _jpeg_data, size in kept_fine.values()}
+    # all or none, of one size: SfM's finer try needs every photo, under one shared camera
+    if len(kept_fine) < len(jpegs) or len(fine_sizes) != 1:
+        return records, jpegs, info, {}
+    info["fine_size"] = list(fine_sizes.pop())
+    return records, jpegs, info, {name: data for name, (data, _size) in kept_fine.items()}
 
 
 def write_frames(

@@ -68,10 +68,12 @@ def photographed_side(meta: dict, center: np.ndarray, up: np.ndarray) -> float:
     transforms.json ``meta`` when they stand on one side of ``center`` (ONE_SIDED), else 0."""
     import numpy as np
 
-    eyes = np.array([f["transform_matrix"] for f in meta.get("frames", [])], float)
+    from video2mesh.support import camera_poses
+
+    eyes = camera_poses(meta)[:, :3, 3]
     if not len(eyes):
         return 0.0
-    out = eyes[:, :3, 3] - center
+    out = eyes - center
     out -= np.outer(out @ up, up)  # horizontal
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     mean = out.mean(axis=0)

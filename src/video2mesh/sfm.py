@@ -281,8 +281,8 @@ def run_sfm(
 
         undist = tmp / "undistorted"
         # the frames' own size where SfM ran on them (the undistorter may add a few pixels)
-        fine_side = _long_side(images / names[0]) if best.images != images else -1
-        undistort(best.model_dir, best.images, undist, fine_side)
+        max_side = _long_side(images / names[0]) if best.images != images else -1
+        undistort(best.model_dir, best.images, undist, max_side)
         model = pycolmap.Reconstruction(undist / "sparse")
         sparse_out = out_dir / "sparse"
         for name in MODEL_FILES:

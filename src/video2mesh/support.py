@@ -119,6 +119,13 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
     return normal if normal @ mean >= 0 else -normal
 
 
+def camera_poses(meta: dict) -> np.ndarray:
+    """(N, 4, 4) OpenGL camera-to-world matrices of transforms.json content ``meta``."""
+    return np.array([f["transform_matrix"] for f in meta.get("frames", [])], float).reshape(
+        -1, 4, 4
+    )
+
+
 def scene_up(meta: dict, default: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> np.ndarray:
     """The scene's one up (renders, GLB, capture coverage, sizes), from transforms.json's
     content: the support plane's normal where the scene stage found one, else `camera_up`;
@@ -126,11 +133,11 @@ def scene_up(meta: dict, default: tuple[float, float, float] = (0.0, 0.0, 1.0)) 
     if meta.get("support_plane"):
         n = np.asarray(meta["support_plane"]["normal"], float)
         return n / np.linalg.norm(n)
-    gl = [np.asarray(f["transform_matrix"], float) for f in meta.get("frames", [])]
-    if not gl:
+    gl = camera_poses(meta)
+    if not len(gl):
         return np.asarray(default, float)
     # transforms.json holds OpenGL camera-to-world matrices; camera_up takes OpenCV ones
-    return camera_up(np.stack(gl) @ np.diag([1.0, -1.0, -1.0, 1.0]))
+    return camera_up(gl @ np.diag([1.0, -1.0, -1.0, 1.0]))
 
 
 def _plane_through(p: np.ndarray) -> tuple[np.ndarray, float] | None:

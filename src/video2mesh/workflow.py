@@ -79,6 +79,24 @@ def did_you_mean(given: Iterable[str], known: Iterable[str]) -> str:
     return " (did you mean " + ", ".join(f"{c!r} for {k!r}" for k, c in pairs) + "?)"
 
 
+def config_error(cause: Any) -> str:
+    """One line for a config that fails the schema: the key's path, what is wrong (with the key
+    a misspelt one resembles), what the key takes (its schema description) and what to do.
+    ``cause``: the jsonschema ValidationError (duck-typed: this module needs no jsonschema)."""
+    where = ".".join(str(p) for p in cause.absolute_path) or "top level"
+    message = cause.message
+    if cause.validator == "additionalProperties" and isinstance(cause.instance, dict):
+        message += did_you_mean(cause.instance, cause.schema.get("properties", {}))
+    # the key's own documentation says what it takes (e.g. a list, or auto)
+    about = " ".join(str(cause.schema.get("description", "")).split())
+    return (
+        f"Error validating config file: {where}: {message}"
+        + (f" ({where} takes: {about})" if about else "")
+        + ". What to do: fix that key in your config (every key is documented in "
+        "config/schema.yaml)"
+    )
+
+
 def closing_lines(
     glbs: dict[str, list[str]], results: str = "results", argv: list[str] | None = None
 ) -> str:

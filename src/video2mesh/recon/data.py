@@ -18,7 +18,7 @@ import torch
 
 from video2mesh.errors import UserError
 from video2mesh.recon.renderer import sphere_near_far
-from video2mesh.support import Plane
+from video2mesh.support import Plane, camera_poses
 
 STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
 
@@ -246,7 +246,7 @@ def sphere_span(meta: dict) -> float:
     the cameras of transforms.json ``meta`` (pinhole; a camera inside the sphere counts as 1)."""
     center = np.asarray(meta["sphere_center"], dtype=np.float64)
     radius = float(meta["sphere_radius"])
-    eyes = np.array([f["transform_matrix"] for f in meta["frames"]], dtype=np.float64)[:, :3, 3]
+    eyes = camera_poses(meta)[:, :3, 3]
     dist = np.maximum(np.linalg.norm(eyes - center, axis=1), radius * (1 + 1e-9))
     half = np.arcsin(radius / dist)
     diameter = 2 * float(meta["fl_x"]) * np.tan(half)
