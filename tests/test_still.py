@@ -118,10 +118,11 @@ def test_sfm_poses_a_turntable_from_what_turns(tmp_path, turntable_frames):
     assert stats["still_share"] > FIXED_SHARE
     assert stats["registered"] == stats["total"] == 36
     err = align_to_truth(load_model(tmp_path / "sfm" / "sparse"), truth)
-    # 36 frames of 320 × 240 here (1.7° measured); the 100 frames of 480 × 360 of session 23's
-    # turntables: 0.4-0.8 % and 0.4-0.7°
-    assert err["median_center_error_rel"] < 0.03, err
-    assert err["median_rotation_error_deg"] < 3.0, err
+    # 36 frames of 320 × 240 here: 0.8-1.5 % and 1.4-2.0° over 34 runs on the 2-core VM, 3.15 %
+    # once on CI's machine (COLMAP's threads and SIMD differ); failing, it is 116 % off. The 100
+    # frames of 480 × 360 of session 23's turntables: 0.4-0.8 % and 0.4-0.7°
+    assert err["median_center_error_rel"] < 0.05, err
+    assert err["median_rotation_error_deg"] < 5.0, err
 
 
 def test_training_paints_no_still_pixel_and_empties_them(turntable_frames, tmp_path):
