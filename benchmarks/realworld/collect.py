@@ -46,11 +46,15 @@ def fmt(v: object, nd: int = 3) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--run", type=Path, required=True, help="folder with results.json, thumbs.tar")
+    ap.add_argument("--run", type=Path, required=True, help="results.json or progress.jsonl")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = json.loads((args.run / "results.json").read_text())
+    progress = args.run / "progress.jsonl"  # every finished sweep point, also of a cut call
+    if progress.exists():
+        points = [json.loads(line) for line in progress.read_text().splitlines() if line]
+        rows = points if len(points) > len(rows) else rows
     rows = [r for r in rows if "skipped" not in r]
     rows.sort(key=lambda r: (r["scene"], r["variant"], r.get("iterations", 0)))
     head = (
