@@ -244,7 +244,9 @@ def test_overrides_keep_the_support_and_the_users_sphere():
     plane = find_support(pts, cams.c2w, look_at_point(cams.centers, cams.axes))
     auto = object_sphere(pts, cams, plane)
     mine = apply_overrides(auto, {"radius": 2.0}, pts)  # bigger than the cameras' cap allows
-    assert mine.radius == 2.0 and mine.support is plane and mine.box is auto.box
+    # the automatic box is dropped with it: nothing the user's sphere holds is cut as outside
+    assert mine.radius == 2.0 and mine.support is plane and mine.box is None
+    assert auto.box is not None and apply_overrides(auto, {}, pts).box is auto.box
 
 
 def test_a_thick_band_of_table_points_does_not_widen_the_sphere():
@@ -343,3 +345,38 @@ def test_a_part_no_photo_sees_goes_whatever_its_size(tmp_path: Path):
         kept, _ = isolate(whole, plane, radius=1.0, **kw)
         centres = np.linalg.norm(kept.triangles_center - [0.0, 0.0, 0.3], axis=1)
         assert (centres < 0.2).sum() == n_dome
+
+
+def test_sheets_beside_the_object_box_go_a_loose_part_inside_it_stays():
+    """Backdrop or table sheets beside a small object, each larger than a floater (as on the
+    held-out small figurine under two training seeds of three, session 25): outside the object
+    box they go, whatever their size; a loose part inside the box stays; no box, no test."""
+    from video2mesh.sphere import ObjectBox
+
+    body, mesh = _scene_mesh()
+    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
+    box = ObjectBox(np.eye(3), np.array([-0.3, -0.3, 0.0]), np.array([0.3, 0.3, 0.8]))
+    # an upright sheet behind the object, 0.25 from its side, as tall as it: a third of its area
+    curtain = trimesh.creation.box(extents=[0.004, 0.6, 0.7])
+    curtain.apply_translation([0.55, 0.0, 0.45])
+    # a tilted sheet above the table beside it, higher than any table debris
+    shelf = trimesh.creation.box(extents=[0.4, 0.3, 0.004])
+    shelf.apply_transform(trimesh.transformations.rotation_matrix(np.radians(20), [1, 0, 0]))
+    shelf.apply_translation([0.0, -0.7, 0.6])
+    # a handle the surface left loose, on the box's side and mostly within its margin
+    handle = trimesh.creation.torus(major_radius=0.12, minor_radius=0.025)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.radians(90), [1, 0, 0]))
+    handle.apply_translation([-0.36, 0.0, 0.45])
+    whole = trimesh.util.concatenate([mesh, curtain, shelf, handle])
+    assert curtain.area > 0.3 * (body.area - 0.36)  # no floater by its size (under 5 %)
+    out, stats = isolate(whole, plane, radius=1.0, box=box)
+    assert stats["outside_removed"] == 2
+    assert stats["outside_area_share"] == pytest.approx(
+        (curtain.area + shelf.area) / whole.area, rel=0.02
+    )
+    assert out.bounds[1][0] < 0.35 and out.bounds[0][1] > -0.35  # neither sheet is left
+    assert out.area == pytest.approx(body.area - 0.36 + handle.area, rel=0.02)  # the handle is
+    kept, stats = isolate(whole, plane, radius=1.0)  # no box (a sphere set by hand)
+    assert "outside_removed" not in stats and kept.bounds[1][0] > 0.55
+    kept, _ = isolate(whole, plane, radius=1.0, floaters="keep", box=box)
+    assert kept.bounds[1][0] > 0.55  # floaters: keep keeps them

@@ -48,6 +48,15 @@ class ObjectBox:
             "hi": np.round(self.hi, 6).tolist(),
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> ObjectBox:
+        return cls(*(np.asarray(data[k], float) for k in ("basis", "lo", "hi")))
+
+    def contains(self, x: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Which points lie inside the box grown by ``margin`` (world units) on every side."""
+        local = np.asarray(x, float) @ self.basis.T
+        return np.all((local >= self.lo - margin) & (local <= self.hi + margin), axis=-1)
+
 
 @dataclass
 class Sphere:
@@ -298,4 +307,6 @@ def apply_overrides(sphere: Sphere, overrides: dict, points: np.ndarray) -> Sphe
     if overrides:
         notes.append(f"overrides applied: {overrides}")
     method = sphere.method + (" + overrides" if overrides else "")
-    return Sphere(center, radius, method, notes, support=sphere.support, box=sphere.box)
+    # the box is what the automatic fit took for the object: a sphere set by hand may mean more
+    box = None if overrides else sphere.box
+    return Sphere(center, radius, method, notes, support=sphere.support, box=box)
