@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from video2mesh.isolate import isolate
+from video2mesh.isolate import FLOATER_SHARE, isolate
 from video2mesh.sample import look_at_c2w
 from video2mesh.sphere import Cameras, in_view_share, look_at_point, object_sphere
 from video2mesh.support import Plane, camera_up, find_support
@@ -347,36 +347,77 @@ def test_a_part_no_photo_sees_goes_whatever_its_size(tmp_path: Path):
         assert (centres < 0.2).sum() == n_dome
 
 
-def test_sheets_beside_the_object_box_go_a_loose_part_inside_it_stays():
-    """Backdrop or table sheets beside a small object, each larger than a floater (as on the
-    held-out small figurine under two training seeds of three, session 25): outside the object
-    box they go, whatever their size; a loose part inside the box stays; no box, no test."""
+def _sheets_scene():
+    """`_scene_mesh` with an upright sheet behind the box (0.25 from its side, as tall as it: a
+    third of its area), a tilted sheet above the table beside it (higher than any table
+    debris), a handle left loose on the box's side (mostly within the object box's margin),
+    its support plane and its object box."""
     from video2mesh.sphere import ObjectBox
 
     body, mesh = _scene_mesh()
-    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
-    box = ObjectBox(np.eye(3), np.array([-0.3, -0.3, 0.0]), np.array([0.3, 0.3, 0.8]))
-    # an upright sheet behind the object, 0.25 from its side, as tall as it: a third of its area
     curtain = trimesh.creation.box(extents=[0.004, 0.6, 0.7])
     curtain.apply_translation([0.55, 0.0, 0.45])
-    # a tilted sheet above the table beside it, higher than any table debris
     shelf = trimesh.creation.box(extents=[0.4, 0.3, 0.004])
     shelf.apply_transform(trimesh.transformations.rotation_matrix(np.radians(20), [1, 0, 0]))
     shelf.apply_translation([0.0, -0.7, 0.6])
-    # a handle the surface left loose, on the box's side and mostly within its margin
-    handle = trimesh.creation.torus(major_radius=0.12, minor_radius=0.025)
+    handle = trimesh.creation.torus(major_radius=0.12, minor_radius=0.035)
     handle.apply_transform(trimesh.transformations.rotation_matrix(np.radians(90), [1, 0, 0]))
     handle.apply_translation([-0.36, 0.0, 0.45])
     whole = trimesh.util.concatenate([mesh, curtain, shelf, handle])
-    assert curtain.area > 0.3 * (body.area - 0.36)  # no floater by its size (under 5 %)
+    plane = Plane(np.array([0, 0, 1.0]), 0.0, 100, 0.01)
+    box = ObjectBox(np.eye(3), np.array([-0.3, -0.3, 0.0]), np.array([0.3, 0.3, 0.8]))
+    # no floater by their size (under 5 % of the largest one's area): the handle has 7 %
+    floater = FLOATER_SHARE * (body.area - 0.36)
+    assert curtain.area > 6 * floater and handle.area > 1.4 * floater
+    return body, curtain, shelf, handle, whole, plane, box
+
+
+def test_sheets_beside_the_object_box_go_a_loose_part_inside_it_stays():
+    """Backdrop or table sheets beside a small object, each larger than a floater (as one
+    training seed left on the held-out small figurine, session 25): outside the object box they
+    go, whatever their size; a loose part inside the box stays; no box, no test. In a turned
+    and shifted frame, as SfM's is."""
+    from video2mesh.sphere import ObjectBox
+
+    body, curtain, shelf, handle, whole, plane, box = _sheets_scene()
+    turn = trimesh.transformations.rotation_matrix(np.radians(50), [1.0, 2.0, 3.0])
+    turn[:3, 3] = [0.4, -1.3, 2.0]
+    rot, shift = turn[:3, :3], turn[:3, 3]
+    whole.apply_transform(turn)
+    normal = rot @ plane.normal
+    plane = Plane(normal, plane.offset - float(normal @ shift), 100, 0.01)
+    basis = box.basis @ rot.T  # rows: the box's axes in the turned world
+    box = ObjectBox(basis, box.lo + basis @ shift, box.hi + basis @ shift)
+    assert box.contains(rot @ [0.0, 0.0, 0.4] + shift)
+    assert not box.contains(rot @ [0.55, 0.0, 0.45] + shift)  # the curtain's middle
     out, stats = isolate(whole, plane, radius=1.0, box=box)
     assert stats["outside_removed"] == 2
     assert stats["outside_area_share"] == pytest.approx(
         (curtain.area + shelf.area) / whole.area, rel=0.02
     )
-    assert out.bounds[1][0] < 0.35 and out.bounds[0][1] > -0.35  # neither sheet is left
+    back = (out.vertices - shift) @ rot  # into the frame the parts were built in
+    assert back[:, 0].max() < 0.35 and back[:, 1].min() > -0.35  # neither sheet is left
     assert out.area == pytest.approx(body.area - 0.36 + handle.area, rel=0.02)  # the handle is
     kept, stats = isolate(whole, plane, radius=1.0)  # no box (a sphere set by hand)
-    assert "outside_removed" not in stats and kept.bounds[1][0] > 0.55
+    assert "outside_removed" not in stats
+    assert ((kept.vertices - shift) @ rot)[:, 0].max() > 0.55
     kept, _ = isolate(whole, plane, radius=1.0, floaters="keep", box=box)
-    assert kept.bounds[1][0] > 0.55  # floaters: keep keeps them
+    assert ((kept.vertices - shift) @ rot)[:, 0].max() > 0.55  # floaters: keep keeps them
+
+
+def test_the_extraction_reads_the_object_box_from_transforms(tmp_path: Path):
+    """What both backends' extraction call: the box and the plane come from transforms.json,
+    as the scene stage writes them; without the box (a sphere set by hand) the sheets stay."""
+    from video2mesh.isolate import isolate_scene_mesh
+    from video2mesh.texture.synthetic import orbit_c2w
+
+    body, _, _, handle, whole, plane, box = _sheets_scene()
+    path = _transforms_of(orbit_c2w(40), tmp_path / "transforms.json")
+    meta = json.loads(path.read_text())
+    meta |= {"support_plane": plane.as_json(), "object_box": box.as_json()}
+    out, stats = isolate_scene_mesh(whole, meta, "remove", "remove")
+    assert stats["outside_removed"] == 2 and stats["hidden_removed"] == 0
+    assert out.area == pytest.approx(body.area - 0.36 + handle.area, rel=0.02)
+    meta["object_box"] = None
+    kept, stats = isolate_scene_mesh(whole, meta, "remove", "remove")
+    assert "outside_removed" not in stats and kept.bounds[1][0] > 0.55

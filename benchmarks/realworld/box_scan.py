@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
+import numpy as np
 import trimesh
 
 from video2mesh.isolate import face_components, isolate, read_settings
@@ -49,7 +50,7 @@ def main() -> None:
             {
                 "mesh": str(ply),
                 "scene": scene,
-                "components": int(face_components(mesh.faces, len(mesh.vertices)).max() + 1),
+                "components": len(np.unique(face_components(mesh.faces, len(mesh.vertices)))),
                 "outside_removed": stats["outside_removed"],
                 "outside_area_share": round(stats["outside_area_share"], 5),
             }

@@ -46,11 +46,12 @@ def fmt(v: object, nd: int = 3) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--run", type=Path, required=True, help="results.json or progress.jsonl")
+    ap.add_argument("--run", type=Path, required=True, help="a run folder (results.json)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = json.loads((args.run / "results.json").read_text())
+    written = args.run / "results.json"
+    rows = json.loads(written.read_text()) if written.exists() else []
     progress = args.run / "progress.jsonl"  # every finished sweep point, also of a cut call
     if progress.exists():
         points = [json.loads(line) for line in progress.read_text().splitlines() if line]

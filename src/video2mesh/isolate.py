@@ -29,11 +29,14 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   other than the largest with less than half its area inside the box of the SfM points that
   stand where the cameras look, grown by ``BOX_MARGIN`` × the radius, goes too, whatever its
   size: sheets of backdrop or table beside the object. On the held-out small figurine (CPU
-  preset, H100) two training seeds of three left such sheets, 18-23 % of the mesh's area
-  (benchmarks/realworld/RESULTS.md, session 25). A part of the object that the surface leaves
-  loose lies in the box; the sphere overridden by hand has no box, and nothing is removed so.
+  preset, H100) one training seed of two (with and without ``object_min_pixels``) left such
+  sheets, 18-23 % of the mesh's area (benchmarks/realworld/RESULTS.md, session 25). A loose part
+  of the object lies in or near the box, unless SfM found no point near it (the box spans the
+  points' 0.5-99.5 % quantiles; hence the margin). A sphere overridden by hand has no box, and
+  nothing is removed so.
 
-Works on any backend's mesh, in world units; a mesh without a support plane is only de-floated.
+Works on any backend's mesh, in world units; without a support plane nothing is cut, and only the
+component tests run.
 """
 
 from __future__ import annotations
@@ -88,8 +91,8 @@ def read_settings(transforms: Path | dict) -> tuple[Plane | None, float]:
 def isolate_scene_mesh(
     mesh: Any, transforms: Path | dict, support: str, floaters: str, device: Any = None
 ) -> tuple[Any, dict[str, Any]]:
-    """`isolate` with the support plane, radius and cameras of the scene's transforms.json (a
-    path, or its content; what both backends' extraction call)."""
+    """`isolate` with the support plane, radius, cameras and object box of the scene's
+    transforms.json (a path, or its content; what both backends' extraction call)."""
     from video2mesh.visibility import read_cameras
 
     meta = transforms if isinstance(transforms, dict) else json.loads(Path(transforms).read_text())
