@@ -373,10 +373,10 @@ def _sheets_scene():
 
 
 def test_sheets_beside_the_object_box_go_a_loose_part_inside_it_stays():
-    """Backdrop or table sheets beside a small object, each larger than a floater (as one
-    training seed left on the held-out small figurine, session 25): outside the object box they
-    go, whatever their size; a loose part inside the box stays; no box, no test. In a turned
-    and shifted frame, as SfM's is."""
+    """Backdrop or table sheets beside a small object, each larger than a floater (as two
+    training seeds of five left on the held-out small figurine, session 25): outside the
+    object box they go, whatever their size; a loose part inside the box stays; no box, no
+    test. In a turned and shifted frame, as SfM's is."""
     from video2mesh.sphere import ObjectBox
 
     body, curtain, shelf, handle, whole, plane, box = _sheets_scene()

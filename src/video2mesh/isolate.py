@@ -29,8 +29,8 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   other than the largest with less than half its area inside the box of the SfM points that
   stand where the cameras look, grown by ``BOX_MARGIN`` × the radius, goes too, whatever its
   size: sheets of backdrop or table beside the object. On the held-out small figurine (CPU
-  preset, H100) one training seed of two (with and without ``object_min_pixels``) left such
-  sheets, 18-23 % of the mesh's area (benchmarks/realworld/RESULTS.md, session 25). A loose part
+  preset) two training seeds of five left such sheets, 16-23 % of the mesh's area: 2.86 % of
+  the diagonal with them, 0.41 % without (benchmarks/realworld/RESULTS.md, session 25). A loose part
   of the object lies in or near the box, unless SfM found no point near it (the box spans the
   points' 0.5-99.5 % quantiles; hence the margin). A sphere overridden by hand has no box, and
   nothing is removed so.
