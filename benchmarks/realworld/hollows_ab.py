@@ -1,6 +1,8 @@
-"""A/B of the hollow test (`recon.cavities.hollows`): the same checkpoints extracted with it and
-without it (connectivity pockets only, as before session 20), both scored as gpu_validate.py
-scores a mesh. Runs where gpu_validate.py left its chains (on the device or on this machine):
+"""A/B of one test of the extraction: the same checkpoints extracted with it and without it,
+both scored as gpu_validate.py scores a mesh. ``--test hollows`` (`recon.cavities.hollows`;
+without: connectivity pockets only, as before session 20) or ``--test box`` (the isolation's
+object-box test; without: the scene's transforms.json with ``object_box: null``, as before
+session 25). Runs where gpu_validate.py left its chains (on the device or on this machine):
 
     python benchmarks/realworld/hollows_ab.py --data .devdata --work /tmp/gpu_validate \
         --scenes held-house-table-close,gen-cup-table-room --resolution 512 --out ab.json
@@ -50,6 +52,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     # "without" alone where the chains' own meshes (extracted with the test) are the other arm
     ap.add_argument("--modes", default="with,without")
+    ap.add_argument("--test", choices=("hollows", "box"), default="hollows")
     args = ap.parse_args()
     modes = [(m, {"with": WITH, "without": without}[m]) for m in args.modes.split(",")]
     rows = []
@@ -59,16 +62,22 @@ def main() -> None:
             if ckpt is None:
                 continue
             for mode, fn in modes:
-                cavities.hollows = fn  # extract_checkpoint imports it when it runs
-                mesh = run / f"{ckpt.stem}_res{args.resolution}_hollows-{mode}.ply"
+                transforms = args.data / scene / "transforms.json"
+                if args.test == "hollows":
+                    cavities.hollows = fn  # extract_checkpoint imports it when it runs
+                elif mode == "without":
+                    meta = json.loads(transforms.read_text()) | {"object_box": None}
+                    transforms = run / "transforms-without-box.json"
+                    transforms.write_text(json.dumps(meta))
+                mesh = run / f"{ckpt.stem}_res{args.resolution}_{args.test}-{mode}.ply"
                 st = extract_checkpoint(
                     ckpt, args.resolution, mesh, mesh.with_suffix(".json"), colors=False,
-                    transforms=args.data / scene / "transforms.json",
-                    support="remove", floaters="remove",
+                    transforms=transforms, support="remove", floaters="remove",
                 )  # fmt: skip
-                row = {"scene": scene, "variant": run.name, "ckpt": ckpt.name, "hollows": mode,
+                row = {"scene": scene, "variant": run.name, "ckpt": ckpt.name, args.test: mode,
                        "faces": st["faces"], "components": st["components"],
-                       "pockets": st.get("pockets"), "extract_seconds": st["seconds"]}  # fmt: skip
+                       "pockets": st.get("pockets"), "isolate": st.get("isolate"),
+                       "extract_seconds": st["seconds"]}  # fmt: skip
                 score(args.data / scene, mesh, row, run)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
