@@ -201,6 +201,7 @@ def texture_inputs(wildcards):
         out["ckpt"] = f"results/{w.scene}/{w.run}/ckpt/it{w.iterations}.pt"
     else:
         out["images"] = f"results/{w.scene}/sfm/images.tar"
+        out["fine_images"] = f"results/{w.scene}/sfm/images_fine.tar"
     return out
 
 
@@ -220,6 +221,7 @@ def texture_args(wildcards, input):
     ]
     if "images" in input.keys():
         args.append(f"--images {shlex.quote(input.images)}")
+        args.append(f"--fine-images {shlex.quote(input.fine_images)}")
     if "ckpt" in input.keys():
         args.append(f"--ckpt {shlex.quote(input.ckpt)}")
     if TEXTURE["lods"]:

@@ -9,6 +9,7 @@ rule sfm:
         images="results/{scene}/sfm/sparse/images.bin",
         points="results/{scene}/sfm/sparse/points3D.bin",
         undistorted="results/{scene}/sfm/images.tar",
+        undistorted_fine="results/{scene}/sfm/images_fine.tar",
         stats=report(
             "results/{scene}/sfm/sfm.json",
             category="2. Structure from motion",

@@ -1,4 +1,5 @@
 import io
+import json
 import tarfile
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 from PIL import Image
 
 from video2mesh.errors import UserError
-from video2mesh.sfm import PEAK_THRESHOLD, extract, keyframe_pairs, run_sfm
+from video2mesh.sfm import FINE_CAMERA, PEAK_THRESHOLD, extract, keyframe_pairs, run_sfm
 
 
 def test_frames_without_overlap_fail_clearly_and_write_nothing(tmp_path):
@@ -159,3 +160,63 @@ def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
     with tarfile.open(tmp_path / "sfm" / "images.tar") as tar:
         sizes = {Image.open(tar.extractfile(m)).size for m in tar.getmembers()}
     assert sizes == {(64, 48)}
+
+
+def _tar_images(path) -> dict[str, np.ndarray]:
+    with tarfile.open(path) as tar:
+        return {
+            m.name: np.asarray(Image.open(tar.extractfile(m)), np.float32)
+            for m in tar.getmembers()
+            if m.name.endswith(".jpg")
+        }
+
+
+def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path):
+    """Photos larger than the frames: SfM maps on the frames, and the finer copies come out
+    undistorted by the same model with its camera scaled (sfm/images_fine.tar), so that the
+    texture can be baked from them with the frames' poses: the same members, the camera ×2,
+    and each fine image downscaled is its frame."""
+    rng = np.random.default_rng(2)
+    tex = rng.random((100, 100))
+    fine = [_grey(60 + 140 * v) for v in _corner_texture(tex, w=320, h=240)]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((160, 120), Image.Resampling.LANCZOS)) for f in fine
+    ]
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+
+    stats = run_sfm(archive, tmp_path / "sfm", scene="two sizes")
+
+    assert stats["registered"] == stats["total"] == 16 and not stats["fine"]
+    cam, fcam = stats["undistorted_camera"], stats["fine_camera"]
+    # each size rounded to whole pixels (157 → 316 here): the tar carries its own camera
+    assert abs(fcam["width"] - 2 * cam["width"]) <= 3
+    fx, fy, cx, cy = cam["params"]
+    ffx, ffy, fcx, fcy = fcam["params"]
+    assert ffx == pytest.approx(2 * fx, rel=0.002) and ffy == pytest.approx(2 * fy, rel=0.002)
+    assert abs(fcx - 2 * cx) <= 1.5 and abs(fcy - 2 * cy) <= 1.5  # the image centres
+    with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
+        own = json.load(tar.extractfile(FINE_CAMERA))
+    assert own == {"w": fcam["width"], "h": fcam["height"], "fl_x": ffx, "fl_y": ffy,
+                   "cx": fcx, "cy": fcy}  # fmt: skip
+    small = _tar_images(tmp_path / "sfm" / "images.tar")
+    large = _tar_images(tmp_path / "sfm" / "images_fine.tar")
+    assert sorted(small) == sorted(large) and len(small) == 16
+    for name, img in small.items():
+        down = np.asarray(
+            Image.fromarray(large[name].astype(np.uint8)).resize(
+                (img.shape[1], img.shape[0]), Image.Resampling.BOX
+            ),
+            np.float32,
+        )
+        assert np.abs(down - img).mean() < 6.0, name  # a misregistered copy: ~40 levels
+
+
+def test_photos_no_larger_than_the_frames_leave_the_fine_archive_empty(tmp_path):
+    archive = _frames_tar(
+        tmp_path / "frames.tar", {"images": [_grey(60 + 140 * v) for v in _corner_texture(
+            np.random.default_rng(2).random((100, 100)), w=160, h=120)]}
+    )  # fmt: skip
+    stats = run_sfm(archive, tmp_path / "sfm", scene="frames only")
+    assert stats["registered"] == 16 and stats["fine_camera"] is None
+    with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
+        assert tar.getmembers() == []

@@ -14,6 +14,10 @@ undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
+    sfm/images_fine.tar                        the same photos from the frames stage's finer
+                                               copies, undistorted alike (no members when the
+                                               photos were no larger than the frames): the
+                                               texture is baked from these
     sfm/sfm.json                               registered/total, points, errors, matcher, timing
 
 GPU SIFT is used where the installed pycolmap has CUDA (pycolmap-cuda12), CPU otherwise.
@@ -22,6 +26,8 @@ GPU SIFT is used where the installed pycolmap has CUDA (pycolmap-cuda12), CPU ot
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import logging
 import os
 import shutil
@@ -30,8 +36,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
@@ -40,6 +48,9 @@ from video2mesh.still import fixed_camera_mask_of_files
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("cameras.bin", "images.bin", "points3D.bin")
+# images_fine.tar's own camera (transforms.json's intrinsics keys): the undistorter rounds each
+# size to whole pixels, so the finer camera is not exactly the frames' scaled (316 vs 2 × 157 px)
+FINE_CAMERA = "camera.json"
 # SIFT's detection threshold on the difference-of-Gaussians peak: COLMAP's own. A third of it
 # (0.002) finds faint texture that this one misses, but on the validation set it moved the
 # camera errors both ways for 30-100 % more SfM time and did not improve the one mesh it was
@@ -164,8 +175,6 @@ def map_models(database: Path, images: Path, out: Path, seed: int) -> tuple[int,
 
 
 def _long_side(image: Path) -> int:
-    from PIL import Image
-
     with Image.open(image) as im:
         return max(im.size)
 
@@ -182,6 +191,47 @@ def undistort(model_dir: Path, images: Path, out: Path, max_side: int = -1) -> N
     pycolmap.undistort_images(
         out, model_dir, images, output_type="COLMAP", undistort_options=options
     )
+
+
+def _camera_json(cam: Any) -> dict:
+    return {
+        "model": cam.model.name,
+        "width": cam.width,
+        "height": cam.height,
+        "params": list(map(float, cam.params)),
+    }
+
+
+def pinhole_json(camera: dict) -> dict:
+    """transforms.json's intrinsics keys for an undistorted (PINHOLE) camera of _camera_json."""
+    fx, fy, cx, cy = camera["params"]
+    return {"w": camera["width"], "h": camera["height"], "fl_x": fx, "fl_y": fy, "cx": cx, "cy": cy}
+
+
+def _add_json(tar: tarfile.TarFile, name: str, data: dict) -> None:
+    raw = json.dumps(data).encode()
+    info = tarfile.TarInfo(name)
+    info.size = len(raw)
+    tar.addfile(info, io.BytesIO(raw))
+
+
+def undistort_fine(best: Attempt, fine: Path, out: Path) -> None:
+    """The winner's registered photos at the frames stage's finer size, undistorted as the
+    frames were (same model, its camera scaled), for a texture sharper than the frames."""
+    import pycolmap
+
+    model_dir = best.model_dir
+    assert model_dir is not None
+    if best.images != fine:  # mapped on the frames: scale its camera to the finer copies
+        model = pycolmap.Reconstruction(model_dir)
+        with Image.open(fine / next(iter(model.images.values())).name) as im:
+            width, height = im.size
+        for cam in model.cameras.values():
+            cam.rescale(width, height)  # (its 2D points stay at the frames' scale: unused)
+        model_dir = out.with_name(out.name + "_model")
+        model_dir.mkdir()
+        model.write(model_dir)
+    undistort(model_dir, fine, out)
 
 
 def run_sfm(
@@ -291,6 +341,16 @@ def run_sfm(
         with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
             for img in sorted(model.images.values(), key=lambda im: im.name):
                 tar.add(undist / "images" / img.name, arcname=f"images/{img.name}")
+        fine_camera = None
+        with atomic_path(out_dir / "images_fine.tar") as t, tarfile.open(t, "w") as tar:
+            if fine is not None:
+                undistort_fine(best, fine, tmp / "undistorted_fine")
+                fine_model = pycolmap.Reconstruction(tmp / "undistorted_fine" / "sparse")
+                fine_camera = _camera_json(next(iter(fine_model.cameras.values())))
+                _add_json(tar, FINE_CAMERA, pinhole_json(fine_camera))
+                for img in sorted(model.images.values(), key=lambda im: im.name):
+                    path = tmp / "undistorted_fine" / "images" / img.name
+                    tar.add(path, arcname=f"images/{img.name}")
 
         cam = next(iter(model.cameras.values()))
         stats = {
@@ -322,12 +382,9 @@ def run_sfm(
             # SIFT ran on the frames stage's finer copies of the photos (then undistorted to
             # the frames' size)
             "fine": best.images != images,
-            "undistorted_camera": {
-                "model": cam.model.name,
-                "width": cam.width,
-                "height": cam.height,
-                "params": list(map(float, cam.params)),
-            },
+            "undistorted_camera": _camera_json(cam),
+            # images_fine.tar's camera (null: no finer copies, the tar is empty)
+            "fine_camera": fine_camera,
             "device": "cuda" if pycolmap.has_cuda else "cpu",
             "pycolmap": pycolmap.__version__,
             "extract_seconds": round(extract_s, 2),

@@ -18,6 +18,7 @@ import torch
 
 from video2mesh.errors import UserError
 from video2mesh.recon.renderer import sphere_near_far
+from video2mesh.sfm import FINE_CAMERA
 from video2mesh.support import Plane, camera_poses
 
 STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
@@ -271,7 +272,6 @@ def load_dataset(
     """Read the cameras and images; downscale so the long side is at most ``max_side`` unless
     the sphere would then span fewer than ``object_min_pixels`` (``image_scale``)."""
     meta = read_transforms(transforms)
-    w, h = int(meta["w"]), int(meta["h"])
     scale = image_scale(meta, max_side, object_min_pixels)
     center = np.asarray(meta["sphere_center"], dtype=np.float64)
     radius = float(meta["sphere_radius"])
@@ -283,6 +283,11 @@ def load_dataset(
         raise UserError(f"{images} is not an uncompressed tar ({exc})", "rebuild it") from exc
     with tar:
         members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        if FINE_CAMERA in members:  # photos at another size than the frames (sfm.py)
+            f = tar.extractfile(members[FINE_CAMERA])
+            assert f is not None
+            meta = {**meta, **json.load(f)}
+            scale = image_scale(meta, max_side, object_min_pixels)
         imgs, mats, names = [], [], []
         for frame in meta["frames"]:
             name = frame["file_path"].removeprefix("./")
@@ -300,7 +305,7 @@ def load_dataset(
             mats.append(camera_to_world(frame, center, radius))
             names.append(name)
     arr = np.stack(imgs)
-    sx, sy = arr.shape[2] / w, arr.shape[1] / h
+    sx, sy = arr.shape[2] / int(meta["w"]), arr.shape[1] / int(meta["h"])
     plane = meta.get("support_plane")
     support = Plane.from_json(plane).normalised(center, radius) if plane else None
     return Dataset(

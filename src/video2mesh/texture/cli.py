@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,15 @@ def held_out(index: int, every: int) -> bool:
     return every > 0 and index % every == every // 2
 
 
+def has_photos(archive: Path | None) -> bool:
+    """Whether SfM's finer photos (sfm/images_fine.tar) hold anything: it is empty where the
+    photos were no larger than the frames, as for every video."""
+    if archive is None:
+        return False
+    with tarfile.open(archive) as tar:
+        return any(m.isfile() for m in tar)
+
+
 def unit_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals; a vertex of degenerate faces only gets +z (glTF requires
     unit normals)."""
@@ -66,6 +76,7 @@ def texture_mesh(
     out: Path,
     stats_path: Path,
     images: Path | None = None,
+    fine_images: Path | None = None,
     ckpt: Path | None = None,
     source: str = "photos",
     size: int = 2048,
@@ -105,7 +116,8 @@ def texture_mesh(
     if source == "photos":
         if images is None:
             raise UserError("--source photos needs --images", "pass the sfm images.tar")
-        ds = load_dataset(transforms, images).to(device)
+        photos = fine_images if has_photos(fine_images) else images
+        ds = load_dataset(transforms, photos).to(device)
         views = [i for i in range(ds.n_images) if not held_out(i, holdout)]
     elif source == "field":
         if ckpt is None:
@@ -133,6 +145,7 @@ def texture_mesh(
     }
     if source == "photos":
         stats["views"] = len(views)
+        stats["photos"] = {"archive": photos.name, "size": [ds.width, ds.height]}
         stats["held_out"] = [ds.names[i] for i in range(ds.n_images) if held_out(i, holdout)]
     for level in levels:
         t0 = time.perf_counter()
@@ -204,6 +217,7 @@ def _run(args: argparse.Namespace) -> None:
         Path(args.out),
         Path(args.stats),
         images=Path(args.images) if args.images else None,
+        fine_images=Path(args.fine_images) if args.fine_images else None,
         ckpt=Path(args.ckpt) if args.ckpt else None,
         source=args.source,
         size=args.size,
@@ -228,6 +242,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--transforms", required=True, help="the scene's transforms.json")
     p.add_argument("--source", choices=["photos", "field"], default="photos")
     p.add_argument("--images", help="sfm/images.tar (undistorted photos), for --source photos")
+    p.add_argument(
+        "--fine-images",
+        help="sfm/images_fine.tar: the same photos larger, baked from instead where not empty",
+    )
     p.add_argument("--ckpt", help="the mesh's checkpoint, for --source field")
     p.add_argument("--size", type=int, default=2048, help="texture side in texels")
     p.add_argument("--faces", type=int, default=200_000, help="face budget, 0 = keep all")
