@@ -29,8 +29,15 @@ for s in $(echo "${3:-}" | tr , ' '); do
     mkdir -p $run/results/$s/sfm
     ln -sf "$PWD/${DATA:-.devdata}/$s/transforms.json" $run/results/$s/transforms.json
     ln -sf "$PWD/${DATA:-.devdata}/$s/images.tar" $run/results/$s/sfm/images.tar
+    fine="$PWD/${DATA:-.devdata}/$s/images_fine.tar"
+    [ -e "$fine" ] && ln -sf "$fine" $run/results/$s/sfm/images_fine.tar
     ln -sf /tmp/gpu_validate/$s/default/it${last}_res512.ply $run/results/$s/mesh.ply
-    python3 benchmarks/texture/bench.py --threads 16 quality --run $run --scene $s \
-        --mesh mesh.ply --size 2048 --faces 200000 > "$OUT/texture_$s.json" 2> "$OUT/texture_$s.err"
-    tail -c 600 "$OUT/texture_$s.json"
+    # baked from SfM's finer photos (where it made them) and from the frames, scored alike
+    for from in fine frames; do
+        python3 benchmarks/texture/bench.py --threads 16 quality --run $run --scene $s \
+            --mesh mesh.ply --size 2048 --faces 200000 --bake-from $from \
+            > "$OUT/texture_${s}_$from.json" 2> "$OUT/texture_${s}_$from.err"
+        tail -c 600 "$OUT/texture_${s}_$from.json"
+        [ -e "$fine" ] || break
+    done
 done

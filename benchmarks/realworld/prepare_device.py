@@ -79,12 +79,17 @@ def sfm(capture: Path, log: Path) -> tuple[Path, dict]:
     return sparse, timing
 
 
-def recompress(src: Path, dst: Path, max_side: int) -> None:
+def recompress(src: Path, dst: Path, max_side: int, quality: int = 90) -> None:
+    """Re-encode an images tar's JPEGs; other members (images_fine.tar's camera.json) as they
+    are, so the finer photos keep their size (``max_side`` must not shrink them)."""
     from PIL import Image
 
     with tarfile.open(src) as tin, tarfile.open(dst, "w") as tout:
         for m in tin.getmembers():
             if not m.isfile():
+                continue
+            if not m.name.endswith(".jpg"):
+                tout.addfile(m, tin.extractfile(m))
                 continue
             with Image.open(tin.extractfile(m)) as im:  # type: ignore[arg-type]
                 im = im.convert("RGB")
@@ -95,7 +100,7 @@ def recompress(src: Path, dst: Path, max_side: int) -> None:
                         Image.Resampling.LANCZOS,
                     )
                 buf = io.BytesIO()
-                im.save(buf, format="JPEG", quality=90)
+                im.save(buf, format="JPEG", quality=quality)
             info = tarfile.TarInfo(m.name)
             info.size = buf.tell()
             buf.seek(0)
@@ -142,6 +147,8 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
         info["camera_error_pct"] = 100 * a.get("median_center_error_rel", float("nan"))
         info["rotation_error_deg"] = a.get("median_rotation_error_deg")
     recompress(sparse.parent / "images.tar", dst / "images.tar", max_side)
+    if (sparse.parent / "images_fine.tar").exists():  # for the texture: at their own size
+        recompress(sparse.parent / "images_fine.tar", dst / "images_fine.tar", 1 << 16, 85)
     t = json.loads((dst / "transforms.json").read_text())
     info.update(
         sphere_radius=t["sphere_radius"],

@@ -87,9 +87,7 @@ def _render_scores(
     from video2mesh.recon.data import load_dataset
     from video2mesh.texture.evaluate import render_view, score
 
-    ds = load_dataset(
-        run / f"results/{scene}/transforms.json", run / f"results/{scene}/sfm/images.tar"
-    )
+    ds = load_dataset(run / f"results/{scene}/transforms.json", _photos(run, scene, "fine"))
     center, radius = np.asarray(ds.center), ds.radius
     ply = load_mesh(run / f"results/{scene}" / mesh_rel)
     g = trimesh.load(glb, force="mesh", process=False)
@@ -135,15 +133,26 @@ def _render_scores(
     return {"frames": rows, "mean": mean}
 
 
+def _photos(run: Path, scene: str, which: str) -> Path:
+    """SfM's finer photos where it made them (``which`` = fine), else the frames."""
+    from video2mesh.texture.cli import has_photos
+
+    fine = run / f"results/{scene}/sfm/images_fine.tar"
+    if which == "fine" and fine.exists() and has_photos(fine):
+        return fine
+    return run / f"results/{scene}/sfm/images.tar"
+
+
 def quality(args: argparse.Namespace) -> dict:
     from video2mesh.texture.cli import texture_mesh
 
     run = Path(args.run)
-    out = WORK / "quality" / f"{args.scene}_{Path(args.mesh).stem}_{args.faces}.glb"
+    stem = f"{args.scene}_{Path(args.mesh).stem}_{args.faces}_{args.bake_from}"
+    out = WORK / "quality" / f"{stem}.glb"
     t0 = time.perf_counter()
     stats = texture_mesh(
         run / f"results/{args.scene}" / args.mesh, run / f"results/{args.scene}/transforms.json",
-        out, out.with_suffix(".texture.json"), images=run / f"results/{args.scene}/sfm/images.tar",
+        out, out.with_suffix(".texture.json"), images=_photos(run, args.scene, args.bake_from),
         size=args.size, faces=args.faces, holdout=args.holdout, device_name="cpu",
     )  # fmt: skip
     seconds = time.perf_counter() - t0
@@ -152,6 +161,8 @@ def quality(args: argparse.Namespace) -> dict:
         "machine": machine(),
         "mesh": args.mesh,
         "vertex_colours_on": "the GLB's own geometry" if args.same_mesh else args.mesh,
+        "baked_from": stats.get("photos"),
+        "scored_on": str(_photos(run, args.scene, "fine").name),
         "texture_seconds": seconds,
         "stats": stats,
         **scores,
@@ -174,6 +185,13 @@ def main() -> None:
     q.add_argument("--faces", type=int, default=100_000)
     q.add_argument("--holdout", type=int, default=8)
     q.add_argument(
+        "--bake-from",
+        choices=["fine", "frames"],
+        default="fine",
+        help="SfM's finer photos where it made them (the pipeline's choice), or the frames; "
+        "the held-back photos are scored at the finer size either way",
+    )
+    q.add_argument(
         "--same-mesh",
         action="store_true",
         help="vertex colours (from the photos) on the decimated GLB geometry, not the input mesh",
@@ -187,7 +205,8 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     name = args.cmd
     if args.cmd == "quality":
-        name = f"quality_{Path(args.mesh).stem}_{args.faces}" + ("_same" if args.same_mesh else "")
+        name = f"quality_{Path(args.mesh).stem}_{args.faces}_{args.bake_from}"
+        name += "_same" if args.same_mesh else ""
     (WORK / f"{name}.json").write_text(text + "\n")
     print(text)
 

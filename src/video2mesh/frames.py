@@ -16,8 +16,9 @@ from the majority are rejected (COLMAP then shares one camera), and so are blurr
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
 0-based index in the video, at the nominal rate for variable frame rate video; a photo keeps
 its stem) and ``frames.json`` (every decoded frame or photo with time, sharpness, kept, why).
-Photos larger than ``max_size`` also keep a finer copy, ``fine/<name>.jpg`` (long side up to
-``max_size`` × FINE_FACTOR), which SfM tries when too few photos register on the others.
+Photos and videos larger than ``max_size`` also keep a finer copy of each kept frame,
+``fine/<name>.jpg`` (long side up to ``max_size`` × FINE_FACTOR), which SfM tries when too few
+frames register on the others, and which the texture is baked from (sfm/images_fine.tar).
 """
 
 from __future__ import annotations
@@ -152,13 +153,15 @@ def decode_filter(meta: dict, width: int, height: int) -> tuple[str, str | None]
 
 def select_video_frames(
     video: Path, count: int, max_size: int
-) -> tuple[list[FrameRecord], dict[str, bytes], dict]:
-    """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info.
+) -> tuple[list[FrameRecord], dict[str, bytes], dict, dict[str, bytes]]:
+    """Decode once, keep the sharpest frame per time bin. Returns records, JPEGs, info and, for
+    a video larger than the frames, the kept frames' finer copies (as select_photos).
 
     The file is read once: the number of frames is estimated from the container's duration
     and frame rate (frames past the estimate fall into the last bin; only a container without
-    a duration costs a counting pass), and memory holds one downscaled frame per bin. A
-    progress line is logged every PROGRESS_SECONDS.
+    a duration costs a counting pass), and memory holds one downscaled frame per bin (and the
+    finer copy of the bin being read; earlier bins' as JPEG). A progress line is logged every
+    PROGRESS_SECONDS.
     """
     import imageio_ffmpeg
 
@@ -167,6 +170,9 @@ def select_video_frames(
     meta = probe_video(video)
     src_w, src_h = meta["display_size"]
     out_w, out_h = fit_size(src_w, src_h, max_size)
+    fine_w, fine_h = out_w, out_h  # decoded at the finer size, downscaled here to the frames'
+    if max(src_w, src_h) >= FINE_MIN_GAIN * max_size:
+        fine_w, fine_h = fit_size(src_w, src_h, round(max_size * FINE_FACTOR))
     fps = float(meta.get("fps") or 0.0) or 1.0
     duration = float(meta.get("duration") or 0.0)
     if duration > 0:
@@ -174,13 +180,21 @@ def select_video_frames(
     else:  # no duration in the container (some streamed mkv/webm): a counting decode pass
         n_est = max(1, imageio_ffmpeg.count_frames_and_secs(str(video))[0])
     n_bins = max(1, min(count, n_est))
-    vf, hdr = decode_filter(meta, out_w, out_h)
+    vf, hdr = decode_filter(meta, fine_w, fine_h)
     if hdr:
         log.info("%s: HDR video (%s): tone-mapped to SDR", video.name, hdr)
 
     gen = imageio_ffmpeg.read_frames(str(video), output_params=["-vf", vf])
     header = next(gen)
     w, h = header["size"]
+    has_fine = (fine_w, fine_h) != (out_w, out_h)
+    fine_best: dict[int, np.ndarray] = {}  # the bins still being read: their sharpest, finer
+    fine_jpegs: dict[str, bytes] = {}
+
+    def encode_fine_before(b: int) -> None:
+        for k in [k for k in fine_best if k < b]:
+            fine_jpegs[best[k][1]] = _jpeg(fine_best.pop(k))
+
     records: list[FrameRecord] = []
     std: dict[str, float] = {}
     best: dict[int, tuple[float, str, np.ndarray]] = {}
@@ -196,12 +210,19 @@ def select_video_frames(
             continue
         previous = raw
         rgb = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        full = rgb
+        if has_fine:  # (area averaging, as ffmpeg's scale=flags=area gives the frames otherwise)
+            rgb = np.asarray(Image.fromarray(full).resize((out_w, out_h), Image.Resampling.BOX))
         s = sharpness(rgb)
         std[name] = float(rgb.std())
         b = min(index * n_bins // n_est, n_bins - 1)
         records.append(FrameRecord(name, video.name, index / fps, s, extra={"index": index}))
         if b not in best or s > best[b][0]:
             best[b] = (s, name, rgb.copy())
+            if has_fine:
+                fine_best[b] = full.copy()
+        if has_fine:
+            encode_fine_before(b)
         index += 1
         if time.monotonic() - last_report >= PROGRESS_SECONDS:
             last_report = time.monotonic()
@@ -209,6 +230,7 @@ def select_video_frames(
             log.info("%s: decoded %d of ~%d frames (%.0f %%)", video.name, index, n_est, pct)
     if index == 0:
         raise UserError(f"video {video} decoded to zero frames", "check that the video plays")
+    encode_fine_before(n_bins)
     # the best frame of each bin stands for the video: a set SfM cannot use is named here
     exposure = check_frame_set([frame_stats(rgb) for _s, _n, rgb in best.values()], "video")
     by_name = {r.name: r for r in records}
@@ -227,12 +249,15 @@ def select_video_frames(
         "kind": "video",
         "fps": fps,
         "source_size": [src_w, src_h],
-        "size": [w, h],
+        "size": [out_w, out_h] if has_fine else [w, h],
         "decoded_frames": index,
         "hdr": hdr,
         "exposure": exposure,
     }
-    return records, {n: j for n, j in jpegs.items() if by_name[n].kept}, info
+    if has_fine:
+        info["fine_size"] = [w, h]
+    kept = {n: j for n, j in jpegs.items() if by_name[n].kept}
+    return records, kept, info, {n: j for n, j in fine_jpegs.items() if n in kept}
 
 
 def select_photos(
@@ -304,7 +329,7 @@ def write_frames(
         if source.suffix.lower() == ".tar":
             records, jpegs, info, fine = select_photos(source, max_size)
         else:
-            records, jpegs, info = select_video_frames(source, count, max_size)
+            records, jpegs, info, fine = select_video_frames(source, count, max_size)
     except UserError as err:
         raise err.for_scene(scene) from None
     kept = [r for r in records if r.kept]
