@@ -270,7 +270,8 @@ def load_dataset(
     transforms: str | Path, images: str | Path, max_side: int = 0, object_min_pixels: int = 0
 ) -> Dataset:
     """Read the cameras and images; downscale so the long side is at most ``max_side`` unless
-    the sphere would then span fewer than ``object_min_pixels`` (``image_scale``)."""
+    the sphere would then span fewer than ``object_min_pixels`` (``image_scale``). An archive
+    with its own camera (FINE_CAMERA: SfM's finer photos) is read with those intrinsics."""
     meta = read_transforms(transforms)
     scale = image_scale(meta, max_side, object_min_pixels)
     center = np.asarray(meta["sphere_center"], dtype=np.float64)
