@@ -160,6 +160,12 @@ def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
     with tarfile.open(tmp_path / "sfm" / "images.tar") as tar:
         sizes = {Image.open(tar.extractfile(m)).size for m in tar.getmembers()}
     assert sizes == {(64, 48)}
+    # the finer copies, which the model was mapped on, undistorted at their own size
+    fcam = stats["fine_camera"]
+    assert abs(fcam["width"] - 320) <= 8 and fcam["params"][0] == pytest.approx(5 * true_f, 0.02)
+    large = _tar_images(tmp_path / "sfm" / "images_fine.tar")
+    assert sorted(large) == sorted(f"images/{i:06d}.jpg" for i in range(16))
+    assert {img.shape[:2] for img in large.values()} == {(fcam["height"], fcam["width"])}
 
 
 def _tar_images(path) -> dict[str, np.ndarray]:

@@ -373,4 +373,4 @@ def test_the_texture_is_baked_from_the_finer_photos(tmp_path: Path) -> None:
         assert stats["photos"]["size"] == ([480 - cut, 360] if extra else [160, 120])
         psnr[kind] = _psnr_on_held_out(out, stats, load_dataset(frames["transforms"], fine))
     # 32.9 → 47.8 dB; with the archive's camera ignored (the frames' scaled: 3 px off) 16.0 → 21.7
-    assert psnr["fine"] >= psnr["frames"] + 6.0, psnr
+    assert psnr["fine"] >= 40.0 and psnr["fine"] >= psnr["frames"] + 6.0, psnr

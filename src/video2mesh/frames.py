@@ -1,7 +1,8 @@
 """Frames: pick sharp, evenly spread frames from a video (or photos), resized, archived.
 
-Video: ffmpeg decodes and downscales in one pass (memory stays bounded by one frame per
-time bin, whatever the source resolution); the video is cut into ``count`` equal bins and
+Video: ffmpeg decodes and downscales in one pass, to the finer copies' size where the video is
+large enough for them (then each frame is area-downscaled here); memory stays bounded by one
+frame per time bin, whatever the source resolution. The video is cut into ``count`` equal bins and
 the sharpest frame of each bin is kept. Sharpness is local: the variance of the Laplacian
 in tiles, taking a high percentile over tiles, so a sharp object in front of a plain wall
 is not called blurry. A kept frame far below the median sharpness of the kept set is
@@ -51,8 +52,11 @@ MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
 # plain backdrop a few percent (the generated figurine on black: 8 %)
 MIN_MOVING = 0.005
 JPEG_QUALITY = 95
-# Photos larger than max_size keep a copy this many times larger (960 → 1600 px) for SfM's last
-# try (video2mesh.sfm): fine texture that the downscale averages away. A real photo set of a
+# Photos and videos larger than max_size keep a copy this many times larger (960 → 1600 px) for
+# SfM's last try (video2mesh.sfm): fine texture that the downscale averages away; the texture is
+# baked from them too. Both sizes are rounded to even pixels on their own: for 16:9 and 4:3 the
+# scales match, for a 2340×1080 screen recording they differ by 0.27 % between the axes (about a
+# pixel at the finer copies' edges, SfM's one focal length taking the mean). A real photo set of a
 # plaster skull (66 photos of 4272 px) registered 38 of 64 at 960 px, at either SIFT threshold,
 # and all of them at 1600 (benchmarks/realworld/RESULTS.md, session 24). A copy under
 # FINE_MIN_GAIN × the frame size would add little: none is made.

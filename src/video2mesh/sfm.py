@@ -7,14 +7,14 @@ sequential pairing never matches; on the sample this cuts the camera rotation er
 same features are matched exhaustively and mapped again. When a tenth of the frames or more
 is still left out, SIFT runs again at a third of its peak threshold (faint texture: the dark
 side of an object, a plain backdrop) and the same plan is tried on those features; then, for
-photos larger than the frames, on the frames stage's finer copies (``fine/``: texture the
+photos and videos larger than the frames, on the frames stage's finer copies (``fine/``: texture the
 downscale averaged away). The model with the most registered frames wins. The winner is
 undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written as files
 (never directories, for S3 storage):
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
-    sfm/images_fine.tar                        the same photos from the frames stage's finer
+    sfm/images_fine.tar                        the same frames from the frames stage's finer
                                                copies, undistorted alike (no members when the
                                                photos were no larger than the frames): the
                                                texture is baked from these
@@ -311,13 +311,13 @@ def run_sfm(
             log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, faint)
             attempt_plan(faint, images)
         if incomplete() and fine is not None:
-            log.info("%s: SIFT again on the photos' finer copies (fine texture)", scene)
+            log.info("%s: SIFT again on the frames' finer copies (fine texture)", scene)
             attempt_plan(peak_threshold, fine)
         best = max(attempts, key=lambda a: a.registered)  # the first of equals
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total
         if best.model_dir is None or ratio < min_registered:
-            finer = " and on the photos' finer copies" if fine is not None else ""
+            finer = " and on the frames' finer copies" if fine is not None else ""
             raise UserError(
                 f"COLMAP registered only {best.registered} of {total} frames "
                 f"({ratio:.0%} < sfm.min_registered {min_registered:.0%}) after "
@@ -379,7 +379,7 @@ def run_sfm(
             # a fixed camera (a turntable): the share of each frame masked out of SIFT
             "still_share": round(still_share, 4),
             "peak_threshold": best.peak_threshold,
-            # SIFT ran on the frames stage's finer copies of the photos (then undistorted to
+            # SIFT ran on the frames stage's finer copies (then undistorted to
             # the frames' size)
             "fine": best.images != images,
             "undistorted_camera": _camera_json(cam),

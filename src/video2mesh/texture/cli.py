@@ -52,7 +52,7 @@ def held_out(index: int, every: int) -> bool:
 
 def has_photos(archive: Path | None) -> bool:
     """Whether SfM's finer photos (sfm/images_fine.tar) hold anything: it is empty where the
-    photos were no larger than the frames, as for every video."""
+    photos or the video were no larger than the frames (1.25 × frames.max_size)."""
     if archive is None:
         return False
     with tarfile.open(archive) as tar:
