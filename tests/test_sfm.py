@@ -226,3 +226,29 @@ def test_photos_no_larger_than_the_frames_leave_the_fine_archive_empty(tmp_path)
     assert stats["registered"] == 16 and stats["fine_camera"] is None
     with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
         assert tar.getmembers() == []
+
+
+def test_finer_copies_that_fail_to_undistort_cost_nothing_but_themselves(tmp_path, caplog):
+    """A finer copy that cannot be read: SfM on the frames stands, images_fine.tar comes out
+    empty (the texture then bakes from the frames) and the log says why."""
+    tex = np.random.default_rng(2).random((100, 100))
+    fine = [_grey(60 + 140 * v) for v in _corner_texture(tex, w=320, h=240)]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((160, 120), Image.Resampling.LANCZOS)) for f in fine
+    ]
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+    broken = tmp_path / "broken.tar"
+    with tarfile.open(archive) as src, tarfile.open(broken, "w") as tar:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name == "fine/000005.jpg":
+                data = data[:200]  # a truncated JPEG
+            m.size = len(data)
+            tar.addfile(m, io.BytesIO(data))
+
+    stats = run_sfm(broken, tmp_path / "sfm", scene="broken copy")
+
+    assert stats["registered"] == 16 and stats["fine_camera"] is None
+    with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
+        assert tar.getmembers() == []
+    assert "finer copies could not be undistorted" in caplog.text

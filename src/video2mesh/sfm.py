@@ -234,6 +234,39 @@ def undistort_fine(best: Attempt, fine: Path, out: Path) -> None:
     undistort(model_dir, fine, out)
 
 
+def write_fine_images(
+    best: Attempt, fine: Path | None, names: list[str], work: Path, out: Path, scene: str
+) -> dict | None:
+    """images_fine.tar: the registered ``names`` from the finer copies, undistorted, with their
+    camera; empty where there are none or they fail to undistort (the texture then uses the
+    frames: a nicety never costs the SfM already done). Returns the camera (None: empty)."""
+    import pycolmap
+
+    camera = None
+    if fine is not None:
+        try:
+            undistort_fine(best, fine, work)
+            model = pycolmap.Reconstruction(work / "sparse")
+            camera = _camera_json(next(iter(model.cameras.values())))
+            missing = [n for n in names if not (work / "images" / n).is_file()]
+            if missing:
+                raise ValueError(f"{len(missing)} not written, e.g. {missing[0]}")
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.warning(
+                "%s: the frames' finer copies could not be undistorted (%s): the texture will "
+                "be baked from the frames",
+                scene,
+                exc,
+            )
+            camera = None
+    with atomic_path(out) as t, tarfile.open(t, "w") as tar:
+        if camera is not None:
+            _add_json(tar, FINE_CAMERA, pinhole_json(camera))
+            for name in names:
+                tar.add(work / "images" / name, arcname=f"images/{name}")
+    return camera
+
+
 def run_sfm(
     frames_tar: Path,
     out_dir: Path,
@@ -341,16 +374,10 @@ def run_sfm(
         with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
             for img in sorted(model.images.values(), key=lambda im: im.name):
                 tar.add(undist / "images" / img.name, arcname=f"images/{img.name}")
-        fine_camera = None
-        with atomic_path(out_dir / "images_fine.tar") as t, tarfile.open(t, "w") as tar:
-            if fine is not None:
-                undistort_fine(best, fine, tmp / "undistorted_fine")
-                fine_model = pycolmap.Reconstruction(tmp / "undistorted_fine" / "sparse")
-                fine_camera = _camera_json(next(iter(fine_model.cameras.values())))
-                _add_json(tar, FINE_CAMERA, pinhole_json(fine_camera))
-                for img in sorted(model.images.values(), key=lambda im: im.name):
-                    path = tmp / "undistorted_fine" / "images" / img.name
-                    tar.add(path, arcname=f"images/{img.name}")
+        names_kept = sorted(img.name for img in model.images.values())
+        fine_camera = write_fine_images(
+            best, fine, names_kept, tmp / "undistorted_fine", out_dir / "images_fine.tar", scene
+        )
 
         cam = next(iter(model.cameras.values()))
         stats = {
