@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from video2mesh.errors import UserError
-from video2mesh.sfm import FINE_CAMERA, PEAK_THRESHOLD, extract, keyframe_pairs, run_sfm
+from video2mesh.sfm import (
+    FINE_CAMERA,
+    PEAK_THRESHOLD,
+    extract,
+    fine_photos,
+    keyframe_pairs,
+    run_sfm,
+)
 
 
 def test_frames_without_overlap_fail_clearly_and_write_nothing(tmp_path):
@@ -161,11 +168,17 @@ def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
         sizes = {Image.open(tar.extractfile(m)).size for m in tar.getmembers()}
     assert sizes == {(64, 48)}
     # the finer copies, which the model was mapped on, undistorted at their own size
-    fcam = stats["fine_camera"]
+    fcam = _fine_photos(tmp_path, archive, "fine")
     assert abs(fcam["width"] - 320) <= 8 and fcam["params"][0] == pytest.approx(5 * true_f, 0.02)
     large = _tar_images(tmp_path / "sfm" / "images_fine.tar")
     assert sorted(large) == sorted(f"images/{i:06d}.jpg" for i in range(16))
     assert {img.shape[:2] for img in large.values()} == {(fcam["height"], fcam["width"])}
+
+
+def _fine_photos(tmp_path, frames_tar, scene: str) -> dict | None:
+    """The fine_photos rule after run_sfm into tmp_path/sfm: its camera (None: empty)."""
+    sfm = tmp_path / "sfm"
+    return fine_photos(frames_tar, sfm / "sparse", sfm / "sfm.json", sfm / "images_fine.tar", scene)
 
 
 def _tar_images(path) -> dict[str, np.ndarray]:
@@ -193,7 +206,7 @@ def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path):
     stats = run_sfm(archive, tmp_path / "sfm", scene="two sizes")
 
     assert stats["registered"] == stats["total"] == 16 and not stats["fine"]
-    cam, fcam = stats["undistorted_camera"], stats["fine_camera"]
+    cam, fcam = stats["undistorted_camera"], _fine_photos(tmp_path, archive, "two sizes")
     # each size rounded to whole pixels (157 → 316 here): the tar carries its own camera
     assert abs(fcam["width"] - 2 * cam["width"]) <= 3
     fx, fy, cx, cy = cam["params"]
@@ -223,7 +236,7 @@ def test_photos_no_larger_than_the_frames_leave_the_fine_archive_empty(tmp_path)
             np.random.default_rng(2).random((100, 100)), w=160, h=120)]}
     )  # fmt: skip
     stats = run_sfm(archive, tmp_path / "sfm", scene="frames only")
-    assert stats["registered"] == 16 and stats["fine_camera"] is None
+    assert stats["registered"] == 16 and _fine_photos(tmp_path, archive, "frames only") is None
     with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
         assert tar.getmembers() == []
 
@@ -248,7 +261,27 @@ def test_finer_copies_that_fail_to_undistort_cost_nothing_but_themselves(tmp_pat
 
     stats = run_sfm(broken, tmp_path / "sfm", scene="broken copy")
 
-    assert stats["registered"] == 16 and stats["fine_camera"] is None
+    assert stats["registered"] == 16 and _fine_photos(tmp_path, broken, "broken copy") is None
     with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
         assert tar.getmembers() == []
     assert "finer copies could not be undistorted" in caplog.text
+
+
+def test_an_older_sfm_run_keeps_its_results_and_gets_an_empty_fine_archive(tmp_path, caplog):
+    """SfM results from before sfm.json recorded the distorted camera: fine_photos (its own
+    rule, so SfM and training are not run again) writes an empty archive and says why."""
+    tex = np.random.default_rng(2).random((100, 100))
+    fine = [_grey(60 + 140 * v) for v in _corner_texture(tex, w=320, h=240)]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((160, 120), Image.Resampling.LANCZOS)) for f in fine
+    ]
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+    run_sfm(archive, tmp_path / "sfm", scene="older")
+    stats_path = tmp_path / "sfm" / "sfm.json"
+    stats = json.loads(stats_path.read_text())
+    del stats["distorted_camera"]
+    stats_path.write_text(json.dumps(stats))
+    assert _fine_photos(tmp_path, archive, "older") is None
+    with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
+        assert tar.getmembers() == []
+    assert "re-run sfm for the finer copies" in caplog.text

@@ -14,9 +14,9 @@ undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
-    sfm/images_fine.tar                        the same frames from the frames stage's finer
-                                               copies, undistorted alike (no members when the
-                                               photos were no larger than the frames): the
+    sfm/images_fine.tar                        (fine_photos, its own rule) the same frames from
+                                               the frames stage's finer copies, undistorted
+                                               alike (no members when there are none): the
                                                texture is baked from these
     sfm/sfm.json                               registered/total, points, errors, matcher, timing
 
@@ -215,55 +215,72 @@ def _add_json(tar: tarfile.TarFile, name: str, data: dict) -> None:
     tar.addfile(info, io.BytesIO(raw))
 
 
-def undistort_fine(best: Attempt, fine: Path, out: Path) -> None:
-    """The winner's registered photos at the frames stage's finer size, undistorted as the
-    frames were (same model, its camera scaled), for a texture sharper than the frames."""
-    import pycolmap
-
-    model_dir = best.model_dir
-    assert model_dir is not None
-    if best.images != fine:  # mapped on the frames: scale its camera to the finer copies
-        model = pycolmap.Reconstruction(model_dir)
-        with Image.open(fine / next(iter(model.images.values())).name) as im:
-            width, height = im.size
-        for cam in model.cameras.values():
-            cam.rescale(width, height)  # (its 2D points stay at the frames' scale: unused)
-        model_dir = out.with_name(out.name + "_model")
-        model_dir.mkdir()
-        model.write(model_dir)
-    undistort(model_dir, fine, out)
-
-
-def write_fine_images(
-    best: Attempt, fine: Path | None, names: list[str], work: Path, out: Path, scene: str
+def fine_photos(
+    frames_tar: Path, sparse: Path, sfm_json: Path, out: Path, scene: str
 ) -> dict | None:
-    """images_fine.tar: the registered ``names`` from the finer copies, undistorted, with their
-    camera; empty where there are none or they fail to undistort (the texture then uses the
-    frames: a nicety never costs the SfM already done). Returns the camera (None: empty)."""
+    """images_fine.tar: the registered frames' finer copies (frames.tar's ``fine/``), undistorted
+    by SfM's model (its poses, sfm.json's distorted camera scaled to the copies) to PINHOLE, with
+    their camera (FINE_CAMERA), for a texture sharper than the frames. Empty where there are no
+    finer copies, where sfm.json predates the distorted camera, or where they fail to undistort
+    (the texture then uses the frames: a nicety never costs the SfM already done). Its own rule,
+    after SfM, so that results from before it existed keep their SfM and training. Returns the
+    camera (None: empty)."""
     import pycolmap
 
+    distorted = json.loads(sfm_json.read_text()).get("distorted_camera")
     camera = None
-    if fine is not None:
-        try:
-            undistort_fine(best, fine, work)
-            model = pycolmap.Reconstruction(work / "sparse")
-            camera = _camera_json(next(iter(model.cameras.values())))
-            missing = [n for n in names if not (work / "images" / n).is_file()]
-            if missing:
-                raise ValueError(f"{len(missing)} not written, e.g. {missing[0]}")
-        except (RuntimeError, ValueError, OSError) as exc:
+    with tempfile.TemporaryDirectory(prefix="v2m-fine-") as tmp_str:
+        tmp = Path(tmp_str)
+        model = pycolmap.Reconstruction(sparse)
+        names = sorted(img.name for img in model.images.values())
+        wanted = {f"fine/{n}" for n in names}
+        with tarfile.open(frames_tar) as tar:
+            members = [m for m in tar.getmembers() if m.name in wanted]
+            tar.extractall(tmp, members=members, filter="data")
+        if distorted is None and members:
             log.warning(
-                "%s: the frames' finer copies could not be undistorted (%s): the texture will "
-                "be baked from the frames",
+                "%s: sfm.json has no distorted camera (an older SfM run): the texture "
+                "will be baked from the frames; re-run sfm for the finer copies",
                 scene,
-                exc,
             )
-            camera = None
-    with atomic_path(out) as t, tarfile.open(t, "w") as tar:
-        if camera is not None:
-            _add_json(tar, FINE_CAMERA, pinhole_json(camera))
-            for name in names:
-                tar.add(work / "images" / name, arcname=f"images/{name}")
+        elif members and len(members) == len(names):
+            try:
+                with Image.open(tmp / "fine" / names[0]) as im:
+                    size = im.size
+                for cam in model.cameras.values():  # one shared camera
+                    cam.model = getattr(pycolmap.CameraModelId, distorted["model"])
+                    cam.width, cam.height = distorted["width"], distorted["height"]
+                    cam.params = distorted["params"]
+                    cam.rescale(*size)  # (the 2D points stay as they were: unused)
+                (tmp / "model").mkdir()
+                model.write(tmp / "model")
+                undistort(tmp / "model", tmp / "fine", tmp / "undistorted")
+                undistorted = pycolmap.Reconstruction(tmp / "undistorted" / "sparse")
+                camera = _camera_json(next(iter(undistorted.cameras.values())))
+                missing = [n for n in names if not (tmp / "undistorted" / "images" / n).is_file()]
+                if missing:
+                    raise ValueError(f"{len(missing)} not written, e.g. {missing[0]}")
+            except (RuntimeError, ValueError, OSError) as exc:
+                log.warning(
+                    "%s: the frames' finer copies could not be undistorted (%s): the texture "
+                    "will be baked from the frames",
+                    scene,
+                    exc,
+                )
+                camera = None
+        with atomic_path(out) as t, tarfile.open(t, "w") as tar:
+            if camera is not None:
+                _add_json(tar, FINE_CAMERA, pinhole_json(camera))
+                for name in names:
+                    tar.add(tmp / "undistorted" / "images" / name, arcname=f"images/{name}")
+    if camera is not None:
+        log.info(
+            "%s: %d finer copies undistorted at %dx%d",
+            scene,
+            len(names),
+            camera["width"],
+            camera["height"],
+        )
     return camera
 
 
@@ -374,10 +391,7 @@ def run_sfm(
         with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
             for img in sorted(model.images.values(), key=lambda im: im.name):
                 tar.add(undist / "images" / img.name, arcname=f"images/{img.name}")
-        names_kept = sorted(img.name for img in model.images.values())
-        fine_camera = write_fine_images(
-            best, fine, names_kept, tmp / "undistorted_fine", out_dir / "images_fine.tar", scene
-        )
+        distorted = next(iter(pycolmap.Reconstruction(best.model_dir).cameras.values()))
 
         cam = next(iter(model.cameras.values()))
         stats = {
@@ -410,8 +424,9 @@ def run_sfm(
             # the frames' size)
             "fine": best.images != images,
             "undistorted_camera": _camera_json(cam),
-            # images_fine.tar's camera (null: no finer copies, the tar is empty)
-            "fine_camera": fine_camera,
+            # the model's camera before undistortion, at the size of the frames it was mapped
+            # on (fine_photos undistorts the finer copies with it)
+            "distorted_camera": _camera_json(distorted),
             "device": "cuda" if pycolmap.has_cuda else "cpu",
             "pycolmap": pycolmap.__version__,
             "extract_seconds": round(extract_s, 2),
@@ -438,7 +453,22 @@ def _cmd(args: argparse.Namespace) -> None:
         raise err.for_scene(args.scene) from None
 
 
+def _fine_cmd(args: argparse.Namespace) -> None:
+    fine_photos(
+        Path(args.frames), Path(args.sparse), Path(args.sfm_json), Path(args.out), args.scene
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser(
+        "fine-photos", help="the frames' finer copies undistorted by SfM's model, for the texture"
+    )
+    f.add_argument("--scene", required=True)
+    f.add_argument("--frames", required=True, help="results/{scene}/frames.tar")
+    f.add_argument("--sparse", required=True, help="results/{scene}/sfm/sparse")
+    f.add_argument("--sfm-json", required=True, help="results/{scene}/sfm/sfm.json")
+    f.add_argument("--out", required=True, help="results/{scene}/sfm/images_fine.tar")
+    f.set_defaults(func=_fine_cmd)
     p = sub.add_parser("sfm", help="COLMAP on the selected frames, undistorted to PINHOLE")
     p.add_argument("--scene", required=True)
     p.add_argument("--frames", required=True, help="results/{scene}/frames.tar")
