@@ -45,7 +45,8 @@ def cli(*args: str, log: Path) -> None:
 
 
 def sfm(capture: Path, log: Path) -> tuple[Path, dict]:
-    """ingest → frames → sfm with the config defaults (config/schema.yaml); reused if done."""
+    """ingest → frames → sfm → fine-photos with the config defaults (config/schema.yaml); reused
+    if done."""
     res = capture / "results"
     sparse = res / "sfm" / "sparse"
     timing: dict = {}
@@ -76,6 +77,11 @@ def sfm(capture: Path, log: Path) -> tuple[Path, dict]:
         "--camera-model", "SIMPLE_RADIAL", "--overlap", "10", "--loop-keyframes", "25", log=log,
     )  # fmt: skip
     timing["sfm_s"] = time.perf_counter() - t0
+    cli(
+        "fine-photos", "--scene", name, "--frames", str(res / "frames.tar"),
+        "--sparse", str(sparse), "--sfm-json", str(res / "sfm" / "sfm.json"),
+        "--out", str(res / "sfm" / "images_fine.tar"), log=log,
+    )  # fmt: skip
     return sparse, timing
 
 
