@@ -174,9 +174,10 @@ def select_video_frames(
     meta = probe_video(video)
     src_w, src_h = meta["display_size"]
     out_w, out_h = fit_size(src_w, src_h, max_size)
-    fine_w, fine_h = out_w, out_h  # decoded at the finer size, downscaled here to the frames'
-    if max(src_w, src_h) >= FINE_MIN_GAIN * max_size:
-        fine_w, fine_h = fit_size(src_w, src_h, round(max_size * FINE_FACTOR))
+    # decoded at the finer copies' size where there are any, downscaled here to the frames'
+    has_fine = max(src_w, src_h) >= FINE_MIN_GAIN * max_size
+    fine_side = round(max_size * FINE_FACTOR)
+    fine_w, fine_h = fit_size(src_w, src_h, fine_side) if has_fine else (out_w, out_h)
     fps = float(meta.get("fps") or 0.0) or 1.0
     duration = float(meta.get("duration") or 0.0)
     if duration > 0:
@@ -191,7 +192,6 @@ def select_video_frames(
     gen = imageio_ffmpeg.read_frames(str(video), output_params=["-vf", vf])
     header = next(gen)
     w, h = header["size"]
-    has_fine = (fine_w, fine_h) != (out_w, out_h)
     fine_best: dict[int, np.ndarray] = {}  # the bins still being read: their sharpest, finer
     fine_jpegs: dict[str, bytes] = {}
 

@@ -215,6 +215,28 @@ def _add_json(tar: tarfile.TarFile, name: str, data: dict) -> None:
     tar.addfile(info, io.BytesIO(raw))
 
 
+def _undistort_copies(model: Any, distorted: dict, names: list[str], tmp: Path) -> dict:
+    """Undistort ``tmp/fine/<names>`` into ``tmp/undistorted`` with ``model``'s poses and the
+    ``distorted`` camera scaled to the copies; their undistorted camera (_camera_json)."""
+    import pycolmap
+
+    with Image.open(tmp / "fine" / names[0]) as im:
+        size = im.size
+    for cam in model.cameras.values():  # one shared camera
+        cam.model = getattr(pycolmap.CameraModelId, distorted["model"])
+        cam.width, cam.height = distorted["width"], distorted["height"]
+        cam.params = distorted["params"]
+        cam.rescale(*size)  # (the 2D points stay as they were: unused)
+    (tmp / "model").mkdir()
+    model.write(tmp / "model")
+    undistort(tmp / "model", tmp / "fine", tmp / "undistorted")
+    missing = [n for n in names if not (tmp / "undistorted" / "images" / n).is_file()]
+    if missing:
+        raise ValueError(f"{len(missing)} not written, e.g. {missing[0]}")
+    undistorted = pycolmap.Reconstruction(tmp / "undistorted" / "sparse")
+    return _camera_json(next(iter(undistorted.cameras.values())))
+
+
 def fine_photos(
     frames_tar: Path, sparse: Path, sfm_json: Path, out: Path, scene: str
 ) -> dict | None:
@@ -245,21 +267,7 @@ def fine_photos(
             )
         elif members and len(members) == len(names):
             try:
-                with Image.open(tmp / "fine" / names[0]) as im:
-                    size = im.size
-                for cam in model.cameras.values():  # one shared camera
-                    cam.model = getattr(pycolmap.CameraModelId, distorted["model"])
-                    cam.width, cam.height = distorted["width"], distorted["height"]
-                    cam.params = distorted["params"]
-                    cam.rescale(*size)  # (the 2D points stay as they were: unused)
-                (tmp / "model").mkdir()
-                model.write(tmp / "model")
-                undistort(tmp / "model", tmp / "fine", tmp / "undistorted")
-                undistorted = pycolmap.Reconstruction(tmp / "undistorted" / "sparse")
-                camera = _camera_json(next(iter(undistorted.cameras.values())))
-                missing = [n for n in names if not (tmp / "undistorted" / "images" / n).is_file()]
-                if missing:
-                    raise ValueError(f"{len(missing)} not written, e.g. {missing[0]}")
+                camera = _undistort_copies(model, distorted, names, tmp)
             except (RuntimeError, ValueError, OSError) as exc:
                 log.warning(
                     "%s: the frames' finer copies could not be undistorted (%s): the texture "
@@ -267,7 +275,6 @@ def fine_photos(
                     scene,
                     exc,
                 )
-                camera = None
         with atomic_path(out) as t, tarfile.open(t, "w") as tar:
             if camera is not None:
                 _add_json(tar, FINE_CAMERA, pinhole_json(camera))

@@ -273,7 +273,6 @@ def load_dataset(
     the sphere would then span fewer than ``object_min_pixels`` (``image_scale``). An archive
     with its own camera (FINE_CAMERA: SfM's finer photos) is read with those intrinsics."""
     meta = read_transforms(transforms)
-    scale = image_scale(meta, max_side, object_min_pixels)
     center = np.asarray(meta["sphere_center"], dtype=np.float64)
     radius = float(meta["sphere_radius"])
     try:
@@ -288,7 +287,7 @@ def load_dataset(
             f = tar.extractfile(members[FINE_CAMERA])
             assert f is not None
             meta = {**meta, **json.load(f)}
-            scale = image_scale(meta, max_side, object_min_pixels)
+        scale = image_scale(meta, max_side, object_min_pixels)
         imgs, mats, names = [], [], []
         for frame in meta["frames"]:
             name = frame["file_path"].removeprefix("./")
