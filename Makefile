@@ -10,15 +10,22 @@ TORCH ?= torch
 PLUGIN := plugins/snakemake-executor-plugin-ovh
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
+# A flaky network (a CI runner's download cut mid-wheel) should cost a retry, not the run: pip
+# retries connections and resumes cut downloads; the install itself is tried up to three times.
+export PIP_RETRIES ?= 10
+export PIP_RESUME_RETRIES ?= 10
+export PIP_TIMEOUT ?= 60
+retry3 = for try in 1 2 3; do $(1) && break; [ $$try -lt 3 ] || exit 1; \
+  echo "failed (try $$try of 3), retrying in 10 s" >&2; sleep 10; done
 
 .PHONY: run test lint format browser gltf-validator clean
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(wildcard $(PLUGIN)/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "video2mesh needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip show -q torch >/dev/null 2>&1 || $(BIN)/python -m pip install -q -c $(CONSTRAINTS) $(TORCH)
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[dev]" $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
+	$(call retry3,$(BIN)/python -m pip install -q --upgrade pip)
+	$(BIN)/python -m pip show -q torch >/dev/null 2>&1 || { $(call retry3,$(BIN)/python -m pip install -q -c $(CONSTRAINTS) $(TORCH)); }
+	$(call retry3,$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[dev]" $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN)))
 	touch $@
 
 run: $(VENV)/.installed
