@@ -139,6 +139,59 @@ def test_frames_left_out_are_tried_again_on_faint_features(tmp_path):
     assert (tmp_path / "sfm" / "sparse" / "points3D.bin").exists()
 
 
+def _long_lens_ring(n: int = 24, w: int = 320, h: int = 240) -> tuple[list[np.ndarray], dict]:
+    """A textured ball on black seen all round through a 6° lens (f = 19 × the width, as
+    Middlebury's dino ring): what SIFT finds is sparse and the field too narrow to observe the
+    lens distortion. Returns the frames and their true camera-to-world matrices by stem."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    from video2mesh.sample import look_at_c2w
+
+    tex = gaussian_filter(np.random.default_rng(0).random((256, 512)), 2.0)
+    tex = (tex - tex.mean()) / tex.std()
+    f = 0.5 * w / np.tan(np.radians(3))
+    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    rays = np.stack([(u - w / 2) / f, (v - h / 2) / f, np.ones_like(u)], -1)
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    frames, truth = [], {}
+    for i, t in enumerate(np.linspace(0, 2 * np.pi, n, endpoint=False)):
+        eye = np.array([12 * np.cos(t), 12 * np.sin(t), 3.6])
+        c2w = look_at_c2w(eye, np.zeros(3), np.array([0, 0, 1.0]))
+        d = rays @ c2w[:3, :3].T
+        b = d @ eye
+        disc = b * b - (eye @ eye - 1.0)  # the unit ball
+        p = eye + (-b - np.sqrt(np.maximum(disc, 0)))[..., None] * d
+        lat, lon = np.arcsin(np.clip(p[..., 2], -1, 1)), np.arctan2(p[..., 1], p[..., 0])
+        coords = [(lat / np.pi + 0.5) * 255, (lon / (2 * np.pi) + 0.5) * 511]
+        shade = 0.4 + 0.6 * np.clip(-(d * p).sum(-1), 0, 1)
+        value = (128 + 20 * map_coordinates(tex, coords, order=1, mode="wrap")) * shade
+        frames.append(_grey(np.where(disc > 0, value, 0)))
+        truth[f"{i:06d}"] = c2w
+    return frames, truth
+
+
+def test_a_long_lens_ring_registers_by_relaxed_mapping(tmp_path):
+    """COLMAP's mapping drifts the distortion of a narrow field of view and poses 3 of 24
+    frames at either SIFT threshold (the capture failed before); the relaxed mapping of the same
+    matches, distortion held until the last adjustment, poses all 24 where they are (measured:
+    0.28 % of the orbit, rotations within 0.28°)."""
+    import pycolmap
+
+    from video2mesh.scene import align_to_truth
+
+    frames, truth = _long_lens_ring()
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames})
+
+    stats = run_sfm(archive, tmp_path / "sfm", scene="long_lens", matcher="exhaustive")
+
+    assert stats["registered"] == stats["total"] == 24 and stats["relaxed_mapping"]
+    as_is = [a["registered"] for a in stats["attempts"] if not a["relaxed"]]
+    assert max(as_is) < 0.6 * 24  # without it the capture would fail
+    errors = align_to_truth(pycolmap.Reconstruction(tmp_path / "sfm" / "sparse"), truth)
+    assert errors["median_center_error_rel"] < 0.01
+    assert errors["max_rotation_error_deg"] < 1.0
+
+
 def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
     """Texture finer than the frames' pixels (only periods of 1.5-3 cells, ~4-9 px at 320 px):
     the frames (a fifth of that size) show none of it and nothing registers at either SIFT
@@ -158,7 +211,7 @@ def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):
     stats = run_sfm(archive, tmp_path / "sfm", scene="fine")
 
     assert stats["registered"] == stats["total"] == 16 and stats["fine"]
-    assert [a["registered"] for a in stats["attempts"] if not a["fine"]] == [0, 0, 0, 0]
+    assert [a["registered"] for a in stats["attempts"] if not a["fine"]] == [0] * 8  # relaxed too
     cam = stats["undistorted_camera"]
     assert (cam["width"], cam["height"]) == (64, 48)
     true_f = 0.5 * 64 / np.tan(np.radians(30))  # the renders' 60° field of view at 64 px
