@@ -13,6 +13,7 @@ from video2mesh.sfm import (
     extract,
     fine_photos,
     keyframe_pairs,
+    poses_agree,
     run_sfm,
 )
 
@@ -190,6 +191,34 @@ def test_a_long_lens_ring_registers_by_relaxed_mapping(tmp_path):
     errors = align_to_truth(pycolmap.Reconstruction(tmp_path / "sfm" / "sparse"), truth)
     assert errors["median_center_error_rel"] < 0.01
     assert errors["max_rotation_error_deg"] < 1.0
+
+
+def test_relaxed_draws_are_kept_only_where_they_pose_alike():
+    """The check between a relaxed mapping's two draws: the same poses in another frame (scale,
+    rotation, shift) and 0.3 % of jitter agree; the same centres with every camera turned 5°,
+    or the centres given to the wrong frames, do not."""
+    from scipy.spatial.transform import Rotation
+
+    _, truth = _long_lens_ring()
+    rng = np.random.default_rng(1)
+    frame = np.eye(4)
+    frame[:3, :3] = 0.3 * Rotation.from_euler("xyz", [20, -40, 70], degrees=True).as_matrix()
+    frame[:3, 3] = [1.0, -2.0, 0.5]
+    moved = {}
+    for name, c2w in truth.items():
+        out = frame @ c2w
+        out[:3, :3] /= 0.3  # a rotation again
+        out[:3, 3] += rng.normal(0, 0.003 * 0.3 * 12, 3)
+        moved[name] = out
+    assert poses_agree(truth, moved)
+    turned = {n: c2w.copy() for n, c2w in truth.items()}
+    for c2w in turned.values():
+        c2w[:3, :3] = c2w[:3, :3] @ Rotation.from_euler("x", 5, degrees=True).as_matrix()
+    assert not poses_agree(truth, turned)
+    names = list(truth)
+    shuffled = dict(zip(names, [truth[n] for n in rng.permutation(names)], strict=True))
+    assert not poses_agree(truth, shuffled)
+    assert not poses_agree(truth, {n: truth[n] for n in names[:2]})  # too few to compare
 
 
 def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):

@@ -16,7 +16,8 @@ Writes, per capture, ``<out>/<name>/`` (default out: benchmarks/_work/realworld)
     source.json          provenance: repository, commit, folder, licence, files used and missing
 
 and ``<out>/scenes.yaml`` with every prepared scene that the default pipeline can run (a capture
-with a caveat, such as the dino that SfM cannot pose, keeps only its own scene.yaml).
+with a caveat keeps only its own scene.yaml; the dino, which SfM could not pose until its
+relaxed mapping (session 27), no longer has one).
 
 cameras.json is the sample's format (src/video2mesh/sample.py ``generate``) with per-image
 intrinsics, so that ``scene.load_true_cameras`` and ``silhouette`` read it::
@@ -291,8 +292,6 @@ CAPTURES = [
         "Middlebury dinoRing: matte white ceramic dinosaur, untextured, 48 calibrated views on a "
         "ring, black background",
         lambda s: read_middlebury(s, "datasets/dinoRing", threshold=0.19),
-        caveat="SfM registers 10 of 48 views with the default config (RESULTS-sfm.md): the sfm "
-        "stage fails with its UserError",
     ),
     Capture(
         "dtu_scan65",

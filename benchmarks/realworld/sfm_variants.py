@@ -4,12 +4,16 @@
         base,dsp,guided,exh,dsp-guided,faint,dsp-faint [--root benchmarks/_work/realworld]
 
 Each capture needs ``<root>/<name>/results/frames.tar`` (the frames stage's output, as
-``prepare_device.py`` leaves it) and ``<root>/<name>/cameras.json``. A variant name joins
-options with "-": ``dsp`` (domain-size pooling + affine shape, COLMAP's DSP-SIFT), ``guided``
-(guided matching), ``exh`` (exhaustive matching instead of sequential + loop pairs), ``faint``
-(the SfM stage's faint-texture peak threshold); ``base`` is the stage's first attempt. One JSON
-line per run on stdout: registered frames, points, mean track length, median camera-centre error
-(% of the orbit), rotation error (median / max, degrees), focal length, seconds.
+``prepare_device.py`` leaves it) and, to score cameras, ``<root>/<name>/cameras.json``. A
+variant name joins options with "-": ``dsp`` (domain-size pooling + affine shape, COLMAP's
+DSP-SIFT), ``guided`` (guided matching), ``exh`` (exhaustive matching instead of sequential +
+loop pairs), ``faint`` (the SfM stage's faint-texture peak threshold); mapping: ``relaxed``
+(the stage's relaxed mapping, ``sfm.map_models(relaxed=True)``: 0 registered where its two
+draws disagree) or one half of it, ``inliers`` (``sfm.RELAXED_MAPPER`` only) or ``holdk`` (the
+distortion held while mapping, then freed in a bundle adjustment, only); ``base`` is the
+stage's first attempt. One JSON line per run on stdout: registered frames, points, mean track
+length, the camera's parameters, seconds and, where the capture has true cameras, the median
+camera-centre error (% of the orbit) and the rotation error (median / max, degrees).
 """
 
 from __future__ import annotations
@@ -29,6 +33,28 @@ import pycolmap  # noqa: E402
 
 from video2mesh import sfm  # noqa: E402
 from video2mesh.scene import align_to_truth, load_true_cameras  # noqa: E402
+
+
+def _map_half(
+    database: Path, images: Path, out: Path, options: set[str]
+) -> pycolmap.Reconstruction:
+    """COLMAP's mapping, or one half of the stage's relaxed mapping (``inliers``, ``holdk``)."""
+    mapping = pycolmap.IncrementalPipelineOptions()
+    mapping.num_threads = sfm._threads()
+    if "inliers" in options:
+        for key, value in sfm.RELAXED_MAPPER.items():
+            setattr(mapping.mapper, key, value)
+    if "holdk" in options:
+        mapping.ba_refine_extra_params = False
+        mapping.mapper.abs_pose_refine_extra_params = False
+    out.mkdir(parents=True, exist_ok=True)
+    models = pycolmap.incremental_mapping(database, images, out, options=mapping)
+    best = max(models.values(), key=lambda m: m.num_reg_images())
+    if "holdk" in options:
+        adjustment = pycolmap.BundleAdjustmentOptions()
+        adjustment.print_summary = False
+        pycolmap.bundle_adjustment(best, adjustment)
+    return best
 
 
 def run(root: Path, scene: str, variant: str) -> dict:
@@ -65,26 +91,32 @@ def run(root: Path, scene: str, variant: str) -> dict:
             pycolmap.match_image_pairs(
                 database, matching_options=matching, pairing_options=imported
             )
-        mapping = pycolmap.IncrementalPipelineOptions()
-        mapping.num_threads = sfm._threads()
-        models = pycolmap.incremental_mapping(database, images, tmp / "sparse", options=mapping)
+        if "relaxed" in options:
+            _, _, best_dir = sfm.map_models(database, images, tmp / "sparse", -1, relaxed=True)
+            if best_dir is None:  # no model, or its two draws disagree
+                return {"scene": scene, "variant": variant, "registered": 0, "frames": len(names)}
+            best = pycolmap.Reconstruction(best_dir)
+        else:
+            best = _map_half(database, images, tmp / "sparse", options)
         seconds = time.perf_counter() - started
-        best = max(models.values(), key=lambda m: m.num_reg_images())
-        errors = align_to_truth(best, load_true_cameras(root / scene / "cameras.json"))
-        return {
+        row = {
             "scene": scene,
             "variant": variant,
             "registered": best.num_reg_images(),
             "frames": len(names),
             "points": best.num_points3D(),
             "track": round(best.compute_mean_track_length(), 2),
-            "centre_pct": round(100 * errors["median_center_error_rel"], 3),
-            "rot_med": round(errors["median_rotation_error_deg"], 3),
-            "rot_max": round(errors["max_rotation_error_deg"], 3),
-            "focal": round(float(next(iter(best.cameras.values())).params[0]), 1),
+            "camera": [round(float(p), 3) for p in next(iter(best.cameras.values())).params],
             "seconds": round(seconds, 1),
             "pycolmap": pycolmap.__version__,
         }
+        cameras = root / scene / "cameras.json"
+        if cameras.is_file() and best.num_reg_images() >= 3:
+            errors = align_to_truth(best, load_true_cameras(cameras))
+            row["centre_pct"] = round(100 * errors["median_center_error_rel"], 3)
+            row["rot_med"] = round(errors["median_rotation_error_deg"], 3)
+            row["rot_max"] = round(errors["max_rotation_error_deg"], 3)
+        return row
 
 
 def main() -> None:

@@ -164,7 +164,11 @@ def load_true_cameras(path: Path) -> dict[str, np.ndarray]:
 
 def align_to_truth(model, true_cams: dict[str, np.ndarray]) -> dict:
     """Similarity mapping the true frame into the SfM frame, plus its camera errors."""
-    rec = {Path(n).stem: c2w for n, c2w in camera_poses(model).items()}
+    return align_poses({Path(n).stem: c2w for n, c2w in camera_poses(model).items()}, true_cams)
+
+
+def align_poses(rec: dict[str, np.ndarray], true_cams: dict[str, np.ndarray]) -> dict:
+    """``align_to_truth`` on camera-to-world matrices by name (``rec``: the SfM frame's)."""
     names = sorted(set(rec) & set(true_cams))
     if len(names) < 3:
         raise UserError(

@@ -4,16 +4,17 @@ Videos are matched sequentially (neighbouring frames) plus every pair among a fe
 spread over the sequence (loop closure: an orbit's last frames meet its first, which
 sequential pairing never matches; on the sample this cuts the camera rotation error from
 0.3-0.4 to 0.1 degrees for ~8 s), photos exhaustively. When too few frames register, the
-same features are matched exhaustively and mapped again. Each mapping that leaves a tenth of
-the frames or more out is tried once more on the same matches with the registration relaxed
-(fewer inliers, the lens distortion held until a last bundle adjustment: ``RELAXED_MAPPER``).
-When a tenth of the frames or more is still left out, SIFT runs again at a third of its peak
+same features are matched exhaustively and mapped again. When a tenth of the frames or more
+is still left out, SIFT runs again at a third of its peak
 threshold (faint texture: the dark side of an object, a plain backdrop) and the same plan is
 tried on those features; then, for photos and videos larger than the frames, on the frames
-stage's finer copies (``fine/``: texture the downscale averaged away). The model with the most
-registered frames wins (the first of equals). The winner is undistorted to PINHOLE at the
-frames' size, as Neuralangelo expects, and written as files (never directories, for S3
-storage):
+stage's finer copies (``fine/``: texture the downscale averaged away). Each mapping that
+leaves a tenth of the frames or more out is also run again on the same matches with the
+registration relaxed (fewer inliers, the lens distortion held until a last bundle adjustment:
+``RELAXED_MAPPER``); those models only compete for the best, they stop no fallback. The model
+with the most registered frames wins (of equals, an as-is mapping, then the first). The
+winner is undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written as
+files (never directories, for S3 storage):
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
@@ -65,20 +66,27 @@ PEAK_THRESHOLD = 0.02 / 3
 # threshold's features all 100, 0.9 % off. Captures that register fully never pay for it.
 COMPLETE = 0.9
 FAINT_FACTOR = 1 / 3
-# ... and before that, a mapping that leaves a tenth or more out is run again on the same
-# matches with these IncrementalMapperOptions, the distortion held at zero while mapping and
-# freed in one last bundle adjustment. Two failures it mends (RESULTS-sfm.md, "Relaxed
-# mapping"): a long lens (Middlebury's dino, f = 5 × the width, 10-13 of 48 registered): the
-# distortion parameter, barely observable in a narrow field of view, drifts in the partial
-# models until they stop growing (48/48 with it held, camera errors as the calibrated rings');
-# and frames far apart (a CO3D apple, 20 photos around: 13/20 by COLMAP's 30 inliers and
-# 25 % inlier ratio per pose, 19/20 at 15 and 15 %, without extracting again). Forced on the
-# captures that register fully, it gives their cameras to within 0.02 % of the orbit.
+# Each mapping that leaves a tenth or more out is also run on the same matches with these
+# IncrementalMapperOptions, the distortion held at zero while mapping and freed in one last
+# bundle adjustment; its model competes for the best, but only the as-is mappings decide
+# whether to extract again. Two failures it mends (RESULTS-sfm.md, "Relaxed mapping"): a long
+# lens (Middlebury's dino, f = 5 × the width, 11-13 of 48 at both thresholds, so the capture
+# failed): the distortion parameter, barely observable in a narrow field of view, drifts in
+# the partial models until they stop growing (48/48 with it held); and frames far apart (a
+# CO3D apple, 20 photos around: 13/20 by COLMAP's 30 inliers and 25 % inlier ratio per pose,
+# 19/20 at 15 and 15 %). Forced on the calibrated captures that register fully, it gives their
+# cameras to within 0.02 % of the orbit and 0.03° of the as-is mapping's errors.
 RELAXED_MAPPER = {
     "abs_pose_min_num_inliers": 15,  # COLMAP: 30
     "abs_pose_min_inlier_ratio": 0.15,  # 0.25
     "init_min_num_inliers": 50,  # 100
 }
+# A relaxed mapping is drawn twice (two seeds) and kept only when both pose the frames alike:
+# once in six draws on the dino it grew a wrong model of all 48 frames (focal 428 px of the
+# true 3310, rotations 96° off), which would win by its count. Two right draws agree to
+# ~0.5 % and ~0.3°.
+AGREE_CENTRE = 0.02  # of the orbit (median camera-centre distance after the similarity)
+AGREE_ROTATION_DEG = 2.0
 
 
 @dataclass
@@ -174,12 +182,11 @@ def match(database: Path, matcher: str, overlap: int, loop_pairs: list[tuple[str
         raise ValueError(f"unknown matcher {matcher!r}")
 
 
-def map_models(
-    database: Path, images: Path, out: Path, seed: int, relaxed: bool = False
-) -> tuple[int, int, Path | None]:
-    """Incremental mapping; returns (registered of the largest model, number of models, dir).
-    ``relaxed``: with ``RELAXED_MAPPER`` and the distortion held while mapping, then a bundle
-    adjustment of the largest model that refines it too."""
+def _largest_model(
+    database: Path, images: Path, out: Path, seed: int, relaxed: bool
+) -> tuple[Any, int]:
+    """COLMAP's incremental mapping into ``out``: (the model with the most registered frames
+    or None, the number of models). ``relaxed``: see ``map_models``."""
     import pycolmap
 
     options = pycolmap.IncrementalPipelineOptions()
@@ -193,16 +200,56 @@ def map_models(
     out.mkdir(parents=True, exist_ok=True)
     models = pycolmap.incremental_mapping(database, images, out, options=options)
     if not models:
-        return 0, 0, None
-    best_id = max(models, key=lambda k: models[k].num_reg_images())
+        return None, 0
+    best = max(models.values(), key=lambda m: m.num_reg_images())
     if relaxed:
         adjustment = pycolmap.BundleAdjustmentOptions()  # refines focal and distortion
         adjustment.print_summary = False
-        pycolmap.bundle_adjustment(models[best_id], adjustment)
+        pycolmap.bundle_adjustment(best, adjustment)
+    return best, len(models)
+
+
+def poses_agree(poses: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> bool:
+    """Whether two models pose the same frames alike (camera-to-world by name): after the
+    similarity of their camera centres, within ``AGREE_CENTRE`` of the orbit and
+    ``AGREE_ROTATION_DEG`` (medians over the frames both registered, at least 3)."""
+    from video2mesh.scene import align_poses
+
+    if len(poses.keys() & other.keys()) < 3:
+        return False
+    errors = align_poses(poses, other)
+    return (
+        errors["median_center_error_rel"] < AGREE_CENTRE
+        and errors["median_rotation_error_deg"] < AGREE_ROTATION_DEG
+    )
+
+
+def map_models(
+    database: Path, images: Path, out: Path, seed: int, relaxed: bool = False
+) -> tuple[int, int, Path | None]:
+    """Incremental mapping; returns (registered of the largest model, number of models, dir).
+    ``relaxed``: with ``RELAXED_MAPPER`` and the distortion held while mapping, then a bundle
+    adjustment of the largest model that refines it too; mapped twice (another seed) and kept
+    only where both poses agree, since a relaxed mapping can grow a wrong model."""
+    from video2mesh.scene import camera_poses
+
+    model, count = _largest_model(database, images, out, seed, relaxed)
+    if model is None:
+        return 0, 0, None
+    if relaxed:
+        other, _ = _largest_model(database, images, out / "again", seed + 1, relaxed)
+        if other is None or not poses_agree(camera_poses(model), camera_poses(other)):
+            log.info(
+                "relaxed mapping: two draws disagree (%d and %d frames); neither is kept",
+                model.num_reg_images(),
+                0 if other is None else other.num_reg_images(),
+            )
+            return 0, count, None
+        model = max((model, other), key=lambda m: m.num_reg_images())
     best_dir = out / "best"
     best_dir.mkdir(exist_ok=True)
-    models[best_id].write(best_dir)
-    return models[best_id].num_reg_images(), len(models), best_dir
+    model.write(best_dir)
+    return model.num_reg_images(), count, best_dir
 
 
 def _long_side(image: Path) -> int:
@@ -403,11 +450,13 @@ def run_sfm(
                     )
                     t0 = time.perf_counter()
                 attempts.extend(mapped)
-                if max(a.registered for a in mapped) / total >= min_registered:
+                if mapped[0].registered / total >= min_registered:
                     return
 
         def incomplete() -> bool:
-            return max(a.registered for a in attempts) < COMPLETE * total
+            # judged on the as-is mappings: a relaxed one only competes for the best model,
+            # so a capture that registers on finer or fainter features keeps that model
+            return max(a.registered for a in attempts if not a.relaxed) < COMPLETE * total
 
         attempt_plan(peak_threshold, images)
         if incomplete():
@@ -417,7 +466,8 @@ def run_sfm(
         if incomplete() and fine is not None:
             log.info("%s: SIFT again on the frames' finer copies (fine texture)", scene)
             attempt_plan(peak_threshold, fine)
-        best = max(attempts, key=lambda a: a.registered)  # the first of equals
+        # the most frames; of equals an as-is mapping, then the first
+        best = max(attempts, key=lambda a: (a.registered, not a.relaxed))
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total
         if best.model_dir is None or ratio < min_registered:
