@@ -87,6 +87,13 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path) -> None:
         )
         row["silhouette_iou"] = sil["mean_iou"]
         row["silhouette_iou_min"] = sil["min_iou"]
+        if (scene_dir / "alignment_photos.json").exists():  # prepare_device.py: refined
+            to_true = sfm_to_true_transform(scene_dir / "alignment_photos.json", None, scene_dir)
+            sil = silhouette_iou(
+                np.asarray(m.vertices), np.asarray(m.faces), cams, scene_dir / "masks", to_true
+            )
+            row["silhouette_iou_photos"] = sil["mean_iou"]
+            row["silhouette_iou_photos_min"] = sil["min_iou"]
 
 
 def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:

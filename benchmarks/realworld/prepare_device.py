@@ -152,6 +152,8 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
         a = json.loads((dst / "alignment.json").read_text())
         info["camera_error_pct"] = 100 * a.get("median_center_error_rel", float("nan"))
         info["rotation_error_deg"] = a.get("median_rotation_error_deg")
+        if "scale" in a and (capture / "masks").is_dir():
+            info["photo_alignment"] = write_photo_alignment(dst, sparse, sfm_json)
     recompress(sparse.parent / "images.tar", dst / "images.tar", max_side)
     if (sparse.parent / "images_fine.tar").exists():  # for the texture: at their own size
         recompress(sparse.parent / "images_fine.tar", dst / "images_fine.tar", 1 << 16, 85)
@@ -163,6 +165,37 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
     )
     write_json(dst / "prepare.json", info)
     return info
+
+
+def write_photo_alignment(dst: Path, sparse: Path, sfm_json: dict) -> dict:
+    """``alignment_photos.json``: alignment.json's similarity refined by the photos
+    (``silhouette.refine_to_photos``), in its format (true frame -> SfM frame), for the
+    silhouettes' second score in gpu_validate.py."""
+    import numpy as np
+
+    from video2mesh.atomic import write_json
+    from video2mesh.silhouette import (
+        load_cameras,
+        refine_to_photos,
+        sfm_to_true_transform,
+    )
+
+    to_true = sfm_to_true_transform(dst / "alignment.json", None, dst / "cameras.json")
+    refined, report = refine_to_photos(
+        to_true, sparse, sfm_json["distorted_camera"], load_cameras(dst / "cameras.json")
+    )
+    to_sfm = np.linalg.inv(refined)
+    scale = float(np.cbrt(np.linalg.det(to_sfm[:3, :3])))
+    write_json(
+        dst / "alignment_photos.json",
+        {
+            "scale": scale,
+            "rotation": (to_sfm[:3, :3] / scale).tolist(),
+            "translation": to_sfm[:3, 3].tolist(),
+            "refinement": report,
+        },
+    )
+    return report
 
 
 def main() -> None:
