@@ -63,7 +63,7 @@ def main() -> None:
         "| object share (on the seen surface) | Chamfer % (on the seen reference) | NC "
         "| after ICP: Chamfer % / share (scale, shift %) "
         "| far: by the support / elsewhere "
-        "| silhouette IoU (min) | train s | error |"
+        "| silhouette IoU (min); refined by the photos | train s | error |"
     )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in rows:
@@ -73,6 +73,8 @@ def main() -> None:
         ratio = sphere_ratio(sd) if sd.exists() else None
         sil = r.get("silhouette_iou")
         sil_s = f"{sil:.3f} ({r.get('silhouette_iou_min', 0):.3f})" if sil is not None else "–"
+        if r.get("silhouette_iou_photos") is not None:  # alignment_photos.json
+            sil_s += f"; {r['silhouette_iou_photos']:.3f} ({r['silhouette_iou_photos_min']:.3f})"
         comp = f"{fmt(r.get('components'))} ({fmt(r.get('raw_components'))})"
         far = r.get("far") or {}
         low = far.get("near_support")
