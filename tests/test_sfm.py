@@ -173,9 +173,10 @@ def _long_lens_ring(n: int = 24, w: int = 320, h: int = 240) -> tuple[list[np.nd
 
 def test_a_long_lens_ring_registers_by_relaxed_mapping(tmp_path):
     """COLMAP's mapping drifts the distortion of a narrow field of view and poses 3 of 24
-    frames at either SIFT threshold (the capture failed before); the relaxed mapping of the same
-    matches, distortion held until the last adjustment, poses all 24 where they are (measured:
-    0.28 % of the orbit, rotations within 0.28°)."""
+    frames on the default features (in ten draws; the faint features' matches vary more: 3, once
+    19 under load); the relaxed mapping of the same matches, distortion held until the last
+    adjustment, poses all 24 where they are (measured: 0.28 % of the orbit, rotations within
+    0.28°)."""
     import pycolmap
 
     from video2mesh.scene import align_to_truth
@@ -185,9 +186,10 @@ def test_a_long_lens_ring_registers_by_relaxed_mapping(tmp_path):
 
     stats = run_sfm(archive, tmp_path / "sfm", scene="long_lens", matcher="exhaustive")
 
-    assert stats["registered"] == stats["total"] == 24 and stats["relaxed_mapping"]
-    as_is = [a["registered"] for a in stats["attempts"] if not a["relaxed"]]
-    assert max(as_is) < 0.6 * 24  # without it the capture would fail
+    assert stats["registered"] == stats["total"] == 24
+    first, relaxed = stats["attempts"][:2]  # the default features, as is and relaxed
+    assert not first["relaxed"] and first["registered"] < 0.6 * 24  # fails as is
+    assert relaxed["relaxed"] and relaxed["registered"] == 24
     errors = align_to_truth(pycolmap.Reconstruction(tmp_path / "sfm" / "sparse"), truth)
     assert errors["median_center_error_rel"] < 0.01
     assert errors["max_rotation_error_deg"] < 1.0
