@@ -5,10 +5,10 @@ spread over the sequence (loop closure: an orbit's last frames meet its first, w
 sequential pairing never matches; on the sample this cuts the camera rotation error from
 0.3-0.4 to 0.1 degrees for ~8 s), photos exhaustively. When too few frames register, the
 same features are matched exhaustively and mapped again. When a tenth of the frames or more
-is still left out, SIFT runs again at a third of its peak
-threshold (faint texture: the dark side of an object, a plain backdrop) and the same plan is
-tried on those features; then, for photos and videos larger than the frames, on the frames
-stage's finer copies (``fine/``: texture the downscale averaged away). Each mapping that
+is still left out, SIFT runs again at a third of its peak threshold (faint texture: the dark
+side of an object, a plain backdrop) and the same plan is tried on those features; then, for
+photos and videos larger than the frames, on the frames stage's finer copies (``fine/``:
+texture the downscale averaged away). Each mapping that
 leaves a tenth of the frames or more out is also run again on the same matches with the
 registration relaxed (fewer inliers, the lens distortion held until a last bundle adjustment:
 ``RELAXED_MAPPER``); those models only compete for the best, they stop no fallback. The model
