@@ -141,9 +141,9 @@ def test_frames_left_out_are_tried_again_on_faint_features(tmp_path):
 
 
 def _long_lens_ring(n: int = 24, w: int = 320, h: int = 240) -> tuple[list[np.ndarray], dict]:
-    """A textured ball on black seen all round through a 6° lens (f = 19 × the width, as
-    Middlebury's dino ring): what SIFT finds is sparse and the field too narrow to observe the
-    lens distortion. Returns the frames and their true camera-to-world matrices by stem."""
+    """A textured ball on black seen all round through a 6° lens (f = 9.5 × the width;
+    Middlebury's dino ring: 5.2 ×): what SIFT finds is sparse and the field too narrow to
+    observe the lens distortion. Returns the frames and their true camera-to-world matrices."""
     from scipy.ndimage import gaussian_filter, map_coordinates
 
     from video2mesh.sample import look_at_c2w
@@ -221,6 +221,28 @@ def test_relaxed_draws_are_kept_only_where_they_pose_alike():
     shuffled = dict(zip(names, [truth[n] for n in rng.permutation(names)], strict=True))
     assert not poses_agree(truth, shuffled)
     assert not poses_agree(truth, {n: truth[n] for n in names[:2]})  # too few to compare
+    # a draw of a sixth of the frames agrees on those, but vouches for none of the rest
+    assert not poses_agree(truth, {n: moved[n] for n in names[:4]})
+    assert poses_agree(truth, {n: moved[n] for n in names[:20]})
+
+
+@pytest.mark.parametrize(
+    "model, params",
+    [("SIMPLE_RADIAL", [900.0, 330.0, 235.0, -0.21]), ("RADIAL", [900.0, 330.0, 235.0, 0.3, -0.2])],
+)
+def test_observations_are_distorted_as_colmap_projects(model, params):
+    """silhouette._distort (normalised coordinates to the distorted frames' pixels, which the
+    photo refinement compares with the true cameras) against COLMAP's own projection."""
+    import pycolmap
+
+    from video2mesh.silhouette import _distort
+
+    xy = np.random.default_rng(2).uniform(-0.4, 0.4, (50, 2))
+    camera = pycolmap.Camera(model=model, width=640, height=480, params=params)
+    expected = camera.img_from_cam(np.column_stack([xy, np.ones(len(xy))]))
+    got = _distort(xy, {"model": model, "width": 640, "height": 480, "params": params})
+    assert np.abs(got - expected).max() < 1e-6
+    assert np.abs(got - (xy * params[0] + params[1:3])).max() > 5  # the distortion matters
 
 
 def test_photos_left_out_are_tried_again_on_their_finer_copies(tmp_path):

@@ -152,8 +152,14 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
         a = json.loads((dst / "alignment.json").read_text())
         info["camera_error_pct"] = 100 * a.get("median_center_error_rel", float("nan"))
         info["rotation_error_deg"] = a.get("median_rotation_error_deg")
-        if "scale" in a and (capture / "masks").is_dir():
-            info["photo_alignment"] = write_photo_alignment(dst, sparse, sfm_json)
+        (dst / "alignment_photos.json").unlink(missing_ok=True)  # never an earlier run's
+        if "scale" in a and (capture / "masks").is_dir() and "distorted_camera" in sfm_json:
+            from video2mesh.errors import UserError
+
+            try:
+                info["photo_alignment"] = write_photo_alignment(dst, sparse, sfm_json)
+            except UserError as exc:  # too few observations, another camera model
+                info["photo_alignment"] = f"not refined: {exc}"
     recompress(sparse.parent / "images.tar", dst / "images.tar", max_side)
     if (sparse.parent / "images_fine.tar").exists():  # for the texture: at their own size
         recompress(sparse.parent / "images_fine.tar", dst / "images_fine.tar", 1 << 16, 85)

@@ -49,6 +49,8 @@ def _map_half(
         mapping.mapper.abs_pose_refine_extra_params = False
     out.mkdir(parents=True, exist_ok=True)
     models = pycolmap.incremental_mapping(database, images, out, options=mapping)
+    if not models:
+        return pycolmap.Reconstruction()  # nothing registered
     best = max(models.values(), key=lambda m: m.num_reg_images())
     if "holdk" in options:
         adjustment = pycolmap.BundleAdjustmentOptions()

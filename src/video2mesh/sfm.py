@@ -85,6 +85,7 @@ RELAXED_MAPPER = {
 # once in six draws on the dino it grew a wrong model of all 48 frames (focal 428 px of the
 # true 3310, rotations 96° off), which would win by its count. Two right draws agree to
 # ~0.5 % and ~0.3°.
+AGREE_SHARED = 0.8  # frames both draws register, of the larger draw's
 AGREE_CENTRE = 0.02  # of the orbit (median camera-centre distance after the similarity)
 AGREE_ROTATION_DEG = 2.0
 
@@ -210,12 +211,14 @@ def _largest_model(
 
 
 def poses_agree(poses: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> bool:
-    """Whether two models pose the same frames alike (camera-to-world by name): after the
-    similarity of their camera centres, within ``AGREE_CENTRE`` of the orbit and
-    ``AGREE_ROTATION_DEG`` (medians over the frames both registered, at least 3)."""
+    """Whether two models pose the same frames alike (camera-to-world by name): both register
+    at least ``AGREE_SHARED`` of the larger one's frames (and 3), and after the similarity of
+    their camera centres those agree within ``AGREE_CENTRE`` of the orbit and
+    ``AGREE_ROTATION_DEG`` (medians)."""
     from video2mesh.scene import align_poses
 
-    if len(poses.keys() & other.keys()) < 3:
+    shared = len(poses.keys() & other.keys())
+    if shared < max(3, AGREE_SHARED * max(len(poses), len(other))):
         return False
     errors = align_poses(poses, other)
     return (
@@ -476,7 +479,7 @@ def run_sfm(
                 f"COLMAP registered only {best.registered} of {total} frames "
                 f"({ratio:.0%} < sfm.min_registered {min_registered:.0%}) after "
                 f"{' then '.join(dict.fromkeys(a.matcher for a in attempts))} matching (mapped "
-                f"as is and relaxed) at SIFT peak thresholds "
+                f"as is, and relaxed where incomplete) at SIFT peak thresholds "
                 f"{' and '.join(f'{t:.4f}' for t in thresholds)}{finer}",
                 "the frames must overlap and show texture: film slower and closer around the "
                 "object, raise frames.count, avoid blur and plain surfaces; or lower "

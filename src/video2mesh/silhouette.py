@@ -326,6 +326,7 @@ def refine_to_photos(
         "median_reprojection_px": [round(float(np.median(e)), 3) for e in (before, after)],
         "scale": float(np.exp(fit.x[6])),
         "rotation_deg": float(np.degrees(np.linalg.norm(fit.x[:3]))),
+        # how far the refinement moves the SfM points' median, in the cameras' frame's units
         "shift": float(np.linalg.norm(update[:3, :3] @ pivot + update[:3, 3] - pivot)),
         "rotation_vector": Rotation.from_rotvec(fit.x[:3]).as_rotvec().tolist(),
     }
@@ -349,6 +350,11 @@ def _cmd(args: argparse.Namespace) -> None:
         transform,
     )
     if args.refine:
+        if not (args.alignment or args.sparse):
+            raise UserError(
+                "--refine refines the alignment of the SfM frame to the cameras' frame",
+                "pass --alignment alignment.json or --sparse results/{scene}/sfm/sparse too",
+            )
         sfm_dir = Path(args.refine)
         distorted = json.loads((sfm_dir / "sfm.json").read_text()).get("distorted_camera")
         if distorted is None:
