@@ -8,9 +8,10 @@ Each capture needs ``<root>/<name>/results/frames.tar`` (the frames stage's outp
 variant name joins options with "-": ``dsp`` (domain-size pooling + affine shape, COLMAP's
 DSP-SIFT), ``guided`` (guided matching), ``exh`` (exhaustive matching instead of sequential +
 loop pairs), ``faint`` (the SfM stage's faint-texture peak threshold); mapping: ``relaxed``
-(the stage's relaxed mapping, ``sfm.map_models(relaxed=True)``: 0 registered where its two
-draws disagree) or one half of it, ``inliers`` (``sfm.RELAXED_MAPPER`` only) or ``holdk`` (the
-distortion held while mapping, then freed in a bundle adjustment, only); ``base`` is the
+(the stage's relaxed mapping, ``sfm.map_models(relaxed=True)``, here without the stage's
+check against the as-is model) or one half of it, ``inliers`` (``sfm.RELAXED_MAPPER`` only)
+or ``holdk`` (the distortion held while mapping, then freed in a bundle adjustment, only);
+``base`` is the
 stage's first attempt. One JSON line per run on stdout: registered frames, points, mean track
 length, the camera's parameters, seconds and, where the capture has true cameras, the median
 camera-centre error (% of the orbit) and the rotation error (median / max, degrees).
@@ -95,7 +96,7 @@ def run(root: Path, scene: str, variant: str) -> dict:
             )
         if "relaxed" in options:
             _, _, best_dir = sfm.map_models(database, images, tmp / "sparse", -1, relaxed=True)
-            if best_dir is None:  # no model, or its two draws disagree
+            if best_dir is None:  # no model
                 return {"scene": scene, "variant": variant, "registered": 0, "frames": len(names)}
             best = pycolmap.Reconstruction(best_dir)
         else:
