@@ -336,25 +336,25 @@ def refine_to_photos(
 def _cmd(args: argparse.Namespace) -> None:
     import trimesh
 
+    if args.refine and not (args.alignment or args.sparse):
+        raise UserError(
+            "--refine refines the alignment of the SfM frame to the cameras' frame",
+            "pass --alignment alignment.json or --sparse results/{scene}/sfm/sparse too",
+        )
     mesh = trimesh.load(args.mesh, force="mesh", process=False)
+    cameras = load_cameras(Path(args.cameras))
     transform = sfm_to_true_transform(
         Path(args.alignment) if args.alignment else None,
         Path(args.sparse) if args.sparse else None,
         Path(args.cameras),
     )
-    result = silhouette_iou(
-        np.asarray(mesh.vertices),
-        np.asarray(mesh.faces),
-        load_cameras(Path(args.cameras)),
-        Path(args.masks),
-        transform,
-    )
+
+    def score(to_true: np.ndarray) -> dict:
+        vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+        return silhouette_iou(vertices, faces, cameras, Path(args.masks), to_true)
+
+    result = score(transform)
     if args.refine:
-        if not (args.alignment or args.sparse):
-            raise UserError(
-                "--refine refines the alignment of the SfM frame to the cameras' frame",
-                "pass --alignment alignment.json or --sparse results/{scene}/sfm/sparse too",
-            )
         sfm_dir = Path(args.refine)
         distorted = json.loads((sfm_dir / "sfm.json").read_text()).get("distorted_camera")
         if distorted is None:
@@ -362,19 +362,11 @@ def _cmd(args: argparse.Namespace) -> None:
                 f"{sfm_dir / 'sfm.json'} has no distorted_camera (an SfM run before session 26)",
                 "re-run the sfm stage",
             )
-        transform, report = refine_to_photos(
-            transform, sfm_dir / "sparse", distorted, load_cameras(Path(args.cameras))
-        )
-        refined = silhouette_iou(
-            np.asarray(mesh.vertices),
-            np.asarray(mesh.faces),
-            load_cameras(Path(args.cameras)),
-            Path(args.masks),
-            transform,
-        )
+        refined, report = refine_to_photos(transform, sfm_dir / "sparse", distorted, cameras)
+        scores = score(refined)
         result["refined"] = {
             "alignment": report,
-            **{k: refined[k] for k in ("mean_iou", "median_iou", "min_iou")},
+            **{k: scores[k] for k in ("mean_iou", "median_iou", "min_iou")},
         }
     result["mesh"] = str(args.mesh)
     result["frame"] = "sfm (aligned)" if (args.alignment or args.sparse) else "calibration"
