@@ -180,6 +180,7 @@ def write_photo_alignment(dst: Path, sparse: Path, sfm_json: dict) -> dict:
     import numpy as np
 
     from video2mesh.atomic import write_json
+    from video2mesh.refine_alignment import scale_of
     from video2mesh.silhouette import (
         load_cameras,
         refine_to_photos,
@@ -191,7 +192,7 @@ def write_photo_alignment(dst: Path, sparse: Path, sfm_json: dict) -> dict:
         to_true, sparse, sfm_json["distorted_camera"], load_cameras(dst / "cameras.json")
     )
     to_sfm = np.linalg.inv(refined)
-    scale = float(np.cbrt(np.linalg.det(to_sfm[:3, :3])))
+    scale = scale_of(to_sfm)
     write_json(
         dst / "alignment_photos.json",
         {

@@ -36,30 +36,6 @@ from video2mesh import sfm  # noqa: E402
 from video2mesh.scene import align_to_truth, load_true_cameras  # noqa: E402
 
 
-def _map_half(
-    database: Path, images: Path, out: Path, options: set[str]
-) -> pycolmap.Reconstruction:
-    """COLMAP's mapping, or one half of the stage's relaxed mapping (``inliers``, ``holdk``)."""
-    mapping = pycolmap.IncrementalPipelineOptions()
-    mapping.num_threads = sfm._threads()
-    if "inliers" in options:
-        for key, value in sfm.RELAXED_MAPPER.items():
-            setattr(mapping.mapper, key, value)
-    if "holdk" in options:
-        mapping.ba_refine_extra_params = False
-        mapping.mapper.abs_pose_refine_extra_params = False
-    out.mkdir(parents=True, exist_ok=True)
-    models = pycolmap.incremental_mapping(database, images, out, options=mapping)
-    if not models:
-        return pycolmap.Reconstruction()  # nothing registered
-    best = max(models.values(), key=lambda m: m.num_reg_images())
-    if "holdk" in options:
-        adjustment = pycolmap.BundleAdjustmentOptions()
-        adjustment.print_summary = False
-        pycolmap.bundle_adjustment(best, adjustment)
-    return best
-
-
 def run(root: Path, scene: str, variant: str) -> dict:
     options = set(variant.split("-"))
     with tempfile.TemporaryDirectory(prefix="v2m-sfmv-") as tmp_str:
@@ -99,8 +75,17 @@ def run(root: Path, scene: str, variant: str) -> dict:
             if best_dir is None:  # no model
                 return {"scene": scene, "variant": variant, "registered": 0, "frames": len(names)}
             best = pycolmap.Reconstruction(best_dir)
-        else:
-            best = _map_half(database, images, tmp / "sparse", options)
+        else:  # as is, or one half of the relaxed mapping
+            best, _ = sfm.largest_model(
+                database,
+                images,
+                tmp / "sparse",
+                -1,
+                inliers="inliers" in options,
+                hold="holdk" in options,
+            )
+            if best is None:  # nothing registered
+                best = pycolmap.Reconstruction()
         seconds = time.perf_counter() - started
         row = {
             "scene": scene,

@@ -8,13 +8,13 @@ same features are matched exhaustively and mapped again. When a tenth of the fra
 is still left out, SIFT runs again at a third of its peak threshold (faint texture: the dark
 side of an object, a plain backdrop) and the same plan is tried on those features; then, for
 photos and videos larger than the frames, on the frames stage's finer copies (``fine/``:
-texture the downscale averaged away). Each mapping that
-leaves a tenth of the frames or more out is also run again on the same matches with the
-registration relaxed (fewer inliers, the lens distortion held until a last bundle adjustment:
-``RELAXED_MAPPER``); those models only compete for the best, they stop no fallback. The model
-with the most registered frames wins (of equals, an as-is mapping, then the first). The
-winner is undistorted to PINHOLE at the frames' size, as Neuralangelo expects, and written as
-files (never directories, for S3 storage):
+texture the downscale averaged away). Each mapping that leaves a tenth of the frames or more
+out is also run again on the same matches with the registration relaxed (fewer inliers, the
+lens distortion held until a last bundle adjustment: ``RELAXED_MAPPER``); those models only
+compete for the best, they stop no fallback. The model with the most registered frames wins
+(of equals, an as-is mapping, then the first). The winner is undistorted to PINHOLE at the
+frames' size, as Neuralangelo expects, and written as files (never directories, for S3
+storage):
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
     sfm/images.tar                             undistorted registered frames, images/<name>.jpg
@@ -185,19 +185,22 @@ def match(database: Path, matcher: str, overlap: int, loop_pairs: list[tuple[str
         raise ValueError(f"unknown matcher {matcher!r}")
 
 
-def _largest_model(
-    database: Path, images: Path, out: Path, seed: int, relaxed: bool
+def largest_model(
+    database: Path, images: Path, out: Path, seed: int, *, inliers: bool, hold: bool
 ) -> tuple[Any, int]:
     """COLMAP's incremental mapping into ``out``: (the model with the most registered frames
-    or None, the number of models). ``relaxed``: see ``map_models``."""
+    or None, the number of models). The two halves of the relaxed mapping (``map_models``):
+    ``inliers``, with ``RELAXED_MAPPER``; ``hold``, the distortion held while mapping and freed
+    in a last bundle adjustment (kept held where that makes the camera bogus)."""
     import pycolmap
 
     options = pycolmap.IncrementalPipelineOptions()
     options.num_threads = _threads()
     options.random_seed = seed
-    if relaxed:
+    if inliers:
         for key, value in RELAXED_MAPPER.items():
             setattr(options.mapper, key, value)
+    if hold:
         options.ba_refine_extra_params = False
         options.mapper.abs_pose_refine_extra_params = False
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +208,7 @@ def _largest_model(
     if not models:
         return None, 0
     best = max(models.values(), key=lambda m: m.num_reg_images())
-    if relaxed:
+    if hold:
         held = pycolmap.Reconstruction(best)  # a copy, the distortion still zero
         adjustment = pycolmap.BundleAdjustmentOptions()  # refines focal and distortion
         adjustment.print_summary = False
@@ -256,12 +259,12 @@ def map_models(
 
     from video2mesh.scene import camera_poses
 
-    model, count = _largest_model(database, images, out, seed, relaxed)
+    model, count = largest_model(database, images, out, seed, inliers=relaxed, hold=relaxed)
     if model is None:
         return 0, 0, None
     if relaxed and reference is not None:
         strict = camera_poses(pycolmap.Reconstruction(reference))
-        if len(strict) >= 3 and not poses_agree(strict, camera_poses(model)):
+        if not poses_agree(strict, camera_poses(model)):
             log.info(
                 "relaxed mapping: its %d frames pose the as-is model's %d otherwise; not kept",
                 model.num_reg_images(),
@@ -433,6 +436,42 @@ def run_sfm(
         attempts: list[Attempt] = []
         extract_s = 0.0
 
+        def map_attempt(
+            database: Path,
+            matcher: str,
+            threshold: float,
+            frames: Path,
+            t0: float,
+            relaxed: bool = False,
+            reference: Path | None = None,
+        ) -> Attempt:
+            """Map ``database`` as is or relaxed (checked against the as-is model
+            ``reference`` where there is one) into the next sparse folder; recorded."""
+            registered, models, model_dir = map_models(
+                database, frames, tmp / f"sparse{len(attempts)}", seed, relaxed, reference
+            )
+            attempt = Attempt(
+                matcher,
+                threshold,
+                registered,
+                models,
+                time.perf_counter() - t0,
+                model_dir,
+                frames,
+                relaxed,
+            )
+            attempts.append(attempt)
+            relaxed_note = ", relaxed mapping," if relaxed else ""
+            log.info(
+                "%s: %s matching%s registered %d/%d frames",
+                scene,
+                matcher,
+                relaxed_note,
+                registered,
+                total,
+            )
+            return attempt
+
         def attempt_plan(threshold: float, frames: Path) -> None:
             """Extract at ``threshold`` from ``frames`` into a fresh database, then match and
             map along the plan until enough frames register."""
@@ -448,35 +487,15 @@ def run_sfm(
                 t0 = time.perf_counter()
                 # exhaustive after sequential only adds the missing pairs
                 match(database, m, overlap, loop_pairs)
-                mapped: list[Attempt] = []
-                for relaxed in (False, True):
-                    if relaxed and mapped[0].registered >= COMPLETE * total:
-                        break
-                    sparse = tmp / f"sparse{len(attempts) + len(mapped)}"
+                as_is = map_attempt(database, m, threshold, frames, t0)
+                if as_is.registered < COMPLETE * total:
                     # the as-is model vouches for its frames where it has a few: a tiny one
                     # (3 frames of a long lens, its distortion drifted) is no reference
-                    strict = relaxed and mapped[0].registered >= max(5, REFERENCE_MIN * total)
-                    reference = mapped[0].model_dir if strict else None
-                    registered, models, model_dir = map_models(
-                        database, frames, sparse, seed, relaxed, reference
-                    )
-                    seconds = time.perf_counter() - t0
-                    mapped.append(
-                        Attempt(
-                            m, threshold, registered, models, seconds, model_dir, frames, relaxed
-                        )
-                    )
-                    log.info(
-                        "%s: %s matching%s registered %d/%d frames",
-                        scene,
-                        m,
-                        ", relaxed mapping," if relaxed else "",
-                        registered,
-                        total,
-                    )
+                    vouches = as_is.registered >= max(5, REFERENCE_MIN * total)
+                    reference = as_is.model_dir if vouches else None
                     t0 = time.perf_counter()
-                attempts.extend(mapped)
-                if mapped[0].registered / total >= min_registered:
+                    map_attempt(database, m, threshold, frames, t0, True, reference)
+                if as_is.registered / total >= min_registered:
                     return
 
         def incomplete() -> bool:

@@ -276,7 +276,8 @@ def refine_to_photos(
     shape and cameras are together. Returns the refined transform and its report."""
     import pycolmap
     from scipy.optimize import least_squares
-    from scipy.spatial.transform import Rotation
+
+    from video2mesh.refine_alignment import apply
 
     model = pycolmap.Reconstruction(sparse)
     und = next(iter(model.cameras.values()))
@@ -305,14 +306,13 @@ def refine_to_photos(
     widths = np.array([[cameras[i].width] for i in which])
     # the frames' pixels (SfM saw them distorted), at the calibration's image size
     observed = _distort(xy, distorted) * widths / distorted["width"]
-    base = xyz @ to_true[:3, :3].T + to_true[:3, 3]
+    base = apply(to_true, xyz)
     pivot = np.median(base, axis=0)
     k = np.stack([cameras[i].k for i in which])
     w2c = np.stack([cameras[i].w2c for i in which])
 
     def residuals(params: np.ndarray) -> np.ndarray:
-        m = _similarity_update(params, pivot)
-        world = base @ m[:3, :3].T + m[:3, 3]
+        world = apply(_similarity_update(params, pivot), base)
         cam = np.einsum("nij,nj->ni", w2c[:, :3, :3], world) + w2c[:, :3, 3]
         uvw = np.einsum("nij,nj->ni", k, cam)
         return (uvw[:, :2] / uvw[:, 2:3] - observed).ravel()
@@ -327,8 +327,8 @@ def refine_to_photos(
         "scale": float(np.exp(fit.x[6])),
         "rotation_deg": float(np.degrees(np.linalg.norm(fit.x[:3]))),
         # how far the refinement moves the SfM points' median, in the cameras' frame's units
-        "shift": float(np.linalg.norm(update[:3, :3] @ pivot + update[:3, 3] - pivot)),
-        "rotation_vector": Rotation.from_rotvec(fit.x[:3]).as_rotvec().tolist(),
+        "shift": float(np.linalg.norm(apply(update, pivot[None])[0] - pivot)),
+        "rotation_vector": fit.x[:3].tolist(),
     }
     return update @ to_true, report
 
