@@ -339,6 +339,18 @@ CAPTURES = [
         "views (1600x1200) with object masks from the IDR/NeuS preprocessing",
         lambda s: read_idr(s, "data/dtu_scan37", image_dir="images"),
     ),
+    # Session 28, held out: the model house (scan 24) at full size with its masks, run
+    # with the defaults as found, never tuned on.
+    Capture(
+        "dtu_scan24_full",
+        "wqrray/nerf_baseline",
+        "eb0777530a09baf4451da3e3688ba5d7820d6e8d",
+        "data/dtu_scan24",
+        DTU_LICENCE,
+        "DTU scan 24 (a red-brick model house with grey roofs on a white table), 49 calibrated "
+        "views (1600x1200) with object masks from the IDR/NeuS preprocessing",
+        lambda s: read_idr(s, "data/dtu_scan24", image_dir="images"),
+    ),
     Capture(
         "skull_flash",
         "KarmenKei/HiimelOyunUhaan",
