@@ -45,14 +45,29 @@ class Coverage:
         }
 
 
+def _around(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple:
+    """The cameras in the frame whose rows are two horizontal axes and ``up``, and that frame."""
+    frame = up_frame(np.asarray(up, float) / np.linalg.norm(up))  # rows: two across, then up
+    return (np.asarray(centers, float) - center) @ frame.T, frame
+
+
+def widest_gap(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple[float, np.ndarray]:
+    """The widest azimuth round ``center`` (about ``up``) that no camera stands in, in degrees,
+    and the horizontal unit vector to its middle (world)."""
+    v, frame = _around(centers, center, up)
+    azimuth = np.sort(np.degrees(np.arctan2(v[:, 1], v[:, 0])) % 360.0)
+    steps = np.diff(np.r_[azimuth, azimuth[0] + 360.0])
+    i = int(np.argmax(steps))
+    middle = np.radians(azimuth[i] + steps[i] / 2)
+    return float(steps[i]), np.cos(middle) * frame[0] + np.sin(middle) * frame[1]
+
+
 def coverage(centers: np.ndarray, center: np.ndarray, radius: float, up: np.ndarray) -> Coverage:
     """The cameras (centres, world units) round the object at ``center``, about ``up``."""
-    frame = up_frame(np.asarray(up, float) / np.linalg.norm(up))  # rows: two across, then up
-    v = (np.asarray(centers, float) - center) @ frame.T
+    v, _ = _around(centers, center, up)
     dist = np.linalg.norm(v, axis=1)
     elevation = np.degrees(np.arcsin(np.clip(v[:, 2] / dist, -1.0, 1.0)))
-    azimuth = np.sort(np.degrees(np.arctan2(v[:, 1], v[:, 0])) % 360.0)
-    gap = float(np.diff(np.r_[azimuth, azimuth[0] + 360.0]).max())
+    gap, _ = widest_gap(centers, center, up)
     low, mid, high = (float(x) for x in np.percentile(elevation, [0, 50, 100]))
     notes = []
     if gap > MAX_AZIMUTH_GAP_DEG:
