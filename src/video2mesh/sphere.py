@@ -29,11 +29,13 @@ OBJECT_QUANTILE = 0.99
 OBJECT_MARGIN = 1.15  # sparse points under-sample thin parts (legs, handles): leave room
 SCENE_QUANTILE = 0.9
 # A side of the object that no camera stands on (DTU's front-only hemisphere leaves 240-260°
-# of the way round) has no SfM points: the fit ends at the seen surface and cut the back of a
+# of the way round) has no SfM points: the fit ended at the seen surface and cut the back of a
 # skull and of a house off in the side views. There the centre moves this share of the radius
 # towards the unseen side and the radius grows by it, so the seen side's bound stays and the
 # unseen side's reaches half the radius farther (silhouette IoU, CPU preset: DTU 24 0.979 ->
-# 0.989; benchmarks/realworld/RESULTS.md, session 28).
+# 0.989, DTU 65 0.961 -> 0.965; a half-orbit vase 0.602 -> 0.592 %). At 0.5 the house's sphere
+# took in its table and room, shelled round the back (0.896): benchmarks/realworld/RESULTS.md,
+# session 28.
 UNSEEN_GROWTH = 0.25
 
 
