@@ -71,10 +71,9 @@ def run(root: Path, scene: str, variant: str) -> dict:
                 database, matching_options=matching, pairing_options=imported
             )
         if "relaxed" in options:
-            _, _, best_dir = sfm.map_models(database, images, tmp / "sparse", -1, relaxed=True)
-            if best_dir is None:  # no model
+            best, _, _ = sfm.map_models(database, images, tmp / "sparse", -1, relaxed=True)
+            if best is None:  # no model
                 return {"scene": scene, "variant": variant, "registered": 0, "frames": len(names)}
-            best = pycolmap.Reconstruction(best_dir)
         else:  # as is, or one half of the relaxed mapping
             best, _ = sfm.largest_model(
                 database,

@@ -51,10 +51,8 @@ def _around(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple:
     return (np.asarray(centers, float) - center) @ frame.T, frame
 
 
-def widest_gap(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple[float, np.ndarray]:
-    """The widest azimuth round ``center`` (about ``up``) that no camera stands in, in degrees,
-    and the horizontal unit vector to its middle (world)."""
-    v, frame = _around(centers, center, up)
+def _gap(v: np.ndarray, frame: np.ndarray) -> tuple[float, np.ndarray]:
+    """The widest azimuth gap of the cameras ``v`` (in ``frame``), and its middle (world)."""
     azimuth = np.sort(np.degrees(np.arctan2(v[:, 1], v[:, 0])) % 360.0)
     steps = np.diff(np.r_[azimuth, azimuth[0] + 360.0])
     i = int(np.argmax(steps))
@@ -62,12 +60,18 @@ def widest_gap(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple
     return float(steps[i]), np.cos(middle) * frame[0] + np.sin(middle) * frame[1]
 
 
+def widest_gap(centers: np.ndarray, center: np.ndarray, up: np.ndarray) -> tuple[float, np.ndarray]:
+    """The widest azimuth round ``center`` (about ``up``) that no camera stands in, in degrees,
+    and the horizontal unit vector to its middle (world)."""
+    return _gap(*_around(centers, center, up))
+
+
 def coverage(centers: np.ndarray, center: np.ndarray, radius: float, up: np.ndarray) -> Coverage:
     """The cameras (centres, world units) round the object at ``center``, about ``up``."""
-    v, _ = _around(centers, center, up)
+    v, frame = _around(centers, center, up)
     dist = np.linalg.norm(v, axis=1)
     elevation = np.degrees(np.arcsin(np.clip(v[:, 2] / dist, -1.0, 1.0)))
-    gap, _ = widest_gap(centers, center, up)
+    gap, _ = _gap(v, frame)
     low, mid, high = (float(x) for x in np.percentile(elevation, [0, 50, 100]))
     notes = []
     if gap > MAX_AZIMUTH_GAP_DEG:

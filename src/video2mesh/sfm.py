@@ -38,7 +38,7 @@ import shutil
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,7 @@ class Attempt:
     relaxed: bool = False  # mapped with RELAXED_MAPPER
     checked: bool = False  # relaxed, and agreed with an as-is model that could vouch
     points: int = 0  # 3D points of its model
+    poses: dict[str, np.ndarray] = field(default_factory=dict)  # its cameras, c2w by name
 
 
 def rank(attempt: Attempt) -> tuple[int, bool, bool, int]:
@@ -259,33 +260,30 @@ def map_models(
     out: Path,
     seed: int,
     relaxed: bool = False,
-    reference: Path | None = None,
-) -> tuple[int, int, Path | None]:
-    """Incremental mapping; returns (registered of the largest model, number of models, dir).
-    ``relaxed``: with ``RELAXED_MAPPER`` and the distortion held while mapping, then a bundle
-    adjustment of the largest model that refines it too; kept only where it agrees with
-    ``reference`` (the as-is model of the same matches, where it has enough frames to vouch
-    for), since a relaxed mapping can grow a wrong model."""
-    import pycolmap
-
+    reference: dict[str, np.ndarray] | None = None,
+) -> tuple[Any, int, Path | None]:
+    """Incremental mapping; returns (the largest model or None, number of models, the dir it
+    is written to). ``relaxed``: with ``RELAXED_MAPPER`` and the distortion held while
+    mapping, then a bundle adjustment of the largest model that refines it too; kept only
+    where it agrees with ``reference`` (the camera poses of the as-is model of the same
+    matches, where it has enough frames to vouch for), since a relaxed mapping can grow a
+    wrong model."""
     from video2mesh.scene import camera_poses
 
     model, count = largest_model(database, images, out, seed, inliers=relaxed, hold=relaxed)
     if model is None:
-        return 0, 0, None
-    if relaxed and reference is not None:
-        strict = camera_poses(pycolmap.Reconstruction(reference))
-        if not poses_agree(strict, camera_poses(model)):
-            log.info(
-                "relaxed mapping: its %d frames pose the as-is model's %d otherwise; not kept",
-                model.num_reg_images(),
-                len(strict),
-            )
-            return 0, count, None
+        return None, 0, None
+    if relaxed and reference is not None and not poses_agree(reference, camera_poses(model)):
+        log.info(
+            "relaxed mapping: its %d frames pose the as-is model's %d otherwise; not kept",
+            model.num_reg_images(),
+            len(reference),
+        )
+        return None, count, None
     best_dir = out / "best"
     best_dir.mkdir(exist_ok=True)
     model.write(best_dir)
-    return model.num_reg_images(), count, best_dir
+    return model, count, best_dir
 
 
 def _long_side(image: Path) -> int:
@@ -421,6 +419,8 @@ def run_sfm(
     """Run the whole SfM stage into ``out_dir`` (results/{scene}/sfm). Returns sfm.json."""
     import pycolmap
 
+    from video2mesh.scene import camera_poses
+
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="v2m-sfm-") as tmp_str:
         tmp = Path(tmp_str)
@@ -454,13 +454,14 @@ def run_sfm(
             frames: Path,
             t0: float,
             relaxed: bool = False,
-            reference: Path | None = None,
+            reference: dict[str, np.ndarray] | None = None,
         ) -> Attempt:
-            """Map ``database`` as is or relaxed (checked against the as-is model
-            ``reference`` where there is one) into the next sparse folder; recorded."""
-            registered, models, model_dir = map_models(
+            """Map ``database`` as is or relaxed (checked against the as-is model's poses
+            ``reference`` where there are some) into the next sparse folder; recorded."""
+            model, models, model_dir = map_models(
                 database, frames, tmp / f"sparse{len(attempts)}", seed, relaxed, reference
             )
+            registered = model.num_reg_images() if model is not None else 0
             attempt = Attempt(
                 matcher,
                 threshold,
@@ -470,8 +471,9 @@ def run_sfm(
                 model_dir,
                 frames,
                 relaxed,
-                checked=relaxed and reference is not None and model_dir is not None,
-                points=pycolmap.Reconstruction(model_dir).num_points3D() if model_dir else 0,
+                checked=relaxed and reference is not None and model is not None,
+                points=model.num_points3D() if model is not None else 0,
+                poses=camera_poses(model) if model is not None else {},
             )
             attempts.append(attempt)
             relaxed_note = ", relaxed mapping," if relaxed else ""
@@ -505,7 +507,7 @@ def run_sfm(
                     # the as-is model vouches for its frames where it has a few: a tiny one
                     # (3 frames of a long lens, its distortion drifted) is no reference
                     vouches = as_is.registered >= max(5, REFERENCE_MIN * total)
-                    reference = as_is.model_dir if vouches else None
+                    reference = as_is.poses if vouches else None
                     t0 = time.perf_counter()
                     map_attempt(database, m, threshold, frames, t0, True, reference)
                 if as_is.registered / total >= min_registered:
