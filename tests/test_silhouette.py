@@ -88,12 +88,14 @@ def test_true_mesh_matches_its_masks(capture):
 
 
 def test_wrong_mesh_scores_its_overlap(capture):
-    """A ball of half the radius covers a quarter of each disc: IoU near 0.25."""
+    """A ball of half the radius covers a quarter of each disc: IoU near 0.25, view by view the
+    same when the views are rasterised in worker processes."""
     mesh = trimesh.creation.icosphere(5, RADIUS / 2).apply_translation(CENTER)
-    result = silhouette_iou(
-        mesh.vertices, mesh.faces, load_cameras(capture["cameras"]), capture["masks"]
-    )
+    cameras = load_cameras(capture["cameras"])
+    result = silhouette_iou(mesh.vertices, mesh.faces, cameras, capture["masks"])
     assert 0.23 < result["mean_iou"] < 0.26
+    parallel = silhouette_iou(mesh.vertices, mesh.faces, cameras, capture["masks"], workers=3)
+    assert parallel["per_view"] == result["per_view"]
 
 
 def test_mesh_in_sfm_frame_is_aligned_back(capture):
