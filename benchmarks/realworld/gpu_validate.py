@@ -81,23 +81,22 @@ def score(scene_dir: Path, mesh: Path, row: dict, work: Path, workers: int = 1) 
 
         m = trimesh.load(mesh, force="mesh", process=False)
         cams = load_cameras(scene_dir / "cameras.json")
-        to_true = sfm_to_true_transform(scene_dir / "alignment.json", None, scene_dir)
-        # views in parallel: a million-face mesh at DTU's 1600 x 1200 takes seconds a view, and
-        # 49 views x 2 alignments outlasted a device call (session 29)
-        sil = silhouette_iou(
-            np.asarray(m.vertices), np.asarray(m.faces), cams, scene_dir / "masks", to_true,
-            workers=workers,
-        )  # fmt: skip
-        row["silhouette_iou"] = sil["mean_iou"]
-        row["silhouette_iou_min"] = sil["min_iou"]
-        if (scene_dir / "alignment_photos.json").exists():  # prepare_device.py: refined
-            to_true = sfm_to_true_transform(scene_dir / "alignment_photos.json", None, scene_dir)
+        # the centre fit, and where prepare_device.py wrote it the alignment refined by the photos
+        for key, name in (
+            ("silhouette_iou", "alignment.json"),
+            ("silhouette_iou_photos", "alignment_photos.json"),
+        ):
+            if not (scene_dir / name).exists():
+                continue
+            to_true = sfm_to_true_transform(scene_dir / name, None, scene_dir)
+            # views in parallel: a million-face mesh at DTU's 1600 x 1200 takes seconds a view,
+            # and 49 views x 2 alignments outlasted a device call (session 29)
             sil = silhouette_iou(
                 np.asarray(m.vertices), np.asarray(m.faces), cams, scene_dir / "masks", to_true,
                 workers=workers,
             )  # fmt: skip
-            row["silhouette_iou_photos"] = sil["mean_iou"]
-            row["silhouette_iou_photos_min"] = sil["min_iou"]
+            row[key] = sil["mean_iou"]
+            row[f"{key}_min"] = sil["min_iou"]
 
 
 def where_far(mesh: Path, scene_dir: Path, diagonal: float) -> dict:

@@ -218,12 +218,13 @@ def object_sphere(
         else:  # reach down to the support, so that the object's foot is inside
             center, radius = _fit(inliers, basis, support)
     grown = ""
-    up = support.normal if support is not None else camera_up(cams.c2w)
-    gap, unseen = widest_gap(centers, center, up)
-    if unseen_growth > 0 and gap > MAX_AZIMUTH_GAP_DEG:
-        center = center + unseen_growth * radius * unseen
-        radius *= 1 + unseen_growth
-        grown = ", grown towards the unseen side"
+    if unseen_growth > 0:
+        up = support.normal if support is not None else camera_up(cams.c2w)
+        gap, unseen = widest_gap(centers, center, up)
+        if gap > MAX_AZIMUTH_GAP_DEG:
+            center = center + unseen_growth * radius * unseen
+            radius *= 1 + unseen_growth
+            grown = ", grown towards the unseen side"
     nearest_cam = float(np.linalg.norm(centers - center, axis=1).min())
     if radius > 0.9 * nearest_cam:
         notes.append(
