@@ -183,3 +183,37 @@ def test_what_only_the_background_draws_is_measured_and_a_collapse_to_it_is_kept
     run = _run(scene, tmp_path / "grey", background_guard=True)
     assert len(checks) == 6  # every 10 iterations of 60 (the warm-up is 1)
     assert all("restart_warmup" not in g for g in run["optimizer"]["param_groups"])
+
+
+def _white_then_table(padding: float) -> tuple[float, float, float]:
+    """A background fitted to saturated white (a white table at 255), then to the table's grey:
+    its mean colour after each, and the guard's slope while white."""
+    cfg, _ = build_config({"preset": "cpu", "train": {"bg_colour_padding": padding}}, "object")
+    torch.manual_seed(0)
+    background = Model(cfg, n_images=3).background
+    assert background is not None
+    x, view = (t[:256] for t in guard.probe_points(torch.device("cpu")))
+    opt = torch.optim.Adam(background.parameters(), lr=1e-3)
+    means = []
+    for target in (1.0, 0.3):
+        for _ in range(100):
+            loss = (background(x, view)[1] - target).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            means.append(float(background(x, view)[1].mean()))
+        if target == 1.0:
+            model = Model(cfg, n_images=3)
+            model.background = background
+            slope, drawn = guard.colour_stats(model)
+            assert float(drawn.max()) <= 1.0  # compared as drawn: clamped to the pixels' range
+    return means[0], means[1], slope
+
+
+def test_a_padded_background_comes_back_from_saturated_white_and_a_plain_one_stays_dead() -> None:
+    white, table, slope = _white_then_table(0.0)
+    assert white > 0.999 and table > 0.99 and slope < 1e-3  # dead: no gradient reaches it
+    white, table, slope = _white_then_table(0.05)
+    assert white > 1.0  # past white: the padded sigmoid's slope there pulls it back
+    assert abs(table - 0.3) < 0.05

@@ -226,6 +226,7 @@ class NerfBackground(nn.Module):
         n_rgb = w + (cfg.sh_degree + 1) ** 2 + cfg.appearance_dim
         self.rgb1 = nn.Linear(n_rgb, max(w // 2, 16))
         self.rgb2 = nn.Linear(max(w // 2, 16), 3)
+        self.padding = cfg.bg_colour_padding
 
     def forward(
         self, x: torch.Tensor, view: torch.Tensor, app: torch.Tensor | None = None
@@ -245,6 +246,8 @@ class NerfBackground(nn.Module):
         if app is not None:
             parts.append(app.to(h.dtype))
         rgb = torch.sigmoid(self.rgb2(F.relu(self.rgb1(torch.cat(parts, -1)))).float())
+        if self.padding:
+            rgb = rgb * (1.0 + 2.0 * self.padding) - self.padding
         return sigma, rgb
 
 

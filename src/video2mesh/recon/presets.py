@@ -94,6 +94,11 @@ class TrainConfig:
     bg_layers: int = 8
     bg_samples: int = 32
     bg_fourier_levels: int = 10
+    # the NeRF++ background's colour is a padded sigmoid, σ(x)·(1 + 2p) − p, which reaches 0 and 1
+    # at a finite logit (|x| ≈ 3 at p = 0.05) instead of at infinity (as mip-NeRF 360 does for
+    # its colours): a background fitting saturated pixels (a white table at 255) keeps its
+    # gradient instead of dying on one colour (0: a plain sigmoid; screening in RESULTS.md)
+    bg_colour_padding: float = 0.0
     # sampling (official: 64 coarse + 4 × 16 hierarchical)
     samples_coarse: int = 64
     samples_fine: int = 16
