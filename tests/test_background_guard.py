@@ -190,7 +190,8 @@ def _white_then_table(padding: float) -> tuple[float, float, float]:
     its mean colour after each, and the guard's slope while white."""
     cfg, _ = build_config({"preset": "cpu", "train": {"bg_colour_padding": padding}}, "object")
     torch.manual_seed(0)
-    background = Model(cfg, n_images=3).background
+    model = Model(cfg, n_images=3)
+    background = model.background
     assert background is not None
     x, view = (t[:256] for t in guard.probe_points(torch.device("cpu")))
     opt = torch.optim.Adam(background.parameters(), lr=1e-3)
@@ -204,8 +205,6 @@ def _white_then_table(padding: float) -> tuple[float, float, float]:
         with torch.no_grad():
             means.append(float(background(x, view)[1].mean()))
         if target == 1.0:
-            model = Model(cfg, n_images=3)
-            model.background = background
             slope, drawn = guard.colour_stats(model)
             assert float(drawn.max()) <= 1.0  # compared as drawn: clamped to the pixels' range
     return means[0], means[1], slope

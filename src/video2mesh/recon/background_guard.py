@@ -108,7 +108,7 @@ def colour_stats(model: Model) -> tuple[float, torch.Tensor]:
     if model.bg_appearance is not None:
         app = x.new_zeros(PROBES, model.bg_appearance.embedding_dim)
     _, rgb = background(x, view, app)
-    s = (rgb + background.padding) / (1.0 + 2.0 * background.padding)  # the sigmoid itself
+    s = background.sigmoid_of(rgb)
     # the colour as drawn: a padded sigmoid's black is −p, and a pixel's is 0
     return float((s * (1.0 - s)).mean()), rgb.clamp(0.0, 1.0).mean(0).cpu()
 

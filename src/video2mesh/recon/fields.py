@@ -250,6 +250,10 @@ class NerfBackground(nn.Module):
             rgb = rgb * (1.0 + 2.0 * self.padding) - self.padding
         return sigma, rgb
 
+    def sigmoid_of(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The colour sigmoid's own value behind a colour `forward` returned (padding undone)."""
+        return (rgb + self.padding) / (1.0 + 2.0 * self.padding)
+
 
 class CameraCorrection(nn.Module):
     """Per-image pose corrections learned with the photometric loss (camera refinement).
