@@ -1,8 +1,10 @@
 """The cut to the object box's footprint (`isolate.beyond_footprint`) at other margins: per mesh
 and margin, the area share lying low (below ``--below`` × the sphere radius above the support
 plane) outside the footprint of the scene stage's object box grown by margin × radius, and the
-silhouette IoU after cutting it and dropping the pieces under 5 % of the largest one's area
-(what the isolation does once that share passes ``isolate.FOOTPRINT_SHARE``).
+share of the sectors round the box it spreads over (`isolate.round_share`), and the silhouette
+IoU after cutting it and dropping the pieces under 5 % of the largest one's area (what the
+isolation does where both pass ``isolate.FOOTPRINT_SHARE`` and ``FOOTPRINT_ROUND``; a margin
+of 10 radii cuts nothing: the mesh as it is).
 
 Session 30 found DTU 65's CPU seed 3 with a "bowl" of table round the skull, joined to it
 (IoU 0.71); session 31 measured this cut on the meshes earlier runs left
@@ -28,7 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 import numpy as np
 import trimesh
 
-from video2mesh.isolate import FLOATER_SHARE, beyond_footprint, face_components, read_settings
+from video2mesh.isolate import (
+    FLOATER_SHARE,
+    beyond_footprint,
+    face_components,
+    read_settings,
+    round_share,
+)
 from video2mesh.sphere import ObjectBox
 
 
@@ -73,7 +81,12 @@ def main() -> None:
         for margin in (float(m) for m in args.margins.split(",")):
             drop = beyond_footprint(centers, plane, box, radius, margin, args.below)
             out = cut(mesh, drop) if drop.any() else mesh
-            res = {"removed_area_share": round(1 - float(out.area / mesh.area), 4)}
+            shares = mesh.area_faces[drop] / mesh.area
+            res = {
+                "beyond_share": round(float(shares.sum()), 4),
+                "round": round(round_share(centers[drop], shares, box), 3),
+                "removed_area_share": round(1 - float(out.area / mesh.area), 4),
+            }
             if scored:
                 sil = silhouette_iou(
                     np.asarray(out.vertices), np.asarray(out.faces), cams, scene_dir / "masks",

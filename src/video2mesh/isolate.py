@@ -42,7 +42,7 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   (``floaters: remove``) so do the pieces the cut leaves under a floater's size. On the
   validation set one CPU training seed of twelve on DTU 65 left the skull standing in a bowl of
   table rising to the sphere and joined to its base (silhouette IoU 0.71): 24-30 % of its area
-  lay there, in 92-100 % of the sectors; cut, 0.93. Every good run had 0-3 % there (DTU 65,
+  lay there, in 92-100 % of the sectors; cut, 0.93-0.94. Every good run had 0-3 % there (DTU 65,
   the apple, the vase, the sample), and meshes of DTU 65 under a larger sphere 14-16 %, but in
   a quarter of the sectors: the skull's back, which no camera sees and SfM's points (so the
   box) miss (benchmarks/realworld/RESULTS.md, session 31). Part of the object sticking out of
