@@ -30,23 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 import numpy as np
 import trimesh
 
-from video2mesh.isolate import (
-    FLOATER_SHARE,
-    beyond_footprint,
-    face_components,
-    read_settings,
-    round_share,
-)
+from video2mesh.isolate import beyond_footprint, read_settings, round_share, without_small_pieces
 from video2mesh.sphere import ObjectBox
-
-
-def cut(mesh: trimesh.Trimesh, drop: np.ndarray) -> trimesh.Trimesh:
-    """The mesh without ``drop``'s faces and the pieces then smaller than a floater."""
-    out = mesh.submesh([np.nonzero(~drop)[0]], append=True)
-    labels = face_components(np.asarray(out.faces), len(out.vertices))
-    area = np.bincount(labels, weights=out.area_faces)
-    big = area >= FLOATER_SHARE * area.max()
-    return out.submesh([np.nonzero(big[labels])[0]], append=True)
 
 
 def main() -> None:
@@ -80,7 +65,8 @@ def main() -> None:
         row: dict = {"mesh": str(ply), "scene": scene_dir.name, "margins": {}}
         for margin in (float(m) for m in args.margins.split(",")):
             drop = beyond_footprint(centers, plane, box, radius, margin, args.below)
-            out = cut(mesh, drop) if drop.any() else mesh
+            keep = without_small_pieces(np.asarray(mesh.faces), ~drop, mesh.area_faces)
+            out = mesh.submesh([np.nonzero(keep)[0]], append=True) if drop.any() else mesh
             shares = mesh.area_faces[drop] / mesh.area
             res = {
                 "beyond_share": round(float(shares.sum()), 4),

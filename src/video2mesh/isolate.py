@@ -138,6 +138,7 @@ def isolate(
     faces = np.asarray(mesh.faces)
     areas = np.asarray(mesh.area_faces)
     total = float(areas.sum()) or 1.0
+    centers = np.asarray(mesh.triangles_center)
     keep = np.ones(len(faces), bool)
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
     seen = None
@@ -146,7 +147,7 @@ def isolate(
 
         seen = seen_faces(mesh, cameras, device)
     if support == "remove" and plane is not None:
-        heights = plane.height(np.asarray(mesh.triangles_center))
+        heights = plane.height(centers)
         facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
         flat = (heights < BAND * radius) & (facing > np.cos(np.radians(BAND_TILT_DEG)))
         keep &= (heights > CUT_HEIGHT * radius) & ~flat
@@ -170,7 +171,7 @@ def isolate(
             stats["hidden_area_share"] = float(comp_area[hidden & big].sum() / total)
             big &= ~hidden
         if box is not None:
-            inside = box.contains(np.asarray(mesh.triangles_center)[kept_idx], BOX_MARGIN * radius)
+            inside = box.contains(centers[kept_idx], BOX_MARGIN * radius)
             inside_area = np.bincount(labels, weights=areas[keep] * inside, minlength=len(big))
             outside = inside_area < 0.5 * comp_area
             outside[int(np.argmax(comp_area))] = False
@@ -182,7 +183,6 @@ def isolate(
         stats["floaters_removed"] = len(np.unique(labels[~big[labels]]))
         keep[drop] = False
     if support == "remove" and plane is not None and box is not None and keep.any():
-        centers = np.asarray(mesh.triangles_center)
         low = keep & beyond_footprint(centers, plane, box, radius)
         left = float(areas[keep].sum())
         stats["beyond_footprint_share"] = float(areas[low].sum() / left)
@@ -193,15 +193,25 @@ def isolate(
         ):
             keep &= ~low
             stats["footprint_cut"] = True
-            if floaters == "remove" and keep.any():  # the pieces the cut severed
-                kept_idx = np.nonzero(keep)[0]
-                labels = face_components(faces[kept_idx], len(mesh.vertices))
-                comp_area = np.bincount(labels, weights=areas[kept_idx])
-                keep[kept_idx[comp_area[labels] < FLOATER_SHARE * comp_area.max()]] = False
+            if floaters == "remove":  # the pieces the cut severed
+                keep = without_small_pieces(faces, keep, areas)
     if keep.all():
         return mesh, stats
     out = mesh.submesh([np.nonzero(keep)[0]], append=True, only_watertight=False)
     return out, stats
+
+
+def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """``keep`` (per face) less the kept pieces under ``FLOATER_SHARE`` of the largest one's
+    area (what a cut through a component leaves loose)."""
+    kept_idx = np.nonzero(keep)[0]
+    if not len(kept_idx):
+        return keep
+    labels = face_components(faces[kept_idx], int(faces.max()) + 1)
+    comp_area = np.bincount(labels, weights=areas[kept_idx])
+    out = keep.copy()
+    out[kept_idx[comp_area[labels] < FLOATER_SHARE * comp_area.max()]] = False
+    return out
 
 
 def beyond_footprint(
@@ -214,7 +224,7 @@ def beyond_footprint(
 ) -> np.ndarray:
     """Which points lie lower than ``height`` × ``radius`` above the plane and outside the object
     box's two in-plane axes grown by ``margin`` × ``radius``."""
-    local = np.asarray(points, float) @ box.basis.T  # the basis' last row is the plane's normal
+    local = box.local(points)  # the basis' last row is the plane's normal
     lo, hi = box.lo[:2] - margin * radius, box.hi[:2] + margin * radius
     inside = np.all((local[:, :2] >= lo) & (local[:, :2] <= hi), axis=1)
     return ~inside & (plane.height(points) < height * radius)
@@ -223,7 +233,7 @@ def beyond_footprint(
 def round_share(points: np.ndarray, shares: np.ndarray, box: ObjectBox) -> float:
     """The share of ``FOOTPRINT_SECTORS`` sectors about the box's centre on the plane whose
     points carry more than ``SECTOR_AREA`` of ``shares`` (area shares): 1.0 all round."""
-    local = np.asarray(points, float) @ box.basis.T
+    local = box.local(points)
     mid = (box.lo + box.hi) / 2
     angle = np.arctan2(local[:, 1] - mid[1], local[:, 0] - mid[0])
     sector = np.floor((angle + np.pi) / (2 * np.pi) * FOOTPRINT_SECTORS).astype(int)

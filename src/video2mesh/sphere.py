@@ -62,9 +62,13 @@ class ObjectBox:
     def from_json(cls, data: dict) -> ObjectBox:
         return cls(*(np.asarray(data[k], float) for k in ("basis", "lo", "hi")))
 
+    def local(self, x: np.ndarray) -> np.ndarray:
+        """Points in the box's own frame (the coordinates ``lo`` and ``hi`` bound)."""
+        return np.asarray(x, float) @ self.basis.T
+
     def contains(self, x: np.ndarray, margin: float = 0.0) -> np.ndarray:
         """Which points lie inside the box grown by ``margin`` (world units) on every side."""
-        local = np.asarray(x, float) @ self.basis.T
+        local = self.local(x)
         return np.all((local >= self.lo - margin) & (local <= self.hi + margin), axis=-1)
 
 
