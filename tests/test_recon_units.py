@@ -442,3 +442,42 @@ def test_a_small_object_keeps_its_pixels_when_the_images_are_downscaled() -> Non
     assert image_scale(far, 160) == pytest.approx(0.1)  # no floor: as before
     assert image_scale(far, 160, 5000) == 1.0  # never up
     assert image_scale(far, 0, 80) == 1.0 and image_scale(far, 2000, 80) == 1.0
+
+
+def test_images_stored_smaller_than_transforms_scale_to_max_side_by_their_own_size(
+    tmp_path,
+) -> None:
+    """An archive of copies smaller than transforms.json's w × h (the validation set's 720-px
+    re-encodes of DTU's 957-px frames) goes to ``max_side`` from its own size, with the
+    intrinsics that size has: before, the scale meant for 957 px was applied to 720 (the CPU
+    preset trained DTU 65 at 120 px, not 160)."""
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.synthetic import sphere_sdf, write_scene
+
+    tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=3, size=256, cam_dist=3.0)
+    small = tmp_path / "small.tar"
+    with tarfile.open(tar) as tin, tarfile.open(small, "w") as tout:
+        for m in tin.getmembers():
+            f = tin.extractfile(m)
+            if f is None:
+                continue
+            with Image.open(f) as im:
+                buf = io.BytesIO()
+                im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS).save(
+                    buf, format=im.format or "PNG"
+                )
+            info = tarfile.TarInfo(m.name)
+            info.size = buf.tell()
+            buf.seek(0)
+            tout.addfile(info, buf)
+    full = load_dataset(tf, tar, max_side=96)
+    halved = load_dataset(tf, small, max_side=96)
+    assert max(full.width, full.height) == 96
+    assert (halved.width, halved.height) == (full.width, full.height)
+    assert halved.fx == pytest.approx(full.fx) and halved.cx == pytest.approx(full.cx)
+    assert load_dataset(tf, small).width == 128  # no max_side: as stored

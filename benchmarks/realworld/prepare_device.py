@@ -10,7 +10,8 @@ use: ingest → frames → sfm (kept in ``<capture>/results/``, reused when pres
 (transforms.json with the support plane and the object sphere, sphere.png) → reference /
 alignment. Then ``<out>/<capture>/`` gets what gpu_validate.py reads. Images are re-encoded
 (JPEG q90, long side ≤ ``--max-side``) so that the whole set fits the device's 64 MiB transfer;
-the GPU trains on them as they are.
+the GPU trains on them as they are, and the CPU preset scales them to its 160 px from their own
+size (before session 32 from transforms.json's, so captures larger than 720 px trained smaller).
 """
 
 from __future__ import annotations

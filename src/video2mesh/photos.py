@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import io
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -45,6 +46,12 @@ RAW_HINT = (
 )
 BACKGROUND = 128  # grey that transparent pixels are composited over
 _DEEP_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def long_side(source: Path | IO[bytes]) -> int:
+    """The long side of an image file, in pixels (its header alone is read)."""
+    with Image.open(source) as im:
+        return max(im.size)
 
 
 def is_raw(path: Path | str) -> bool:

@@ -47,6 +47,7 @@ from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.photos import long_side
 from video2mesh.still import fixed_camera_mask_of_files
 
 log = logging.getLogger(__name__)
@@ -284,11 +285,6 @@ def map_models(
     best_dir.mkdir(exist_ok=True)
     model.write(best_dir)
     return model, count, best_dir
-
-
-def _long_side(image: Path) -> int:
-    with Image.open(image) as im:
-        return max(im.size)
 
 
 def undistort(model_dir: Path, images: Path, out: Path, max_side: int = -1) -> None:
@@ -545,7 +541,7 @@ def run_sfm(
 
         undist = tmp / "undistorted"
         # the frames' own size where SfM ran on them (the undistorter may add a few pixels)
-        max_side = _long_side(images / names[0]) if best.images != images else -1
+        max_side = long_side(images / names[0]) if best.images != images else -1
         undistort(best.model_dir, best.images, undist, max_side)
         model = pycolmap.Reconstruction(undist / "sparse")
         sparse_out = out_dir / "sparse"

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from video2mesh.errors import UserError
+from video2mesh.photos import long_side
 from video2mesh.recon.renderer import sphere_near_far
 from video2mesh.sfm import FINE_CAMERA
 from video2mesh.support import Plane, camera_poses
@@ -254,10 +255,13 @@ def sphere_span(meta: dict) -> float:
     return float(np.median(diameter)) / max(int(meta["w"]), int(meta["h"]))
 
 
-def image_scale(meta: dict, max_side: int = 0, object_min_pixels: int = 0) -> float:
+def image_scale(
+    meta: dict, max_side: int = 0, object_min_pixels: int = 0, long_side: int = 0
+) -> float:
     """How much to downscale the images: to ``max_side`` on the long side, but no further than
-    the sphere keeps ``object_min_pixels`` across (never up)."""
-    long_side = max(int(meta["w"]), int(meta["h"]))
+    the sphere keeps ``object_min_pixels`` across (never up). ``long_side``: the stored images'
+    own (0: transforms.json's ``w`` × ``h``)."""
+    long_side = long_side or max(int(meta["w"]), int(meta["h"]))
     if not max_side or long_side <= max_side:
         return 1.0
     scale = max_side / long_side
@@ -287,9 +291,14 @@ def load_dataset(
             f = tar.extractfile(members[FINE_CAMERA])
             assert f is not None
             meta = {**meta, **json.load(f)}
-        scale = image_scale(meta, max_side, object_min_pixels)
+        frames = meta["frames"]
+        first = members.get(frames[0]["file_path"].removeprefix("./")) if frames else None
+        # the archive may hold copies smaller than w × h (re-encoded for a transfer): their
+        # scale to max_side follows their own size, as the intrinsics do below
+        stored = tar.extractfile(first) if first is not None else None
+        scale = image_scale(meta, max_side, object_min_pixels, long_side(stored) if stored else 0)
         imgs, mats, names = [], [], []
-        for frame in meta["frames"]:
+        for frame in frames:
             name = frame["file_path"].removeprefix("./")
             if name not in members:
                 raise UserError(
