@@ -213,3 +213,58 @@ def test_sfm_points_tell_a_textured_background_from_a_plain_one(background):
         assert share < 0.2 * TEXTURED_POINTS
     else:  # the walls: 3000 of 12000 or 6000 points, the part beyond 1.5 radii
         assert share > 5 * TEXTURED_POINTS
+
+
+def test_the_masks_do_not_grow_into_shading_when_the_images_are_larger(monkeypatch):
+    """A dark object whose shading meets a black backdrop, filmed at 240 × 180 and at four
+    times that size (a finer camera, or the GPU preset's images): smoothness is measured per
+    pixel, so at the finer size the same shading passed for backdrop and was filled (the phone
+    cup's shaded bowl at 479 × 359, RESULTS.md session 32). Found on a copy reduced to
+    WORK_SIDE, the mask is the same at both sizes."""
+    from PIL import Image
+
+    import video2mesh.recon.plain_background as pb
+
+    rng = np.random.default_rng(10)
+    img, truth = _frame(rng, "dark")
+    inside = ndimage.distance_transform_edt(~truth)
+    top = ~truth & (np.mgrid[: truth.shape[0], : truth.shape[1]][0] < 60)
+    img[top] = np.clip(14 + 12 * inside[top], 0, 255)[:, None]  # shaded: darkest at the rim
+
+    def at(width: int) -> tuple[np.ndarray, np.ndarray]:
+        size = (width, width * 3 // 4)
+        return (
+            np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR)),
+            np.asarray(Image.fromarray(truth).resize(size, Image.NEAREST)),
+        )
+
+    def object_masked(mask: np.ndarray, truth: np.ndarray) -> float:
+        return (mask & ~truth).sum() / (~truth).sum()
+
+    assert pb.WORK_SIDE == 240
+    for width in (240, 960):
+        image, backdrop = at(width)
+        mask = backdrop_mask(image)
+        assert mask is not None and (mask & backdrop).sum() / backdrop.sum() > 0.95, width
+        assert object_masked(mask, backdrop) < 0.005, width
+    monkeypatch.setattr(pb, "WORK_SIDE", 10_000)  # found at the image's own size, as before
+    leaky = backdrop_mask(image)
+    assert leaky is not None and object_masked(leaky, backdrop) > 0.01  # 1.7 % against 0.2 %
+
+
+def test_a_wire_thinner_than_a_reduced_pixel_stays_object():
+    """Found on a reduced copy, a 1-pixel wire off the object is averaged with the backdrop
+    into its tolerance; the full-size image's own colours keep it out of the mask."""
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    img, truth = _frame(rng, "dark")
+    big = np.array(Image.fromarray(img).resize((960, 720), Image.NEAREST))
+    big_truth = np.asarray(Image.fromarray(truth).resize((960, 720), Image.NEAREST))
+    wire = np.zeros_like(big_truth)
+    wire[200, 300:470] = True  # from the backdrop on the left into the object
+    wire &= big_truth
+    big[wire] = 50  # 38 levels above the backdrop: a quarter of that in a reduced pixel
+    mask = backdrop_mask(big)
+    assert mask is not None and (mask & big_truth & ~wire).sum() / (big_truth & ~wire).sum() > 0.95
+    assert (mask & wire).sum() / wire.sum() < 0.1

@@ -1,7 +1,7 @@
 """The plain-backdrop masks of training, scored against the true object silhouettes.
 
     python benchmarks/realworld/mask_check.py --data .devdata [--scenes a,b] [--max-side 0]
-        [--fixed-tolerance]
+        [--fixed-tolerance] [--work-side N]
 
 Training pushes the opacity of every masked pixel's ray to zero (recon/plain_background.py), so
 an object pixel masked as backdrop carves the object there: the measure that matters is the
@@ -10,7 +10,8 @@ share of the object's pixels that are masked, next to the share of the true back
 (``Dataset.find_backdrop``: the SfM background-point share, the support plane's rays). The
 object's pixels come from the scene's ``reference.ply`` (in the SfM frame) rasterised through
 each registered camera, or else from its ``masks/`` (true object masks by image stem, resized).
-``--fixed-tolerance`` restores the single 40-level colour tolerance of sessions 6–9.
+``--fixed-tolerance`` restores the single 40-level colour tolerance of sessions 6–9;
+``--work-side`` the long side the masks are found at (0: the images' own, as before session 32).
 """
 
 from __future__ import annotations
@@ -80,16 +81,20 @@ def main() -> None:
     ap.add_argument("--scenes", default="", help="comma list (default: every folder)")
     ap.add_argument("--max-side", type=int, default=0, help="image_max_side of the preset")
     ap.add_argument("--fixed-tolerance", action="store_true")
+    ap.add_argument("--work-side", type=int, default=None, help="plain_background.WORK_SIDE")
     args = ap.parse_args()
-    if args.fixed_tolerance:
-        import video2mesh.recon.plain_background as pb
+    import video2mesh.recon.plain_background as pb
 
+    if args.work_side is not None:
+        pb.WORK_SIDE = args.work_side or 1 << 30
+    if args.fixed_tolerance:
         pb.TOL_MIN = pb.COLOR_TOL
     names = [s for s in args.scenes.split(",") if s] or sorted(
         p.name for p in args.data.iterdir() if (p / "transforms.json").exists()
     )
     for name in names:
-        print(json.dumps(check(args.data / name, args.max_side)), flush=True)
+        row = check(args.data / name, args.max_side)
+        print(json.dumps(row | {"work_side": pb.WORK_SIDE}), flush=True)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,14 @@ OFF_SUPPORT = 0.15
 # black, house on white), 1.8–2.9 % on the generated rooms, whose walls of smooth colour blobs
 # are poorer in features than real rooms, 4.8 % outdoors (benchmarks/realworld/RESULTS.md)
 TEXTURED_POINTS = 0.01
+# The masks are found on a copy whose long side is at most this many pixels, then scaled up.
+# Why: smoothness (GRAD_TOL) is measured per pixel, and at a finer size the same shading or
+# blur spreads over more pixels and passes for smooth backdrop. At the GPU preset's 479 × 359
+# the fill ran into the dark phone cup's shaded bowl and motion-blurred rim: 2.0 % of the
+# object's true pixels masked, 49 % in the worst frame, over 5 % in 8 of 100 (training carved
+# holes in its wall); at 240 px 0.13 % (one frame over 5 %), DTU scan 65's 1.1 % → 0.5 %, the
+# backdrop covered alike (benchmarks/realworld/RESULTS.md, session 32: mask_check.py).
+WORK_SIDE = 240
 
 
 def _border(h: int, w: int) -> np.ndarray:
@@ -94,7 +102,47 @@ def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndar
     ``solid``: (H, W) bool, pixels whose ray meets the support plane before it leaves the
     bounding sphere (never masked: Dataset.support_hits). The backdrop colour is the median of
     the border's smooth pixels, so a textured table along the bottom edge does not hide a plain
-    backdrop along the others."""
+    backdrop along the others. Found on a copy reduced to ``WORK_SIDE`` (see there), then kept
+    off the full-size pixels of another colour."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    scale = WORK_SIDE / max(h, w)
+    if scale >= 1:
+        found = _backdrop_mask(image, solid)
+        return None if found is None else found[0]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    box = Image.Resampling.BOX
+    small = np.asarray(Image.fromarray(image).resize(size, box))
+    # a reduced pixel is solid where any of its pixels is: the mask scaled up keeps off them
+    found = _backdrop_mask(small, None if solid is None else _resized(solid, size, box) > 0)
+    if found is None:
+        return None
+    mask, color = _resized(found[0], (w, h), Image.Resampling.NEAREST) > 127, found[1]
+    # ... and off the pixels of another colour: a wire thinner than a reduced pixel, averaged
+    # with the backdrop there, keeps its own colour here (the tolerance from this size's border)
+    dist = np.abs(image.astype(np.int16) - color).max(axis=-1)
+    return mask & (dist <= _tolerance(dist[_border(h, w) & (dist <= COLOR_TOL)]))
+
+
+def _resized(mask: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+    """A bool mask resized to ``size`` (W, H) with a PIL filter, as uint8 0–255."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
+
+
+def _tolerance(own: np.ndarray) -> float:
+    """The colour tolerance of a backdrop whose border pixels lie ``own`` levels from its colour."""
+    if not len(own):
+        return float(TOL_MIN)
+    return float(np.clip(np.percentile(own, 99) + TOL_MARGIN, TOL_MIN, COLOR_TOL))
+
+
+def _backdrop_mask(
+    image: np.ndarray, solid: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """backdrop_mask at the image's own size, and the backdrop's colour."""
     from scipy import ndimage
 
     h, w = image.shape[:2]
@@ -109,8 +157,7 @@ def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndar
     own = dist[smooth & border & (dist <= COLOR_TOL)]
     if len(own) < PLAIN_BORDER * border.sum():  # the median colour is no backdrop's (a pattern)
         return None
-    tol = float(np.clip(np.percentile(own, 99) + TOL_MARGIN, TOL_MIN, COLOR_TOL))
-    candidate = smooth & (dist <= tol)
+    candidate = smooth & (dist <= _tolerance(own))
     if solid is not None:
         candidate &= ~solid
     labels, n = ndimage.label(candidate)
@@ -121,7 +168,7 @@ def backdrop_mask(image: np.ndarray, solid: np.ndarray | None = None) -> np.ndar
     if on_border.max() < PLAIN_BORDER * border.sum():
         return None
     mask = np.isin(labels, np.nonzero(on_border)[0])
-    return mask if mask.mean() < MAX_SHARE else None
+    return (mask, color) if mask.mean() < MAX_SHARE else None
 
 
 def hue_spread(pixels: np.ndarray) -> float:
