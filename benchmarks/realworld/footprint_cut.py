@@ -65,8 +65,10 @@ def main() -> None:
         row: dict = {"mesh": str(ply), "scene": scene_dir.name, "margins": {}}
         for margin in (float(m) for m in args.margins.split(",")):
             drop = beyond_footprint(centers, plane, box, radius, margin, args.below)
-            keep = without_small_pieces(np.asarray(mesh.faces), ~drop, mesh.area_faces)
-            out = mesh.submesh([np.nonzero(keep)[0]], append=True) if drop.any() else mesh
+            out = mesh
+            if drop.any():
+                keep = without_small_pieces(np.asarray(mesh.faces), ~drop, mesh.area_faces)
+                out = mesh.submesh([np.nonzero(keep)[0]], append=True)
             shares = mesh.area_faces[drop] / mesh.area
             res = {
                 "beyond_share": round(float(shares.sum()), 4),
