@@ -226,6 +226,11 @@ def test_finest_grid_follows_the_images_pixel_footprint(tmp_path) -> None:
     assert grid_resolution_for(1e-5, cfg) == MAX_GRID_RES
     with pytest.raises(UserError, match="hash_max_res"):
         build_config({"preset": "gpu", "train": {"hash_max_res": -1}}, "object")
+    # a cell on every two pixels' footprint: each capture's grid one power of two coarser
+    coarse, _ = build_config({"preset": "gpu", "train": {"hash_pixels_per_cell": 2}}, "object")
+    assert [grid_resolution_for(fp, coarse) for fp in (0.0069, 0.0032, 0.0023)] == [256, 512, 1024]
+    with pytest.raises(UserError, match="hash_pixels_per_cell"):
+        build_config({"preset": "gpu", "train": {"hash_pixels_per_cell": 0}}, "object")
 
 
 def test_reflected_colour_direction_mirrors_the_view_about_the_normal() -> None:

@@ -47,6 +47,12 @@ class TrainConfig:
     # cells than pixels have nothing to fit and came out as bumps, holes and dents on the
     # validation set (benchmarks/realworld/RESULTS.md: the vase 1.21 → 0.76 % at 3000 its)
     hash_max_res: int = 0
+    # with hash_max_res 0: pixels on the object per finest cell (2: a grid half as fine). A
+    # lead, not a default: on the GPU preset (H100, 5000 its) a finest grid of 256 instead of
+    # 512 took the generated cups' curtain draws from 1.5 % to 0.8 % at the cost of 0.05 on
+    # the good draws; the real captures with fine detail were not screened yet
+    # (benchmarks/realworld/RESULTS.md, session 32 d)
+    hash_pixels_per_cell: float = 1.0
     hash_range: float = 2.0
     # SDF MLP (official: 1 × 256, softplus β=100, geometric init to a sphere of radius 0.5)
     sdf_hidden: int = 256
@@ -200,6 +206,11 @@ class TrainConfig:
                 f"hash_max_res {cfg.hash_max_res} is negative",
                 "set a resolution, or 0 to follow the images",
             )
+        if cfg.hash_pixels_per_cell <= 0:
+            raise UserError(
+                f"hash_pixels_per_cell {cfg.hash_pixels_per_cell} is not positive",
+                "set the pixels per finest cell, e.g. 1 (one cell per pixel) or 2",
+            )
         if cfg.init_active_level <= 0:
             cfg.init_active_level = 4 if scene_type == "object" else 8
         cfg.init_active_level = min(cfg.init_active_level, cfg.hash_levels)
@@ -300,13 +311,14 @@ MAX_GRID_RES = 2048
 
 
 def grid_resolution_for(footprint: float, cfg: TrainConfig) -> int:
-    """The finest hash level's resolution that puts one cell on each pixel's footprint.
+    """The finest hash level's resolution that puts one cell on each pixel's footprint (on
+    ``hash_pixels_per_cell`` pixels' footprints).
 
     The grid spans [-hash_range, hash_range]; rounded to the nearest power of two (in log
     terms) so that captures of a similar resolution train the same field, and kept between
     4× the coarsest level and MAX_GRID_RES.
     """
-    cells = 2.0 * cfg.hash_range / max(footprint, 1e-9)
+    cells = 2.0 * cfg.hash_range / max(footprint * cfg.hash_pixels_per_cell, 1e-9)
     res = 2 ** round(math.log2(cells))
     return int(min(max(res, 4 * cfg.hash_base_res), MAX_GRID_RES))
 

@@ -478,7 +478,11 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
             cfg.object_min_pixels,
         )
     if fit_grid_to_images(cfg, ds.pixel_footprint()):  # so the checkpoint records the grid
-        log.info("finest grid resolution %d (one cell per pixel on the object)", cfg.hash_max_res)
+        log.info(
+            "finest grid resolution %d (one cell per %g pixel(s) on the object)",
+            cfg.hash_max_res,
+            cfg.hash_pixels_per_cell,
+        )
     outside = camera_outside_fraction(ds)
     if seg.scene_type == "object" and outside < 0.5:
         log.warning(
