@@ -10,6 +10,7 @@ rule evaluate:
         mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
         reference=eval_reference,
         alignment=eval_alignment,
+        silhouette=eval_silhouette,
         transforms="results/{scene}/transforms.json",
     output:
         "results/{scene}/{run}/eval/it{iterations}_res{resolution}.json",
@@ -24,11 +25,36 @@ rule evaluate:
     params:
         kind=eval_reference_kind,
         alignment=eval_alignment_arg,
+        silhouette=eval_silhouette_arg,
         samples=config.get("evaluate", {}).get("samples", 100000),
     shell:
         "python -m video2mesh evaluate --mesh {input.mesh:q} --reference {input.reference:q}"
         " --reference-kind {params.kind} --transforms {input.transforms:q} {params.alignment}"
-        " --samples {params.samples} --output {output:q} > {log:q} 2>&1"
+        " {params.silhouette} --samples {params.samples} --output {output:q} > {log:q} 2>&1"
+
+
+# Scenes with object masks (reference_masks, seen by reference_cameras): the mesh's silhouettes
+# under those cameras, the SfM frame aligned to theirs on the camera centres.
+rule silhouette:
+    input:
+        unpack(silhouette_inputs),
+        mesh="results/{scene}/{run}/mesh/it{iterations}_res{resolution}.ply",
+    output:
+        "results/{scene}/{run}/eval/it{iterations}_res{resolution}.silhouette.json",
+    log:
+        "results/{scene}/{run}/logs/silhouette_it{iterations}_res{resolution}.log",
+    wildcard_constraints:
+        iterations=r"\d+",
+        resolution=r"\d+",
+    localrule: True
+    conda:
+        "../envs/video2mesh.yaml"
+    params:
+        masks=silhouette_masks,
+    shell:
+        "python -m video2mesh silhouette --mesh {input.mesh:q} --cameras {input.cameras:q}"
+        ' --masks {params.masks:q} --sparse "$(dirname {input.model[0]:q})"'
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule render:

@@ -18,6 +18,24 @@ def eval_reference_arg(wildcards, input):
     return quoted("--reference", input.reference[0] if input.reference else None)
 
 
+def eval_silhouette(wildcards):
+    return W.if_masks(
+        wildcards.scene, wildcards.run, wildcards.iterations, wildcards.resolution
+    )
+
+
+def eval_silhouette_arg(wildcards, input):
+    return quoted("--silhouette", input.silhouette[0] if input.silhouette else None)
+
+
+def silhouette_inputs(wildcards):
+    return W.silhouette_inputs(wildcards.scene, local)
+
+
+def silhouette_masks(wildcards):
+    return SCENES[wildcards.scene]["reference_masks"]
+
+
 def eval_reference_kind(wildcards):
     return W.reference_kind(wildcards.scene)
 

@@ -335,3 +335,19 @@ def test_missing_reference_mesh_is_one_clear_line(tmp_path: Path, results: Path)
     assert line in proc.stderr, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert_untouched(results, before)
+
+
+def test_masks_without_their_cameras_is_one_clear_line(tmp_path: Path, results: Path) -> None:
+    """Object masks score a mesh only under the cameras that saw them."""
+    video = tmp_path / "chair.mp4"
+    video.write_bytes(b"")  # never read by -n
+    (tmp_path / "masks").mkdir()
+    cfg = tmp_path / "masks.yaml"
+    cfg.write_text(f"scenes:\n  chair: {{video: {video}, reference_masks: {tmp_path / 'masks'}}}\n")
+    before = _snapshot(results)
+    proc = snakemake(tmp_path, "-n", f"--configfile={cfg}", timeout=120)
+    assert proc.returncode != 0
+    line = "scene 'chair': reference_masks needs the cameras they were seen by. What to do:"
+    assert line in proc.stderr, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert_untouched(results, before)

@@ -131,3 +131,40 @@ def test_rasterise_fills_large_and_tiny_triangles(tmp_path):
     grid.apply_translation([0, 0, 1.0])
     fine = rasterise(np.asarray(grid.vertices), np.asarray(grid.faces), cam)
     assert (fine == sil).all()
+
+
+def test_the_summary_shows_each_meshs_silhouette_iou_where_the_scene_has_masks(capture):
+    """A scene with `reference_masks` (and its cameras) but no reference mesh: the silhouette
+    rule's JSON joins the mesh's metrics (`evaluate --silhouette`), the summary's table grows a
+    silhouette IoU column, and the finest mesh, whose Chamfer against itself is blanked, keeps
+    its IoU; a scene without masks gets no empty column."""
+    from video2mesh.cli import main
+    from video2mesh.report import summary_rows, to_html
+
+    base = capture["dir"] / "results" / "s" / "r"
+    (base / "mesh").mkdir(parents=True)
+    (base / "eval").mkdir()
+    (capture["dir"] / "results" / "s" / "transforms.json").write_text(
+        json.dumps({"sphere_center": CENTER.tolist(), "sphere_radius": 1.5, "frames": []})
+    )
+    for it, scale in ((200, 1.0), (100, 0.8)):  # the finest first; the early mesh 20 % small
+        mesh = base / "mesh" / f"it{it}_res64.ply"
+        _ball().apply_transform(trimesh.transformations.scale_matrix(scale, CENTER)).export(mesh)
+        mesh.with_suffix(".json").write_text(json.dumps({"faces": 1, "iteration": it}))
+        sil = base / "eval" / f"it{it}_res64.silhouette.json"
+        args = ["--mesh", str(mesh), "--cameras", str(capture["cameras"])]
+        assert main(["silhouette", *args, "--masks", str(capture["masks"]), "--out", str(sil)]) == 0
+        finest = base / "mesh" / "it200_res64.ply"  # the run's finest: no reference mesh
+        ev = ["--mesh", str(mesh), "--reference", str(finest), "--reference-kind", "finest-mesh"]
+        ev += ["--samples", "2000", "--silhouette", str(sil)]
+        assert main(["evaluate", *ev, "--output", str(base / "eval" / f"it{it}_res64.json")]) == 0
+    rows = summary_rows(sorted(base.glob("mesh/*.json")), sorted(base.glob("eval/it*0_res64.json")))
+    early, final = rows
+    assert final["chamfer_l1"] is None and early["chamfer_l1"] > 0  # the finest: against itself
+    assert final["silhouette_iou"] > 0.97 and final["silhouette_iou_min"] > 0.95
+    assert 0.55 < early["silhouette_iou"] < 0.7  # (0.8)² of the ball's area in every view
+    page = to_html(rows)
+    assert "<th>silhouette IoU</th>" in page and f"{final['silhouette_iou']:.4g}" in page
+    for row in rows:
+        row.pop("silhouette_iou")
+    assert "silhouette IoU" not in to_html(rows)

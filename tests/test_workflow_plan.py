@@ -32,6 +32,7 @@ CONFIG = {
             "images": "data/st",
             "reference": "scan.ply",
             "reference_cameras": "c.json",
+            "reference_masks": "data/st_masks",
             "real_size": {"height": 0.42},
         },
     },
@@ -68,6 +69,15 @@ def test_scene_kinds_and_references(plan: Plan) -> None:
         "cameras": "local:c.json",
     }
     assert plan.reference_inputs("sample", lambda p: 1 / 0)["mesh"].startswith("results/")
+    # object masks: each mesh's silhouette JSON feeds its evaluation, under the masks' cameras
+    assert plan.if_masks("statue", "builtin", "300", "128") == [
+        "results/statue/builtin/eval/it300_res128.silhouette.json"
+    ]
+    assert plan.if_masks("clip", "builtin", "300", "128") == []
+    assert plan.silhouette_inputs("statue", lambda p: f"local:{p}") == {
+        "cameras": "local:c.json",
+        "model": [f"results/statue/sfm/sparse/{n}.bin" for n in ("cameras", "images", "points3D")],
+    }
 
 
 def test_scene_settings(plan: Plan) -> None:

@@ -352,8 +352,10 @@ def evaluate_file(
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     alignment: str | Path | None = None,
+    silhouette: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one mesh file and write the JSON result."""
+    """Evaluate one mesh file and write the JSON result; ``silhouette``: the mesh's
+    ``video2mesh silhouette`` JSON, whose mean and lowest IoU join the metrics."""
     if reference_kind not in REFERENCE_KINDS:
         raise UserError(f"unknown reference kind {reference_kind!r}", f"use {REFERENCE_KINDS}")
     start = time.perf_counter()
@@ -381,6 +383,11 @@ def evaluate_file(
             load_mesh(mesh_path), load_mesh(reference_path), sphere, samples, seed, axes, refine
         )
     )
+    if silhouette:
+        scores = json.loads(Path(silhouette).read_text())
+        result["silhouette_iou"] = scores["mean_iou"]
+        result["silhouette_iou_min"] = scores["min_iou"]
+        result["silhouette_views"] = scores["views"]
     result["seconds"] = round(time.perf_counter() - start, 3)
     write_json(output, _finite(result))
     return result
@@ -407,6 +414,7 @@ def _run(args: argparse.Namespace) -> None:
         samples=args.samples,
         seed=args.seed,
         alignment=args.alignment,
+        silhouette=args.silhouette,
     )
 
 
@@ -431,6 +439,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--alignment",
         help="alignment.json of the reference stage: bounding box along the reference's own axes",
+    )
+    p.add_argument(
+        "--silhouette", help="the mesh's `video2mesh silhouette` JSON: its IoU joins the metrics"
     )
     p.add_argument("--output", required=True, help="metrics JSON to write")
     p.set_defaults(func=_run)

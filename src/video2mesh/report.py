@@ -47,6 +47,8 @@ METRICS = [
     "fscore_1pct",
     "normal_consistency",
     "cropped_area_fraction",
+    "silhouette_iou",
+    "silhouette_iou_min",
 ]
 # the same two numbers after the evaluation's ICP refinement (evaluate: ``refined``): the shape
 # alone, without the error of the cameras the reference was aligned by
@@ -144,10 +146,11 @@ SELF_REFERENCE = "itself (the finest mesh): no score"
 def scored(ev: dict[str, Any]) -> dict[str, Any]:
     """An evaluation as the tables show it: the finest mesh of a capture without a reference is
     its runs' reference and scores perfectly against itself by construction, which is no result,
-    so its metrics are left blank."""
+    so its metrics are left blank; its silhouette IoU (under the masks' cameras) stays."""
     if not ev.get("self_reference"):
         return ev
-    return {"reference_kind": SELF_REFERENCE, "seconds": ev.get("seconds")}
+    own = {k: ev.get(k) for k in ("silhouette_iou", "silhouette_iou_min") if k in ev}
+    return {"reference_kind": SELF_REFERENCE, "seconds": ev.get("seconds"), **own}
 
 
 def summary_rows(
@@ -243,12 +246,15 @@ HTML_COLUMNS = {
     "fscore_0.5pct": "F@0.5%",
     "fscore_1pct": "F@1%",
     "normal_consistency": "normal cons.",
+    "silhouette_iou": "silhouette IoU",
     "reference_kind": "reference",
     "train_seconds": "train s",
     "extract_seconds": "extract s",
     "gpu_minutes": "GPU-min",
     "cost_eur": "cost €",
 }
+
+SOME_SCENES = {"silhouette_iou"}
 
 _HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>video2mesh summary</title>
@@ -305,7 +311,9 @@ def to_html(rows: list[dict[str, Any]]) -> str:
             continue
         if isinstance(c, (int, float)) and c < best.get(r["scene"], float("inf")):
             best[r["scene"]] = c
-    head = "".join(f"<th>{html.escape(t)}</th>" for t in HTML_COLUMNS.values())
+    # columns only some scenes have (object masks) appear where a row has them
+    shown = [k for k in HTML_COLUMNS if k not in SOME_SCENES or any(r.get(k) for r in rows)]
+    head = "".join(f"<th>{html.escape(HTML_COLUMNS[k])}</th>" for k in shown)
     lines = []
     for r in rows:
         c = r.get("chamfer_l1")
@@ -314,7 +322,7 @@ def to_html(rows: list[dict[str, Any]]) -> str:
             ("<td class=t>" if isinstance(r.get(k), str) else "<td>")
             + html.escape(_short(k, r.get(k)))
             + "</td>"
-            for k in HTML_COLUMNS
+            for k in shown
         )
         lines.append(f"<tr{cls}>{cells}</tr>")
     return _HTML.format(head=head, body="\n".join(lines))

@@ -287,6 +287,24 @@ class Plan:
     def reference_kind(self, scene: str) -> str:
         return "ground-truth" if self.has_reference(scene) else "finest-mesh"
 
+    def has_masks(self, scene: str) -> bool:
+        """The scene names object masks (and their cameras): each mesh gets a silhouette IoU."""
+        return "reference_masks" in self.scenes[scene]
+
+    def silhouette_inputs(self, scene: str, source: Callable[[str], Any]) -> dict[str, Any]:
+        """The cameras the masks were seen by and the SfM model aligned to them (silhouette)."""
+        sparse = f"results/{scene}/sfm/sparse"
+        return {
+            "cameras": source(self.scenes[scene]["reference_cameras"]),
+            "model": [f"{sparse}/{name}.bin" for name in ("cameras", "images", "points3D")],
+        }
+
+    def if_masks(self, scene: str, run: str, iterations: str, resolution: str) -> list[str]:
+        """[the mesh's silhouette JSON] when the scene has masks, else [] (optional input)."""
+        if not self.has_masks(scene):
+            return []
+        return [f"results/{scene}/{run}/eval/it{iterations}_res{resolution}.silhouette.json"]
+
     def if_reference(self, scene: str, name: str) -> list[str]:
         """[results/{scene}/{name}] when the scene has a reference, else [] (optional inputs)."""
         return [f"results/{scene}/{name}"] if self.has_reference(scene) else []
