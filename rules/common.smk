@@ -17,6 +17,7 @@ from video2mesh.workflow import (
     config_error,
     one_of,
     quoted,
+    scene_source_error,
     typed_values,
 )
 
@@ -35,26 +36,9 @@ def validate_config():
 
 def check_source_paths():
     """Every local file a scene names exists (main process only: remote jobs lack them)."""
-    for scene, c in config["scenes"].items():
-        for key in (
-            "video",
-            "images",
-            "reference",
-            "reference_cameras",
-            "reference_masks",
-        ):
-            if key in c and not os.path.exists(c[key]):
-                raise WorkflowError(
-                    f"scene '{scene}': {key}: {c[key]} does not exist. What to do: fix "
-                    f"scenes: {scene}: {key}: in the config (paths are relative to the "
-                    "directory snakemake runs in)"
-                )
-        if "reference_masks" in c and "reference_cameras" not in c:
-            raise WorkflowError(
-                f"scene '{scene}': reference_masks needs the cameras they were seen by. What "
-                f"to do: add scenes: {scene}: reference_cameras: (cameras.json in the sample's "
-                "format), or remove reference_masks"
-            )
+    problem = scene_source_error(config["scenes"], os.path.exists)
+    if problem:
+        raise WorkflowError(problem)
 
 
 validate_config()

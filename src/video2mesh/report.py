@@ -47,9 +47,11 @@ METRICS = [
     "fscore_1pct",
     "normal_consistency",
     "cropped_area_fraction",
-    "silhouette_iou",
-    "silhouette_iou_min",
 ]
+# scenes with object masks (reference_masks): no reference mesh is needed, so the finest mesh
+# scored against itself keeps them, and the table shows them only where a scene has them
+SILHOUETTE = ["silhouette_iou", "silhouette_iou_min"]
+METRICS += SILHOUETTE
 # the same two numbers after the evaluation's ICP refinement (evaluate: ``refined``): the shape
 # alone, without the error of the cameras the reference was aligned by
 REFINED = ["chamfer_pct", "object_share"]
@@ -149,7 +151,7 @@ def scored(ev: dict[str, Any]) -> dict[str, Any]:
     so its metrics are left blank; its silhouette IoU (under the masks' cameras) stays."""
     if not ev.get("self_reference"):
         return ev
-    own = {k: ev.get(k) for k in ("silhouette_iou", "silhouette_iou_min") if k in ev}
+    own = {k: ev[k] for k in SILHOUETTE if k in ev}
     return {"reference_kind": SELF_REFERENCE, "seconds": ev.get("seconds"), **own}
 
 
@@ -254,8 +256,6 @@ HTML_COLUMNS = {
     "cost_eur": "cost €",
 }
 
-SOME_SCENES = {"silhouette_iou"}
-
 _HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>video2mesh summary</title>
 <style>
@@ -311,8 +311,9 @@ def to_html(rows: list[dict[str, Any]]) -> str:
             continue
         if isinstance(c, (int, float)) and c < best.get(r["scene"], float("inf")):
             best[r["scene"]] = c
-    # columns only some scenes have (object masks) appear where a row has them
-    shown = [k for k in HTML_COLUMNS if k not in SOME_SCENES or any(r.get(k) for r in rows)]
+    shown = [
+        k for k in HTML_COLUMNS if k not in SILHOUETTE or any(r.get(k) is not None for r in rows)
+    ]
     head = "".join(f"<th>{html.escape(HTML_COLUMNS[k])}</th>" for k in shown)
     lines = []
     for r in rows:

@@ -79,6 +79,29 @@ def did_you_mean(given: Iterable[str], known: Iterable[str]) -> str:
     return " (did you mean " + ", ".join(f"{c!r} for {k!r}" for k, c in pairs) + "?)"
 
 
+SOURCE_KEYS = ("video", "images", "reference", "reference_cameras", "reference_masks")
+
+
+def scene_source_error(scenes: dict[str, Any], exists: Callable[[str], bool]) -> str | None:
+    """What is wrong with the files the scenes name (None: nothing): a path that does not
+    exist, or object masks without the cameras they were seen by."""
+    for scene, c in scenes.items():
+        for key in SOURCE_KEYS:
+            if key in c and not exists(c[key]):
+                return (
+                    f"scene '{scene}': {key}: {c[key]} does not exist. What to do: fix "
+                    f"scenes: {scene}: {key}: in the config (paths are relative to the "
+                    "directory snakemake runs in)"
+                )
+        if "reference_masks" in c and "reference_cameras" not in c:
+            return (
+                f"scene '{scene}': reference_masks needs the cameras they were seen by. What "
+                f"to do: add scenes: {scene}: reference_cameras: (cameras.json in the sample's "
+                "format), or remove reference_masks"
+            )
+    return None
+
+
 def config_error(cause: Any) -> str:
     """One line for a config that fails the schema: the key's path, what is wrong (with the key
     a misspelt one resembles), what the key takes (its schema description) and what to do.
