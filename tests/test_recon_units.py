@@ -200,8 +200,10 @@ def test_finest_grid_follows_the_images_pixel_footprint(tmp_path) -> None:
     from video2mesh.recon.presets import MAX_GRID_RES, grid_resolution_for
     from video2mesh.recon.synthetic import sphere_sdf, write_scene
 
-    cfg, _ = build_config({"preset": "gpu"}, "object")
-    assert cfg.hash_max_res == 0  # the GPU default follows the images
+    gpu, _ = build_config({"preset": "gpu"}, "object")
+    assert gpu.hash_max_res == 0  # the GPU default follows the images
+    assert gpu.hash_pixels_per_cell == 2  # on two pixels' footprint (RESULTS.md, session 34)
+    cfg, _ = build_config({"preset": "gpu", "train": {"hash_pixels_per_cell": 1}}, "object")
     tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=2, size=256, cam_dist=3.0)
     f = 256 / (2 * math.tan(math.radians(25)))  # write_scene's 50° field of view
     # at half a radius in front of the centre, the median camera 3 radii away
@@ -226,9 +228,8 @@ def test_finest_grid_follows_the_images_pixel_footprint(tmp_path) -> None:
     assert grid_resolution_for(1e-5, cfg) == MAX_GRID_RES
     with pytest.raises(UserError, match="hash_max_res"):
         build_config({"preset": "gpu", "train": {"hash_max_res": -1}}, "object")
-    # a cell on every two pixels' footprint: each capture's grid one power of two coarser
-    coarse, _ = build_config({"preset": "gpu", "train": {"hash_pixels_per_cell": 2}}, "object")
-    assert [grid_resolution_for(fp, coarse) for fp in (0.0069, 0.0032, 0.0023)] == [256, 512, 1024]
+    # the GPU preset's cell on every two pixels' footprint: each grid one power of two coarser
+    assert [grid_resolution_for(fp, gpu) for fp in (0.0069, 0.0032, 0.0023)] == [256, 512, 1024]
     with pytest.raises(UserError, match="hash_pixels_per_cell"):
         build_config({"preset": "gpu", "train": {"hash_pixels_per_cell": 0}}, "object")
 

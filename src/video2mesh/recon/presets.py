@@ -47,11 +47,8 @@ class TrainConfig:
     # cells than pixels have nothing to fit and came out as bumps, holes and dents on the
     # validation set (benchmarks/realworld/RESULTS.md: the vase 1.21 → 0.76 % at 3000 its)
     hash_max_res: int = 0
-    # with hash_max_res 0: pixels on the object per finest cell (2: a grid half as fine). A
-    # lead, not a default: on the GPU preset (H100, 5000 its) a finest grid of 256 instead of
-    # 512 took the generated cups' curtain draws from 1.5 % to 0.8 % at the cost of 0.05 on
-    # the good draws; the real captures with fine detail were not screened yet
-    # (benchmarks/realworld/RESULTS.md, session 32 d)
+    # with hash_max_res 0: pixels on the object per finest cell (2: a grid half as fine; the
+    # GPU preset's choice, see PRESETS)
     hash_pixels_per_cell: float = 1.0
     hash_range: float = 2.0
     # SDF MLP (official: 1 × 256, softplus β=100, geometric init to a sphere of radius 0.5)
@@ -249,6 +246,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         # a tie on DTU 65 (0.942 / 0.943 at 5000, H100); on by the CPU preset's evidence
         # (RESULTS.md, session 30)
         "bg_colour_padding": 0.05,
+        # one finest cell on two pixels' footprint (256 at 480 px, 512 at DTU's 957): on the
+        # H100 at 5000 its the cups' bad draws 1.5-1.6 -> 0.77-1.09 % (the dark cup's shadowed
+        # table sheets gone), the temple's silhouettes the same (0.846; 0.887), DTU 65 at a
+        # grid 4x coarser still 0.952 against 0.947; the cups' good draws -0.05 points at 256
+        # (benchmarks/realworld/RESULTS.md, sessions 32 d and 34)
+        "hash_pixels_per_cell": 2.0,
     },
     "cpu": {
         # DTU 65 under seed 27: IoU 0.64 → 0.92 (restarted at iteration 30); every other run
