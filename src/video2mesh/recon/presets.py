@@ -248,9 +248,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bg_colour_padding": 0.05,
         # one finest cell on two pixels' footprint (256 at 480 px, 512 at DTU's 957): on the
         # H100 at 5000 its the cups' bad draws 1.5-1.6 -> 0.77-1.09 % (the dark cup's shadowed
-        # table sheets gone), the temple's silhouettes the same (0.846; 0.887), DTU 65 at a
-        # grid 4x coarser still 0.952 against 0.947; the cups' good draws -0.05 points at 256
-        # (benchmarks/realworld/RESULTS.md, sessions 32 d and 34)
+        # table sheets gone), the temple's silhouettes the same (0.846; 0.887), DTU 24 0.934
+        # against 0.924, the dino a tie; over two seeds the cups' mean 0.99 / 0.77 % against
+        # 1.02 / 1.15 (benchmarks/realworld/RESULTS.md, sessions 32 d, 34 and 35)
         "hash_pixels_per_cell": 2.0,
     },
     "cpu": {
