@@ -383,6 +383,32 @@ CAPTURES = [
         "round: a CO3D sequence; no cameras, no masks",
         lambda s: read_photos(s, "examples/apple/images"),
     ),
+    # Session 35, held out: two more real captures found with the search tools, run once with
+    # the defaults as found (RESULTS.md, session 35), never tuned on.
+    Capture(
+        "viking_black",
+        "rshilliday/sfm",
+        "ca0eead387ba68582bf166c9a0780adcd99e3bf3",
+        "datasets/Viking",
+        "the repository's LICENSE: Apache-2.0; README: 'Viking image set was created by me' "
+        "(the author's own photos); local validation only, never redistributed",
+        "a painted ceramic Viking figurine on a black surface before a black backdrop, 49 "
+        "portrait photos (504x672) from all round on a tilted ring (a turntable); no cameras, "
+        "no masks",
+        lambda s: read_photos(s, "datasets/Viking"),
+    ),
+    Capture(
+        "miku_stool",
+        "LiYu0524/Nerf-nerfacto-3Dgauss",
+        "c73689eaf25c8ad8efb480dbed47173d765d1158",
+        "nerf-pytorch/miku_data/train",
+        "no licence stated in the repository; frames of the author's own phone video (README); "
+        "local validation only, never redistributed",
+        "an anime figurine sitting on a printed tin box on a round blue plastic stool in a "
+        "tiled room (doors, shelves, a broom), 112 landscape frames (1278x716) of a hand-held "
+        "phone video from all round; no cameras, no masks",
+        lambda s: read_photos(s, "nerf-pytorch/miku_data/train"),
+    ),
 ]
 
 
