@@ -492,3 +492,38 @@ def test_a_bowl_of_table_round_the_foot_is_cut_to_the_boxs_footprint(kind: str):
     kept, stats = isolate(mesh, plane, radius=1.0, support="keep", box=box)
     assert "beyond_footprint_share" not in stats  # support: keep keeps any table left
     assert len(kept.faces) == len(mesh.faces)
+
+
+def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
+    """A box standing on a stool's round top that SfM found no plane on (session 35's figurine
+    on a plain plastic stool): `support: mesh` finds the top on the mesh and cuts it, the box
+    stays whole; the default (`remove`) has no plane to cut with and keeps the disc."""
+    from video2mesh.visibility import read_cameras
+
+    body = trimesh.creation.box(extents=[0.3, 0.3, 0.5])
+    body.apply_translation([0.0, 0.0, 0.25])
+    top = trimesh.creation.cylinder(radius=0.45, height=0.04, sections=64)
+    top.apply_translation([0.0, 0.0, -0.02])
+    turn = trimesh.transformations.rotation_matrix(np.radians(35), [1.0, 2.0, 0.5])
+    mesh = trimesh.util.concatenate([body, top])
+    mesh.apply_transform(turn)
+    rot = turn[:3, :3]
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    eyes = np.stack([2.2 * np.cos(t), 2.2 * np.sin(t), 0.9 + 0.2 * np.sin(3 * t)], 1)
+    target = np.array([0.0, 0.0, 0.25])
+    c2w = [turn @ look_at_c2w(e, target, np.array([0, 0, 1.0])) for e in eyes]
+    cams = read_cameras(_transforms_of(c2w, tmp_path / "transforms.json"))
+
+    kept, stats = isolate(mesh, None, radius=1.0, support="remove", cameras=cams)
+    assert "support_from_mesh" not in stats and kept.area == pytest.approx(mesh.area, rel=1e-6)
+
+    out, stats = isolate(mesh, None, radius=1.0, support="mesh", cameras=cams)
+    found = Plane.from_json(stats["support_from_mesh"])
+    assert found.normal @ (rot @ [0.0, 0.0, 1.0]) > 0.999
+    assert abs(found.height(turn[:3, 3])) < 0.01  # through the top, under the box's foot
+    back = out.vertices @ rot  # into the frame the scene was built in
+    assert np.abs(back[:, :2]).max() < 0.16  # the disc went: nothing beyond the box's side
+    assert back[:, 2].max() == pytest.approx(0.5, abs=0.01)  # the box's top stayed
+    assert out.area == pytest.approx(body.area - 0.09, rel=0.05)  # all but its bottom
+    with pytest.raises(ValueError, match=r"object\.support"):
+        isolate(mesh, None, radius=1.0, support="lowest", cameras=cams)

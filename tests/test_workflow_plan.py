@@ -34,6 +34,7 @@ CONFIG = {
             "reference_cameras": "c.json",
             "reference_masks": "data/st_masks",
             "real_size": {"height": 0.42},
+            "object": {"support": "mesh"},  # a small plain support SfM may miss
         },
     },
     "frames": {"count": 100, "max_size": 960},
@@ -88,6 +89,7 @@ def test_scene_settings(plan: Plan) -> None:
     assert plan.sfm_matcher("clip") == "sequential" and plan.sfm_matcher("statue") == "exhaustive"
     assert plan.isolate_args("clip") == "--object-support keep --object-floaters keep"
     assert plan.isolate_args("sample") == "--object-support remove --object-floaters remove"
+    assert plan.isolate_args("statue") == "--object-support mesh --object-floaters remove"
     assert plan.support_arg("clip") == "--no-support" and plan.support_arg("sample") == ""
     assert plan.sphere_overrides("clip") == '{"radius": 2.0}'
     assert plan.scene_type("statue") == "object"

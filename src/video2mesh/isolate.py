@@ -48,6 +48,13 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   box) miss (benchmarks/realworld/RESULTS.md, session 31). Part of the object sticking out of
   the box on one side stays.
 
+- ``support: mesh`` (not the default): where the scene stage found no support in SfM's points,
+  the plane is looked for on the mesh (`mesh_support`) and cut as above (not the bowl test,
+  whose footprint is SfM's box). A small plain support holds too few SfM points: a figurine
+  on a round plastic stool's top (session 35) came out standing on a disc of it, 15 % of the
+  mesh's area, which this cut takes; but a sculpture's own flat base looks the same on its
+  mesh, so it is for captures the user knows stand on such a support.
+
 Works on any backend's mesh, in world units; without a support plane nothing is cut, and only the
 component tests run.
 """
@@ -61,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from video2mesh.sphere import ObjectBox
-from video2mesh.support import Plane, up_frame
+from video2mesh.support import Plane, find_support, up_frame
 
 if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
     from video2mesh.visibility import Views
@@ -85,6 +92,9 @@ FOOTPRINT_SECTORS = 24  # round the box's centre on the plane
 FOOTPRINT_ROUND = 0.5  # share of the sectors: above it the area beyond goes round, a bowl
 SECTOR_AREA = 0.001  # of the area left, for a sector to count
 MODES = ("remove", "keep")
+# "mesh": as "remove", and where SfM's points show no support, the one the mesh shows
+SUPPORT_MODES = ("remove", "keep", "mesh")
+MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 
 
 def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
@@ -132,21 +142,26 @@ def isolate(
 ) -> tuple[Any, dict[str, Any]]:
     """The mesh without its support, floaters and hidden parts, and what was removed (area
     shares)."""
-    for name, value in (("support", support), ("floaters", floaters)):
-        if value not in MODES:
-            raise ValueError(f"object.{name} is {value!r}, not one of {MODES}")
+    for name, value, modes in (("support", support, SUPPORT_MODES), ("floaters", floaters, MODES)):
+        if value not in modes:
+            raise ValueError(f"object.{name} is {value!r}, not one of {modes}")
     faces = np.asarray(mesh.faces)
     areas = np.asarray(mesh.area_faces)
     total = float(areas.sum()) or 1.0
     centers = np.asarray(mesh.triangles_center)
     keep = np.ones(len(faces), bool)
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
+    from_mesh = plane is None and support == "mesh" and cameras is not None
+    if from_mesh:
+        plane = mesh_support(mesh, cameras)
+        stats["support_from_mesh"] = plane.as_json() if plane is not None else None
+    cut = support != "keep" and plane is not None
     seen = None
     if cameras is not None and floaters == "remove":
         from video2mesh.visibility import seen_faces
 
         seen = seen_faces(mesh, cameras, device)
-    if support == "remove" and plane is not None:
+    if cut:
         heights = plane.height(centers)
         facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
         flat = (heights < BAND * radius) & (facing > np.cos(np.radians(BAND_TILT_DEG)))
@@ -182,7 +197,8 @@ def isolate(
         stats["floater_area_share"] = float(areas[drop].sum() / total)
         stats["floaters_removed"] = len(np.unique(labels[~big[labels]]))
         keep[drop] = False
-    if support == "remove" and plane is not None and box is not None and keep.any():
+    # (the box's basis holds SfM's plane: a plane from the mesh has no footprint in it)
+    if cut and not from_mesh and box is not None and keep.any():
         low = keep & beyond_footprint(centers, plane, box, radius)
         left = float(areas[keep].sum())
         stats["beyond_footprint_share"] = float(areas[low].sum() / left)
@@ -199,6 +215,23 @@ def isolate(
         return mesh, stats
     out = mesh.submesh([np.nonzero(keep)[0]], append=True, only_watertight=False)
     return out, stats
+
+
+def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
+    """The support plane as the mesh shows it (``support: mesh``): `find_support` on points
+    spread evenly over the mesh's area, in world units, without its spread test (the sphere
+    clips the mesh's table). For a small plain support that SfM finds too few points on, such
+    as a stool's top under a figurine (benchmarks/realworld/RESULTS.md, session 35); an
+    object's own flat base shows the same way on its mesh, hence not the default."""
+    import trimesh
+
+    from video2mesh.sphere import look_at_point
+
+    points, _ = trimesh.sample.sample_surface(mesh, MESH_SAMPLES, seed=0)
+    c2w = np.array(cameras.cameras.c2w, float)  # sphere-normalised → world
+    c2w[:, :3, 3] = cameras.center + cameras.radius * c2w[:, :3, 3]
+    look = look_at_point(c2w[:, :3, 3], c2w[:, :3, 2])
+    return find_support(np.asarray(points), c2w, look, min_spread=0.0)
 
 
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:

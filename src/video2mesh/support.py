@@ -163,8 +163,12 @@ def find_support(
     *,
     iterations: int = 600,
     seed: int = 0,
+    min_spread: float = MIN_SPREAD,
 ) -> Plane | None:
-    """The support plane under the object the cameras look at, or None if there is none."""
+    """The support plane under the object the cameras look at, or None if there is none.
+
+    ``min_spread`` (of scale): how far out from under the object the plane's points must reach
+    (0: no test, for points on a mesh that the bounding sphere clips)."""
     centers = c2w[:, :3, 3]
     up = camera_up(c2w)
     scale = float(np.median(np.linalg.norm(centers - look, axis=1)))
@@ -201,7 +205,7 @@ def find_support(
         plane = _refined(near, n, d, up, tol, min_inliers)
         if (
             plane is not None
-            and _reaches_beyond(near, plane, look, scale)
+            and _reaches_beyond(near, plane, look, min_spread * scale)
             and not _hides_points_below(near, plane)
         ):
             return plane
@@ -232,13 +236,13 @@ def _same_plane(
     return bool(n @ n0 > np.cos(np.radians(5.0)) and abs((n - n0) @ look + d - d0) < 2 * tol)
 
 
-def _reaches_beyond(near: np.ndarray, plane: Plane, look: np.ndarray, scale: float) -> bool:
+def _reaches_beyond(near: np.ndarray, plane: Plane, look: np.ndarray, spread: float) -> bool:
     """Whether the plane's points spread out from under the object as a table or floor does
-    (their 90th-percentile distance from the look-at point's foot over ``MIN_SPREAD`` × scale),
-    not only under it as the top of an object's own plinth."""
+    (their 90th-percentile distance from the look-at point's foot over ``spread``), not only
+    under it as the top of an object's own plinth."""
     inl = near[np.abs(plane.height(near)) < plane.tolerance]
     across = (inl - plane.project(look)) @ up_frame(plane.normal)[:2].T
-    return float(np.quantile(np.linalg.norm(across, axis=1), 0.9)) > MIN_SPREAD * scale
+    return float(np.quantile(np.linalg.norm(across, axis=1), 0.9)) > spread
 
 
 def _hides_points_below(near: np.ndarray, plane: Plane) -> bool:

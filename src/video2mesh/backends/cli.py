@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(m)
     m.add_argument("--ckpt", required=True, type=Path)
     m.add_argument("--resolution", required=True, type=int)
-    m.add_argument("--object-support", choices=["remove", "keep"], default="keep")
+    m.add_argument("--object-support", choices=["remove", "keep", "mesh"], default="keep")
     m.add_argument("--object-floaters", choices=["remove", "keep"], default="keep")
     m.add_argument("--stats", required=True, type=Path, help="stats JSON to write")
     m.set_defaults(func=_mesh)

@@ -181,7 +181,7 @@ def run_extract(job: ExtractJob) -> dict[str, Any]:
         verts = verts_c
     out_mesh = trimesh.Trimesh(verts, faces, vertex_colors=rgb, process=False)
     cleaned = None
-    if job.support == "remove" or job.floaters == "remove":
+    if job.support != "keep" or job.floaters == "remove":
         from video2mesh.isolate import isolate_scene_mesh
 
         out_mesh, cleaned = isolate_scene_mesh(out_mesh, job.transforms, job.support, job.floaters)

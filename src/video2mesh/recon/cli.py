@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--transforms", type=Path, help="transforms.json: its support plane isolates an object"
     )
-    e.add_argument("--object-support", choices=["remove", "keep"], default="keep")
+    e.add_argument("--object-support", choices=["remove", "keep", "mesh"], default="keep")
     e.add_argument("--object-floaters", choices=["remove", "keep"], default="keep")
     e.set_defaults(func=_extract)
 

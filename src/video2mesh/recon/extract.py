@@ -367,7 +367,7 @@ def extract_checkpoint(
 
     world = verts * radius + center
     mesh = trimesh.Trimesh(world, faces, vertex_colors=rgb, process=False)
-    if meta is not None and (support == "remove" or floaters == "remove"):
+    if meta is not None and (support != "keep" or floaters == "remove"):
         from video2mesh.isolate import isolate_scene_mesh
 
         mesh, raw["isolate"] = isolate_scene_mesh(mesh, meta, support, floaters, device)
