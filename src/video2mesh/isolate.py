@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from video2mesh.sphere import ObjectBox
-from video2mesh.support import Plane, find_support, up_frame
+from video2mesh.support import MAX_TILT_DEG, Plane, camera_up, find_support, up_frame
 
 if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
     from video2mesh.visibility import Views
@@ -227,11 +227,13 @@ def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
 
     from video2mesh.sphere import look_at_point
 
-    points, _ = trimesh.sample.sample_surface(mesh, MESH_SAMPLES, seed=0)
+    points, face = trimesh.sample.sample_surface(mesh, MESH_SAMPLES, seed=0)
     c2w = np.array(cameras.cameras.c2w, float)  # sphere-normalised → world
     c2w[:, :3, 3] = cameras.center + cameras.radius * c2w[:, :3, 3]
     look = look_at_point(c2w[:, :3, 3], c2w[:, :3, 2])
-    return find_support(np.asarray(points), c2w, look, min_spread=0.0)
+    up = np.asarray(mesh.face_normals)[face] @ camera_up(c2w)
+    facing_up = up > np.cos(np.radians(MAX_TILT_DEG))
+    return find_support(np.asarray(points), c2w, look, min_spread=0.0, facing_up=facing_up)
 
 
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:

@@ -164,24 +164,29 @@ def find_support(
     iterations: int = 600,
     seed: int = 0,
     min_spread: float = MIN_SPREAD,
+    facing_up: np.ndarray | None = None,
 ) -> Plane | None:
     """The support plane under the object the cameras look at, or None if there is none.
 
     ``min_spread`` (of scale): how far out from under the object the plane's points must reach
-    (0: no test, for points on a mesh that the bounding sphere clips)."""
+    (0: no test, for points on a mesh that the bounding sphere clips). ``facing_up``: which
+    points may be drawn for the candidate planes (points on a mesh whose face looks up: a
+    support of a few % of the area is then drawn at all)."""
     centers = c2w[:, :3, 3]
     up = camera_up(c2w)
     scale = float(np.median(np.linalg.norm(centers - look, axis=1)))
     tol = INLIER_FRACTION * scale
-    near = points[np.linalg.norm(points - look, axis=1) < 1.2 * scale]
-    if len(near) < MIN_INLIERS:
+    close = np.linalg.norm(points - look, axis=1) < 1.2 * scale
+    near = points[close]
+    drawn = near if facing_up is None else points[close & facing_up]
+    if len(near) < MIN_INLIERS or len(drawn) < 3:
         return None
     min_inliers = max(MIN_INLIERS, int(MIN_SHARE * len(near)))
     cos_tilt = np.cos(np.radians(MAX_TILT_DEG))
     rng = np.random.default_rng(seed)
     found: list[tuple[int, np.ndarray, float]] = []
     for _ in range(iterations):
-        fit = _plane_through(near[rng.choice(len(near), 3, replace=False)])
+        fit = _plane_through(drawn[rng.choice(len(drawn), 3, replace=False)])
         if fit is None:
             continue
         n, d = fit
