@@ -231,9 +231,19 @@ def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
     c2w = np.array(cameras.cameras.c2w, float)  # sphere-normalised → world
     c2w[:, :3, 3] = cameras.center + cameras.radius * c2w[:, :3, 3]
     look = look_at_point(c2w[:, :3, 3], c2w[:, :3, 2])
-    up = np.asarray(mesh.face_normals)[face] @ camera_up(c2w)
-    facing_up = up > np.cos(np.radians(MAX_TILT_DEG))
-    return find_support(np.asarray(points), c2w, look, min_spread=0.0, facing_up=facing_up)
+    normals = np.asarray(mesh.face_normals)[face]
+    facing_up = normals @ camera_up(c2w) > np.cos(np.radians(MAX_TILT_DEG))
+    plane = find_support(np.asarray(points), c2w, look, min_spread=0.0, facing_up=facing_up)
+    if plane is None:
+        return None
+    # A reconstructed top is bumpy (the stool's: ±4 % of the radius), and a least-squares
+    # plane through its thin band of inliers tilts with the draw (up to 25° between meshes of
+    # one run): the mean normal of the faces on it, and their median height, do not (2°).
+    on = facing_up & (np.abs(plane.height(points)) < 2 * plane.tolerance)
+    normal = normals[on].mean(axis=0)
+    normal /= np.linalg.norm(normal)
+    offset = -float(np.median(points[on] @ normal))
+    return Plane(normal, offset, plane.inliers, plane.tolerance)
 
 
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:
