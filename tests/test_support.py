@@ -525,5 +525,11 @@ def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     assert np.abs(back[:, :2]).max() < 0.16  # the disc went: nothing beyond the box's side
     assert back[:, 2].max() == pytest.approx(0.5, abs=0.01)  # the box's top stayed
     assert out.area == pytest.approx(body.area - 0.09, rel=0.05)  # all but its bottom
+    # the box alone, floating: its bottom faces away from the cameras, its top is above the
+    # point they look at; nothing is a support, nothing is cut
+    alone = body.copy()
+    alone.apply_transform(turn)
+    same, stats = isolate(alone, None, radius=1.0, support="mesh", cameras=cams)
+    assert stats["support_from_mesh"] is None and len(same.faces) == len(alone.faces)
     with pytest.raises(ValueError, match=r"object\.support"):
         isolate(mesh, None, radius=1.0, support="lowest", cameras=cams)
