@@ -189,9 +189,12 @@ def test_a_long_lens_ring_registers_by_relaxed_mapping(tmp_path):
     stats = run_sfm(archive, tmp_path / "sfm", scene="long_lens", matcher="exhaustive")
 
     assert stats["registered"] == stats["total"] == 24
-    first, relaxed = stats["attempts"][:2]  # the default features, as is and relaxed
-    assert not first["relaxed"] and first["registered"] < 0.6 * 24  # fails as is
-    assert relaxed["relaxed"] and relaxed["registered"] == 24
+    as_is = [a["registered"] for a in stats["attempts"] if not a["relaxed"]]
+    relaxed = [a["registered"] for a in stats["attempts"] if a["relaxed"]]
+    assert as_is and max(as_is) < 0.6 * 24  # fails as is, on the default and faint features
+    # relaxed, all 24: on the default features in most draws, once (CI, session 35: 11 there)
+    # only on the faint ones; COLMAP's multi-threaded mapping is not bit-reproducible
+    assert 24 in relaxed
     errors = align_to_truth(pycolmap.Reconstruction(tmp_path / "sfm" / "sparse"), truth)
     assert errors["median_center_error_rel"] < 0.01
     assert errors["max_rotation_error_deg"] < 1.0
