@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from video2mesh.errors import UserError
+from video2mesh.isolate import MODES, SUPPORT_MODES
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(m)
     m.add_argument("--ckpt", required=True, type=Path)
     m.add_argument("--resolution", required=True, type=int)
-    m.add_argument("--object-support", choices=["remove", "keep", "mesh"], default="keep")
-    m.add_argument("--object-floaters", choices=["remove", "keep"], default="keep")
+    m.add_argument("--object-support", choices=SUPPORT_MODES, default="keep")
+    m.add_argument("--object-floaters", choices=MODES, default="keep")
     m.add_argument("--stats", required=True, type=Path, help="stats JSON to write")
     m.set_defaults(func=_mesh)
 

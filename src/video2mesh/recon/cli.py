@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+from video2mesh.isolate import MODES, SUPPORT_MODES
+
 log = logging.getLogger(__name__)
 
 
@@ -69,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--transforms", type=Path, help="transforms.json: its support plane isolates an object"
     )
-    e.add_argument("--object-support", choices=["remove", "keep", "mesh"], default="keep")
-    e.add_argument("--object-floaters", choices=["remove", "keep"], default="keep")
+    e.add_argument("--object-support", choices=SUPPORT_MODES, default="keep")
+    e.add_argument("--object-floaters", choices=MODES, default="keep")
     e.set_defaults(func=_extract)
 
 
