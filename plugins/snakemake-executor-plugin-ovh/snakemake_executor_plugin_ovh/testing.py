@@ -64,6 +64,13 @@ class Emulator:
                 page, pages = page + 1, int(r.json()["metadata"]["pageCount"])
         return items
 
+    def log(self, job_id: str) -> str:
+        """The job's log as the API serves it."""
+        with self._client() as c:
+            r = c.get(f"/v1/job/{job_id}/log")
+            r.raise_for_status()
+            return r.text
+
     def kill_unfinished(self) -> None:
         """Kill every job not finished yet: a test's leftovers must not hold the next test's
         GPU quota."""

@@ -94,6 +94,10 @@ def test_kill_errors_at_shutdown(
             ),
             timeout=120,
         )
+        # the rule itself runs: before that, the job still fetches the workflow's sources,
+        # which Snakemake deletes from S3 as it exits, so a job orphaned by a failed kill
+        # would fail on its own instead of waiting for the hand kill (once, on a loaded VM)
+        emulator.wait_for(lambda: "[job] started\n" in emulator.log(job["id"]), timeout=120)
         if persistent:  # more failures than the 7 tries of a kill
             emulator.faults(errors={"kill": [503] * 10})
         else:  # two errors and one answer slower than the client's timeout
