@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from video2mesh.isolate import FLOATER_SHARE, isolate
+from video2mesh.isolate import FLOATER_SHARE, MESH_SUPPORT_BELOW, isolate
 from video2mesh.sample import look_at_c2w
 from video2mesh.sphere import Cameras, in_view_share, look_at_point, object_sphere
-from video2mesh.support import Plane, camera_up, find_support
+from video2mesh.support import Plane, below_sphere_share, camera_up, find_support
 
 TARGET = np.array([0.1, -0.05, 0.5])  # where the cameras look: the object's middle
 
@@ -497,7 +497,8 @@ def test_a_bowl_of_table_round_the_foot_is_cut_to_the_boxs_footprint(kind: str):
 def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     """A box standing on a stool's round top that SfM found no plane on (session 35's figurine
     on a plain plastic stool): `support: mesh` finds the top on the mesh and cuts it, the box
-    stays whole; the default (`remove`) has no plane to cut with and keeps the disc."""
+    stays whole; the default (`remove`) does the same where SfM's points go on under the sphere
+    (the floor under the stool), and keeps the disc where they do not (filmed on black)."""
     from video2mesh.visibility import read_cameras
 
     body = trimesh.creation.box(extents=[0.3, 0.3, 0.5])
@@ -533,3 +534,29 @@ def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     assert stats["support_from_mesh"] is None and len(same.faces) == len(alone.faces)
     with pytest.raises(ValueError, match=r"object\.support"):
         isolate(mesh, None, radius=1.0, support="lowest", cameras=cams)
+    # the default, with the miku's share of SfM points under the sphere (0.16), and just under
+    # the line: nothing under it but SfM's stray points
+    auto, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.16)
+    assert Plane.from_json(stats["support_from_mesh"]).normal @ found.normal > 0.9999
+    assert len(auto.faces) == len(out.faces)
+    kept, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.9 * MESH_SUPPORT_BELOW)
+    assert "support_from_mesh" not in stats and len(kept.faces) == len(mesh.faces)
+    # `keep` keeps it whatever lies under the sphere
+    kept, stats = isolate(mesh, None, radius=1.0, support="keep", cameras=cams, below=0.16)
+    assert "support_from_mesh" not in stats and len(kept.faces) == len(mesh.faces)
+
+
+def test_points_below_the_sphere_tell_a_stool_from_a_plinth_on_black():
+    """The share of SfM points under the sphere's bottom: a room's floor under a stool that the
+    sphere cuts through counts, SfM's noise about a floor the sphere ends on does not."""
+    rng = np.random.default_rng(0)
+    up = np.array([0.0, 0.0, 1.0])
+    center, radius = np.array([0.0, 0.0, 0.5]), 0.5
+    figurine = rng.normal([0.0, 0.0, 0.5], 0.15, (800, 3))
+    floor = np.c_[rng.uniform(-3, 3, (200, 2)), np.full(200, -1.0)]  # 1.5 radii under the foot
+    assert below_sphere_share(np.r_[figurine, floor], center, radius, up) == pytest.approx(0.2)
+    # on a floor the sphere ends on: its points scatter ±2 % of the radius about the bottom
+    ground = np.c_[rng.uniform(-3, 3, (200, 2)), rng.normal(0.0, 0.01, 200)]
+    assert below_sphere_share(np.r_[figurine, ground], center, radius, up) == 0.0
+    assert below_sphere_share(figurine, center, radius, up) == 0.0  # on black: nothing below
+    assert below_sphere_share(np.empty((0, 3)), center, radius, up) == 0.0

@@ -92,8 +92,14 @@ FOOTPRINT_SECTORS = 24  # round the box's centre on the plane
 FOOTPRINT_ROUND = 0.5  # share of the sectors: above it the area beyond goes round, a bowl
 SECTOR_AREA = 0.001  # of the area left, for a sector to count
 MODES = ("remove", "keep")
-# "mesh": as "remove", and where SfM's points show no support, the one the mesh shows
+# "mesh": as "remove", and where SfM's points show no support, the one the mesh shows;
+# "remove" does that too where SfM's points go on under the sphere (MESH_SUPPORT_BELOW)
 SUPPORT_MODES = ("remove", "keep", "mesh")
+# share of the SfM points under the sphere's bottom (transforms.json's points_below_sphere) from
+# which `remove` also looks for the support on the mesh: the object then stands on something
+# that goes on down out of the sphere, a stool, a box, a plinth on the floor (the miku's stool:
+# 0.16); under an object filmed on black (temple, Viking, dino) there is nothing: 0
+MESH_SUPPORT_BELOW = 0.03
 MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 
 
@@ -127,7 +133,8 @@ def isolate_scene_mesh(
     meta = transforms if isinstance(transforms, dict) else json.loads(Path(transforms).read_text())
     plane, radius = read_settings(meta)
     box = ObjectBox.from_json(meta["object_box"]) if meta.get("object_box") else None
-    return isolate(mesh, plane, radius, support, floaters, read_cameras(meta), device, box)
+    below = float(meta.get("points_below_sphere") or 0.0)
+    return isolate(mesh, plane, radius, support, floaters, read_cameras(meta), device, box, below)
 
 
 def isolate(
@@ -139,6 +146,7 @@ def isolate(
     cameras: Views | None = None,
     device: Any = None,  # torch device of the visibility test (None: CPU)
     box: ObjectBox | None = None,  # the scene stage's object box, world units
+    below: float = 0.0,  # share of the SfM points under the sphere (points_below_sphere)
 ) -> tuple[Any, dict[str, Any]]:
     """The mesh without its support, floaters and hidden parts, and what was removed (area
     shares)."""
@@ -151,10 +159,12 @@ def isolate(
     centers = np.asarray(mesh.triangles_center)
     keep = np.ones(len(faces), bool)
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
-    from_mesh = plane is None and support == "mesh" and cameras is not None
+    on_mesh = support == "mesh" or (support == "remove" and below >= MESH_SUPPORT_BELOW)
+    from_mesh = plane is None and on_mesh and cameras is not None
     if from_mesh:
         plane = mesh_support(mesh, cameras)
         stats["support_from_mesh"] = plane.as_json() if plane is not None else None
+        stats["points_below_sphere"] = below
     cut = support != "keep" and plane is not None
     seen = None
     if cameras is not None and floaters == "remove":

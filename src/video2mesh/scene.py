@@ -35,7 +35,7 @@ from video2mesh.sphere import (
     parse_overrides,
     scene_sphere,
 )
-from video2mesh.support import find_support, scene_up, up_frame
+from video2mesh.support import below_sphere_share, find_support, scene_up, up_frame
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +308,11 @@ def build_scene(
     # whether the background is textured, for training's plain-backdrop masks
     transforms["background_points"] = round(
         background_point_share(points, sphere.center, sphere.radius, sphere.support), 5
+    )
+    # whether the world goes on under the sphere (the floor under a stool): the extraction
+    # then looks for a support on the mesh where SfM's points showed none (isolate)
+    transforms["points_below_sphere"] = round(
+        below_sphere_share(points, sphere.center, sphere.radius, scene_up(transforms)), 5
     )
     poses = camera_poses(model)
     # how the cameras surround an object: notes on what the photos leave unseen
