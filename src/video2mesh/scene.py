@@ -310,9 +310,12 @@ def build_scene(
         background_point_share(points, sphere.center, sphere.radius, sphere.support), 5
     )
     # whether the world goes on under the sphere (the floor under a stool): the extraction
-    # then looks for a support on the mesh where SfM's points showed none (isolate)
-    transforms["points_below_sphere"] = round(
-        below_sphere_share(points, sphere.center, sphere.radius, scene_up(transforms)), 5
+    # then looks for a support on the mesh where SfM's points showed none (isolate); not
+    # where the user turned the support search off
+    transforms["points_below_sphere"] = (
+        round(below_sphere_share(points, sphere.center, sphere.radius, scene_up(transforms)), 5)
+        if find_support_plane
+        else None
     )
     poses = camera_poses(model)
     # how the cameras surround an object: notes on what the photos leave unseen
