@@ -228,11 +228,12 @@ def isolate(
 
 
 def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
-    """The support plane as the mesh shows it (``support: mesh``): `find_support` on points
-    spread evenly over the mesh's area, in world units, without its spread test (the sphere
-    clips the mesh's table). For a small plain support that SfM finds too few points on, such
-    as a stool's top under a figurine (benchmarks/realworld/RESULTS.md, session 35); an
-    object's own flat base shows the same way on its mesh, hence not the default."""
+    """The support plane as the mesh shows it: `find_support` on points spread evenly over
+    the mesh's area, in world units, without its spread test (the sphere clips the mesh's
+    table). For a small plain support that SfM finds too few points on, such as a stool's top
+    under a figurine (benchmarks/realworld/RESULTS.md, sessions 35-36). An object's own flat
+    base shows the same way on its mesh, so `remove` asks for it only where SfM's points go on
+    under the sphere (``MESH_SUPPORT_BELOW``); ``support: mesh`` always."""
     import trimesh
 
     from video2mesh.sphere import look_at_point
