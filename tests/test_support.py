@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 import trimesh
 
-from video2mesh.isolate import FLOATER_SHARE, MESH_SUPPORT_BELOW, isolate
+from video2mesh.isolate import FLOATER_SHARE, isolate
 from video2mesh.sample import look_at_c2w
 from video2mesh.sphere import Cameras, in_view_share, look_at_point, object_sphere
-from video2mesh.support import Plane, below_sphere_share, camera_up, find_support
+from video2mesh.support import (
+    MESH_SUPPORT_BELOW,
+    Plane,
+    below_sphere_share,
+    camera_up,
+    find_support,
+)
 
 TARGET = np.array([0.1, -0.05, 0.5])  # where the cameras look: the object's middle
 

@@ -68,7 +68,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from video2mesh.sphere import ObjectBox
-from video2mesh.support import MAX_TILT_DEG, Plane, camera_up, find_support, up_frame
+from video2mesh.support import (
+    MAX_TILT_DEG,
+    MESH_SUPPORT_BELOW,
+    Plane,
+    camera_up,
+    find_support,
+    up_frame,
+)
 
 if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
     from video2mesh.visibility import Views
@@ -93,13 +100,8 @@ FOOTPRINT_ROUND = 0.5  # share of the sectors: above it the area beyond goes rou
 SECTOR_AREA = 0.001  # of the area left, for a sector to count
 MODES = ("remove", "keep")
 # "mesh": as "remove", and where SfM's points show no support, the one the mesh shows;
-# "remove" does that too where SfM's points go on under the sphere (MESH_SUPPORT_BELOW)
+# "remove" does that too where SfM's points go on under the sphere (support.MESH_SUPPORT_BELOW)
 SUPPORT_MODES = ("remove", "keep", "mesh")
-# share of the SfM points under the sphere's bottom (transforms.json's points_below_sphere) from
-# which `remove` also looks for the support on the mesh: the object then stands on something
-# that goes on down out of the sphere, a stool, a box, a plinth on the floor (the miku's stool:
-# 0.16); under an object filmed on black (temple, Viking, dino) there is nothing: 0
-MESH_SUPPORT_BELOW = 0.03
 MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 
 

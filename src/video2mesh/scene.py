@@ -35,7 +35,13 @@ from video2mesh.sphere import (
     parse_overrides,
     scene_sphere,
 )
-from video2mesh.support import below_sphere_share, find_support, scene_up, up_frame
+from video2mesh.support import (
+    MESH_SUPPORT_BELOW,
+    below_sphere_share,
+    find_support,
+    scene_up,
+    up_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +323,14 @@ def build_scene(
         if find_support_plane
         else None
     )
+    if sphere.support is None and (transforms["points_below_sphere"] or 0) >= MESH_SUPPORT_BELOW:
+        log.info(
+            "%s: no support plane in SfM's points, but %.0f%% of them lie under the sphere (a "
+            "floor under a stool or a box?): the meshes' own support under the object will be "
+            "cut (object: {support: keep} keeps it)",
+            scene,
+            100 * transforms["points_below_sphere"],
+        )
     poses = camera_poses(model)
     # how the cameras surround an object: notes on what the photos leave unseen
     capture = None

@@ -122,6 +122,12 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
 # of the sphere's radius: how far under the sphere's bottom a point must lie to show that the world
 # goes on below what the sphere holds (SfM's noise at a floor the sphere ends on stays above)
 BELOW_MARGIN = 0.2
+# share of the SfM points under the sphere's bottom (transforms.json's points_below_sphere) from
+# which `support: remove` also looks for the support on the mesh (isolate.mesh_support): the
+# object then stands on something that goes on down out of the sphere, a stool, a box, a
+# plinth on the floor (the miku's stool: 0.16; a trunk outdoors 0.05, no plane on its mesh);
+# under an object filmed on black (temple, Viking, dino) or in a dark room (skull) nothing: 0
+MESH_SUPPORT_BELOW = 0.03
 
 
 def below_sphere_share(
