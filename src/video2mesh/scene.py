@@ -326,8 +326,8 @@ def build_scene(
     if sphere.support is None and (transforms["points_below_sphere"] or 0) >= MESH_SUPPORT_BELOW:
         log.info(
             "%s: no support plane in SfM's points, but %.0f%% of them lie under the sphere (a "
-            "floor under a stool or a box?): the meshes' own support under the object will be "
-            "cut (object: {support: keep} keeps it)",
+            "floor under a stool or a box?): a flat support under the object is looked for on "
+            "each mesh and cut (object: {support: keep} keeps it)",
             scene,
             100 * transforms["points_below_sphere"],
         )
