@@ -12,7 +12,13 @@ from video2mesh.sample import materials, world
 from video2mesh.sample.raytrace import _in_shadow
 
 # One variant per choice of every axis (the first is the new default sample).
-VARIANTS = ["default", "floor-glossy-vase", "floating-dark-figurine", "bright-table-house"]
+VARIANTS = [
+    "default",
+    "floor-glossy-vase",
+    "floating-dark-figurine",
+    "bright-table-house",
+    "stool-room-matte-figurine",
+]
 TINY = {"frames": 24, "width": 96, "height": 72}
 
 
@@ -104,6 +110,24 @@ def test_truth_mesh_is_the_object_alone_standing_on_the_support(variant):
         p = np.column_stack([xy, np.full(len(xy), support_z + dz)])
         assert (shape.sdf(p).min() < 0) == inside
     assert abs(mesh.bounds[0, 2] - support_z) < 0.04  # the mesh agrees, to its voxel size
+
+
+def test_a_stool_is_a_small_plain_top_over_the_rooms_floor():
+    """The figurine on a plastic stool: the top is one colour (bar the object's shadow), a
+    little wider than the object, and the room's textured floor is seen round it, far below."""
+    spec = sample.variant_spec("stool-room-matte-figurine", **TINY)
+    scene = sample.build_scene(spec)
+    (lo, hi), column = scene.world.boxes
+    shape = sample.SHAPES[spec.object]
+    span = np.ptp(shape.bounds_array()[:, :2], axis=0).max()
+    assert span < hi[0] - lo[0] < 2.5 * span and hi[2] == scene.world.support_z
+    assert column[0][2] == scene.world.room_floor_z < hi[2] - 2 * span
+    rgb, kind = sample.render(sample.orbit_cameras(spec)[0], scene)
+    top = rgb[kind == world.SUPPORT_TOP]
+    lit = top[top.sum(1) > 0.8 * top.sum(1).max()]
+    assert len(lit) > 50 and np.ptp(lit, axis=0).max() < 0.05  # plain: no grain
+    floor = rgb[kind == world.ROOM_FLOOR]
+    assert (kind == world.ROOM_FLOOR).mean() > 0.1 and floor.std(0).max() > 0.05  # textured
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -11,7 +11,7 @@ from video2mesh.errors import UserError
 
 # The choices of each axis of a scene (the first is the default where SampleSpec says so).
 OBJECTS = ("cup", "vase", "figurine", "house")
-SUPPORTS = ("table", "floor", "none")  # none: the object floats above a far floor
+SUPPORTS = ("table", "floor", "none", "stool")  # none: the object floats above a far floor
 BACKGROUNDS = ("room", "dark", "bright")  # dark / bright: a uniform photo-studio backdrop
 MATERIALS = ("matte", "glossy")
 CAMERAS = ("ideal", "phone")  # phone: exposure and colour drift, noise, motion blur (phone.py)

@@ -2,7 +2,10 @@
 
 - support ``table``: a finite wooden table whose top touches the object's lowest point, on
   four legs standing on the room's floor; ``floor``: an infinite tiled floor touching the
-  object; ``none``: the object floats 2.2 units above the room's floor (the classic sample).
+  object; ``none``: the object floats 2.2 units above the room's floor (the classic sample);
+  ``stool``: a small plain blue stool (a square top a little wider than the object, on one
+  column) standing on the room's floor, as a figurine filmed on a plastic stool: SfM finds few
+  points on it.
 - background ``room``: a textured dome (and floor, unless the floor is the support);
   ``dark`` / ``bright``: a uniform near-black / near-white backdrop, as in a photo studio.
 
@@ -23,6 +26,9 @@ from video2mesh.sample.spec import SampleSpec
 DOME_RADIUS = 14.0
 FLOAT_DROP = 2.2  # floating: the room's floor this far below the object's centre
 BACKDROPS = {"dark": (0.05, 0.05, 0.055), "bright": (0.93, 0.93, 0.92)}
+STOOL_COLOUR = (0.16, 0.36, 0.72)  # plain blue plastic
+STOOL_HALF = 0.22  # of the horizontal orbit radius: half the stool's top
+STOOL_HEIGHT = 1.1  # of the horizontal orbit radius, top to the floor
 
 # What a pixel shows: the backdrop (DOME, ROOM_FLOOR), the support, or the object itself.
 DOME, ROOM_FLOOR, SUPPORT_TOP, TABLE_SIDE, OBJECT = range(5)
@@ -38,6 +44,7 @@ class World:
     # a turntable's disc (turntable scenes): centre x, y, top z, radius; it turns with the
     # object, everything else here stays fixed in front of the camera
     disc: tuple[float, float, float, float] | None = None
+    plain: tuple[float, float, float] | None = None  # the support's one colour (a stool)
 
     def intersect(self, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distance and kind (DOME, ROOM_FLOOR, ...) of the first hit of each ray."""
@@ -94,8 +101,12 @@ class World:
         rgb[floors] = tex.floor(points[floors])
         if self.boxes:
             top, side = kind == SUPPORT_TOP, kind == TABLE_SIDE
-            rgb[top] = tex.wood(points[top], self.texture_scale)
-            rgb[side] = tex.wood(points[side], self.texture_scale) * 0.6
+            if self.plain is not None:
+                rgb[top] = self.plain
+                rgb[side] = np.asarray(self.plain, np.float32) * 0.6
+            else:
+                rgb[top] = tex.wood(points[top], self.texture_scale)
+                rgb[side] = tex.wood(points[side], self.texture_scale) * 0.6
         return rgb
 
 
@@ -121,6 +132,21 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
     # A table 1.9 x 1.3 horizontal orbit radii, 2.2 high: the camera stands at its side.
     r = orbit_radius * np.cos(np.radians(spec.elevation_deg))
     cx, cy, top = shape.look_at[0], shape.look_at[1], shape.bottom_z
+    if spec.support == "stool":
+        half, thick, column = STOOL_HALF * r, 0.04 * r, 0.07 * r
+        floor = top - STOOL_HEIGHT * r
+        boxes = [
+            ((cx - half, cy - half, top - thick), (cx + half, cy + half, top)),
+            ((cx - column, cy - column, floor), (cx + column, cy + column, top - thick)),
+        ]
+        return World(
+            spec.background,
+            top,
+            None if plain else floor,
+            tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in boxes),
+            r / 3.0,
+            plain=STOOL_COLOUR,
+        )
     disc = None
     if spec.turntable:  # the object stands on a disc 0.35 orbit radii across, on the table
         disc = (float(cx), float(cy), float(top), 0.35 * r)
