@@ -323,13 +323,14 @@ def build_scene(
         if find_support_plane
         else None
     )
-    if sphere.support is None and (transforms["points_below_sphere"] or 0) >= MESH_SUPPORT_BELOW:
+    below = transforms["points_below_sphere"] or 0.0
+    if scene_type == "object" and sphere.support is None and below >= MESH_SUPPORT_BELOW:
         log.info(
             "%s: no support plane in SfM's points, but %.0f%% of them lie under the sphere (a "
             "floor under a stool or a box?): a flat support under the object is looked for on "
             "each mesh and cut (object: {support: keep} keeps it)",
             scene,
-            100 * transforms["points_below_sphere"],
+            100 * below,
         )
     poses = camera_poses(model)
     # how the cameras surround an object: notes on what the photos leave unseen
