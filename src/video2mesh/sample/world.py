@@ -132,6 +132,7 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
     # A table 1.9 x 1.3 horizontal orbit radii, 2.2 high: the camera stands at its side.
     r = orbit_radius * np.cos(np.radians(spec.elevation_deg))
     cx, cy, top = shape.look_at[0], shape.look_at[1], shape.bottom_z
+    disc, colour = None, None
     if spec.support == "stool":
         half, thick, column = STOOL_HALF * r, 0.04 * r, 0.07 * r
         floor = top - STOOL_HEIGHT * r
@@ -139,25 +140,18 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
             ((cx - half, cy - half, top - thick), (cx + half, cy + half, top)),
             ((cx - column, cy - column, floor), (cx + column, cy + column, top - thick)),
         ]
-        return World(
-            spec.background,
-            top,
-            None if plain else floor,
-            tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in boxes),
-            r / 3.0,
-            plain=STOOL_COLOUR,
-        )
-    disc = None
-    if spec.turntable:  # the object stands on a disc 0.35 orbit radii across, on the table
-        disc = (float(cx), float(cy), float(top), 0.35 * r)
-        top = top - 0.02 * r
-    half_x, half_y, thick, leg = 0.95 * r, 0.65 * r, 0.04 * r, 0.05 * r
-    floor = top - 2.2 * r
-    boxes = [((cx - half_x, cy - half_y, top - thick), (cx + half_x, cy + half_y, top))]
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            x, y = cx + sx * (half_x - 2 * leg), cy + sy * (half_y - 2 * leg)
-            boxes.append(((x - leg, y - leg, floor), (x + leg, y + leg, top - thick)))
+        colour = STOOL_COLOUR
+    else:
+        if spec.turntable:  # the object stands on a disc 0.35 orbit radii across, on the table
+            disc = (float(cx), float(cy), float(top), 0.35 * r)
+            top = top - 0.02 * r
+        half_x, half_y, thick, leg = 0.95 * r, 0.65 * r, 0.04 * r, 0.05 * r
+        floor = top - 2.2 * r
+        boxes = [((cx - half_x, cy - half_y, top - thick), (cx + half_x, cy + half_y, top))]
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                x, y = cx + sx * (half_x - 2 * leg), cy + sy * (half_y - 2 * leg)
+                boxes.append(((x - leg, y - leg, floor), (x + leg, y + leg, top - thick)))
     return World(
         spec.background,
         disc[2] if disc else top,  # where the object stands
@@ -165,4 +159,5 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
         tuple((tuple(map(float, lo)), tuple(map(float, hi))) for lo, hi in boxes),
         r / 3.0,
         disc,
+        colour,
     )
