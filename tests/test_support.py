@@ -552,6 +552,37 @@ def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     assert "support_from_mesh" not in stats and len(kept.faces) == len(mesh.faces)
 
 
+@pytest.mark.parametrize(("plinth", "stool"), [(0.3, 0.45), (0.4, 0.3), (0.5, 0.3)])
+def test_a_statue_on_its_plinth_on_a_stool_keeps_its_plinth(tmp_path: Path, plinth, stool):
+    """A statue on its own flat plinth, the plinth on a stool's round top in a room (SfM's
+    points go on under the sphere): the plane the default finds on the mesh is the stool's top,
+    however wide the plinth's top is against the stool's ring showing round it (up to 0.5 wide
+    on a stool 0.6 across: the plinth's top then holds more area than the ring), so the plinth
+    stays whole; only the stool's top goes."""
+    from video2mesh.visibility import read_cameras
+
+    statue = trimesh.creation.box(extents=[0.12, 0.12, 0.4])
+    statue.apply_translation([0.0, 0.0, 0.3])
+    base = trimesh.creation.box(extents=[plinth, plinth, 0.1])
+    base.apply_translation([0.0, 0.0, 0.05])
+    top = trimesh.creation.cylinder(radius=stool, height=0.04, sections=64)
+    top.apply_translation([0.0, 0.0, -0.02])
+    mesh = trimesh.util.concatenate([statue, base, top])
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    eyes = np.stack([2.2 * np.cos(t), 2.2 * np.sin(t), 0.9 + 0.2 * np.sin(3 * t)], 1)
+    up = np.array([0, 0, 1.0])
+    c2w = [look_at_c2w(e, np.array([0.0, 0.0, 0.25]), up) for e in eyes]
+    cams = read_cameras(_transforms_of(c2w, tmp_path / "transforms.json"))
+
+    out, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.16)
+    found = Plane.from_json(stats["support_from_mesh"])
+    assert found.normal @ up > 0.999 and abs(found.height(np.zeros(3))) < 0.01
+    assert out.vertices[:, 2].min() == pytest.approx(0.0, abs=0.01)  # the plinth's foot
+    assert np.abs(out.vertices[:, :2]).max() == pytest.approx(plinth / 2, abs=0.01)
+    # all of the statue and the plinth but the plinth's bottom, none of the stool
+    assert out.area == pytest.approx(statue.area + base.area - plinth**2, rel=0.02)
+
+
 def test_points_below_the_sphere_tell_a_stool_from_a_plinth_on_black():
     """The share of SfM points under the sphere's bottom: a room's floor under a stool that the
     sphere cuts through counts, SfM's noise about a floor the sphere ends on does not."""

@@ -48,12 +48,15 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   box) miss (benchmarks/realworld/RESULTS.md, session 31). Part of the object sticking out of
   the box on one side stays.
 
-- ``support: mesh`` (not the default): where the scene stage found no support in SfM's points,
-  the plane is looked for on the mesh (`mesh_support`) and cut as above (not the bowl test,
-  whose footprint is SfM's box). A small plain support holds too few SfM points: a figurine
-  on a round plastic stool's top (session 35) came out standing on a disc of it, 15 % of the
-  mesh's area, which this cut takes; but a sculpture's own flat base looks the same on its
-  mesh, so it is for captures the user knows stand on such a support.
+- a support on the mesh: where the scene stage found no support in SfM's points, ``support:
+  mesh`` looks for the plane on the mesh (`mesh_support`) and cuts it as above (not the bowl
+  test, whose footprint is SfM's box); the default ``remove`` does so where 3 % or more of
+  SfM's points lie under the sphere (``MESH_SUPPORT_BELOW``: the room goes on under the
+  support). A small plain support holds too few SfM points: a figurine on a round plastic
+  stool's top (session 35) came out standing on a disc of it, 15 % of the mesh's area, which
+  this cut takes. A sculpture's own flat base looks the same on its mesh, but on black there
+  is nothing under the sphere; on a stool the stool's top showing round a plinth is the plane
+  found (tests/test_support.py), unless the plinth hides it.
 
 Works on any backend's mesh, in world units; without a support plane nothing is cut, and only the
 component tests run.
