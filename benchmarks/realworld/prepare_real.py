@@ -10,6 +10,7 @@ licence); a capture whose commit is in none of the given directories is skipped 
 Writes, per capture, ``<out>/<name>/`` (default out: benchmarks/_work/realworld):
 
     images/<stem>.jpg    the photos, longest side <= 1600 px, EXIF orientation applied
+    video.<ext>          or, for a video capture, the video file itself, byte for byte
     masks/<stem>.png     object masks (0 / 255) at the image size, where the capture has them
     cameras.json         true cameras, where the capture is calibrated (format below)
     scene.yaml           a `scenes:` entry for config/config.yaml (paths from the repository root)
@@ -252,6 +253,7 @@ class Capture:
     # threshold masks that take in lit background (the temple's cloth): cut each to the visual
     # hull's silhouette (check_calibration.py --refine), or every silhouette IoU is ~0.09 low
     refine_masks: bool = False
+    video: str = ""  # a video file in the folder: copied as it is, the scene reads it (no images/)
 
 
 # MonoSDF's DTU images: 1600x1200 resized to 512x384, then the central 384x384 (x from 64).
@@ -409,6 +411,33 @@ CAPTURES = [
         "phone video from all round; no cameras, no masks",
         lambda s: read_photos(s, "nerf-pytorch/miku_data/train"),
     ),
+    # Session 37, held out: two real hand-held phone videos (HEVC, portrait, with sound), run
+    # once with the defaults as found, never tuned on.
+    Capture(
+        "bear_video",
+        "OLIVERLARY/CV_project",
+        "3fb946656181200c702019046607c7542bb972fa",
+        "2DGS",
+        "no licence stated in the repository (a course project's own video); local validation "
+        "only, never redistributed",
+        "a pink plush bear sitting on a concrete floor outdoors (a garden, bamboo behind), one "
+        "hand-held phone video all round it: 6.5 s, 540x960 portrait, HEVC, 30 fps",
+        lambda s: iter(()),
+        video="bear.mp4",
+    ),
+    Capture(
+        "mug_video",
+        "OLIVERLARY/CV_project",
+        "3fb946656181200c702019046607c7542bb972fa",
+        "PGSR",
+        "no licence stated in the repository (a course project's own video); local validation "
+        "only, never redistributed",
+        "a painted ceramic mug on a glass coaster on an engraved gold tray on patterned cloth "
+        "before a black backdrop, a hand-held phone video round it: 5.6 s, 720x1280 portrait, "
+        "HEVC, 30 fps",
+        lambda s: iter(()),
+        video="mug (2).mp4",
+    ),
 ]
 
 
@@ -441,6 +470,8 @@ def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
     held = snap.present(listed)
     missing = sorted(set(listed) - held)
     # Readers skip files the snapshot does not hold.
+    if capture.video:
+        return _prepare_video(capture, snap, folder, missing)
     snap_view = _PresentOnly(snap, held)
     frames, intrinsics, masks = [], [], 0
     for raw in capture.reader(snap_view):  # type: ignore[arg-type]
@@ -490,6 +521,36 @@ def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
 
         shutil.rmtree(folder / "masks_raw", ignore_errors=True)  # the masks just written are raw
         record["refined_masks"] = check(folder, grid=200, refine=True)["refined_masks"]
+    write_json(folder / "source.json", record)
+    return record
+
+
+def _prepare_video(capture: Capture, snap: Snapshot, folder: Path, missing: list[str]) -> dict:
+    """A video capture's folder: the file as the phone wrote it (codec, rotation, audio), so
+    that the pipeline's frames stage meets it as a user's would."""
+    path = f"{capture.folder}/{capture.video}"
+    if path in missing:
+        raise SystemExit(f"{capture.name}: {path} is not in the snapshot (files >= 4 MiB are not)")
+    video = folder / f"video{Path(capture.video).suffix.lower()}"
+    with atomic_path(video) as tmp:
+        tmp.write_bytes(snap.read(path))
+    scene = {"video": str(video.relative_to(REPO_ROOT)), "type": "object", **capture.scene}
+    write_scene_yaml(folder / "scene.yaml", capture, scene, False, False)
+    record = {
+        "name": capture.name,
+        "what": capture.what,
+        "repository": f"https://github.com/{capture.repo}",
+        "commit": capture.commit,
+        "folder": capture.folder,
+        "licence": capture.licence,
+        "video": path,
+        "images": 0,
+        "image_size": None,
+        "cameras": 0,
+        "masks": 0,
+        "missing_in_snapshot": missing,
+        "bytes": video.stat().st_size,
+    }
     write_json(folder / "source.json", record)
     return record
 
