@@ -130,6 +130,52 @@ def test_table_touching_the_object_wins_over_the_floor_under_it():
     assert _truth_inside(sphere, obj) < 1.0 and sphere.radius < 0.75
 
 
+def _tilted_top(rng, n: int, radius: float, tilt_deg: float) -> np.ndarray:
+    """A round top at z = 0 under the object whose points lie on a plane tilted about x (what
+    a fit through a few points of a plain top and its rim can give)."""
+    top = _disc(rng, n, radius, 0.0)
+    top[:, 2] += np.tan(np.radians(tilt_deg)) * top[:, 1]
+    return top
+
+
+def _floor_under(rng, n: int, z: float, hidden: float) -> np.ndarray:
+    """A floor far below, none of it under the top (``hidden`` wide), which hides it."""
+    floor = _disc(rng, n, 5.0, z)
+    return floor[np.hypot(floor[:, 0], floor[:, 1]) > hidden]
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_a_small_top_with_few_points_takes_the_level_of_the_floor_below(rotate):
+    """A stool's plain top holds few SfM points, and the plane through them can tilt (the
+    generated stool: 16°, its floor 0.8° from the truth): with a floor below holding many
+    more points, the support takes the floor's normal, at the top's height under the object.
+    A table with many points keeps its own normal, and so does a top within a few degrees of
+    the floor."""
+    rng = np.random.default_rng(3)
+    obj = _object(rng, 600)
+    cams = _orbit()
+    rot, s, t = _world(rng, rotate=rotate)
+    up = rot[:, 2]
+    foot = np.array([0.1, -0.05, 0.0])
+    floor = _floor_under(rng, 3000, -3.0, 1.0)
+    cases = [(_tilted_top(rng, 70, 0.8, 10.0), True), (_tilted_top(rng, 400, 0.8, 2.0), False)]
+    cases.append((_tilted_top(rng, 1200, 0.8, 4.0), False))  # a textured table: its own level
+    for top, levelled in cases:
+        moved, pts = _moved(cams, np.vstack([obj, top, floor, _room(rng, 300)]), rot, s, t)
+        look = look_at_point(moved.centers, moved.axes)
+        own = find_support(pts, moved.c2w, look, level=False)
+        plane = find_support(pts, moved.c2w, look)
+        assert own is not None and plane is not None
+        tilt = np.degrees(np.arccos(np.clip(plane.normal @ up, -1, 1)))
+        if levelled:
+            assert np.degrees(np.arccos(own.normal @ up)) > 5.0
+            assert tilt < 1.0
+            assert abs(plane.height(s * foot @ rot.T + t)) < 0.05 * s
+            assert plane.inliers >= 20
+        else:
+            assert plane.normal @ own.normal == pytest.approx(1.0, abs=1e-9)
+
+
 def test_floating_object_has_no_support_and_keeps_the_old_sphere():
     rng = np.random.default_rng(2)
     obj = _object(rng)

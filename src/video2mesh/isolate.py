@@ -249,7 +249,9 @@ def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
     look = look_at_point(c2w[:, :3, 3], c2w[:, :3, 2])
     normals = np.asarray(mesh.face_normals)[face]
     facing_up = normals @ camera_up(c2w) > np.cos(np.radians(MAX_TILT_DEG))
-    plane = find_support(np.asarray(points), c2w, look, min_spread=0.0, facing_up=facing_up)
+    plane = find_support(
+        np.asarray(points), c2w, look, min_spread=0.0, facing_up=facing_up, level=False
+    )
     if plane is None:
         return None
     # A reconstructed top is bumpy (the stool's: ±4 % of the radius), and a least-squares
