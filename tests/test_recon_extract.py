@@ -98,3 +98,44 @@ def test_empty_level_set_is_a_user_error(tmp_path) -> None:
     with pytest.raises(UserError, match="sphere"):
         extract_checkpoint(tmp_path / "c.pt", 32, tmp_path / "m.ply", tmp_path / "m.json")
     assert not (tmp_path / "m.ply").exists()
+
+
+class _ViewColouredSphere:
+    """A unit sphere whose colour is its view direction (rgb = (1 + view) / 2): what the
+    colour network's view-dependent part does, in the extreme."""
+
+    cfg = type("Cfg", (), {"appearance_dim": 0})()
+
+    class sdf:
+        @staticmethod
+        def with_gradient(x, levels, eps):
+            return x.norm(dim=-1) - 1.0, None, x, None
+
+    @staticmethod
+    def color(x, view, normal, feat, app):
+        return (1.0 + view) / 2.0
+
+
+def test_vertex_colours_are_seen_as_the_facing_cameras_saw_them() -> None:
+    """Each vertex gets the colour network's colour from the cameras most nearly facing it
+    (their mean, as they look at it), not from straight on, which no photo may have seen;
+    a vertex no camera is in front of keeps the head-on colour."""
+    from video2mesh.recon.extract import VIEWS_PER_VERTEX, vertex_colors
+
+    t = np.linspace(0, 2 * np.pi, 12, endpoint=False) + 0.1  # no ties in what faces most
+    eyes = np.stack([3 * np.cos(t), 3 * np.sin(t), np.full(12, 3.0)], 1)  # a ring above
+    verts = np.array([[1.0, 0.0, 0.0], [0.6, 0.0, 0.8], [0.0, 0.0, -1.0]])
+    st = type("St", (), {"eps": 1e-3, "active_levels": 1})()
+    out = vertex_colors(_ViewColouredSphere(), verts, st, torch.device("cpu"), eyes)
+    for i, v in enumerate(verts[:2]):
+        facing = (eyes - v) / np.linalg.norm(eyes - v, axis=1, keepdims=True)
+        best = np.argsort(-(facing @ v))[:VIEWS_PER_VERTEX]
+        expect = ((1.0 - facing[best]) / 2).mean(axis=0)  # view = −(towards the eye)
+        assert np.abs(out[i, :3] / 255.0 - expect).max() < 1 / 255 + 1e-6
+    head_on = (1.0 - verts[0]) / 2  # what the old rule gave the side vertex
+    assert np.abs(out[0, :3] / 255.0 - head_on).max() > 0.1
+    assert np.abs(out[2, :3] / 255.0 - (1.0 - verts[2]) / 2).max() < 1 / 255 + 1e-6  # below
+    assert (out[:, 3] == 255).all()
+    assert np.array_equal(
+        vertex_colors(_ViewColouredSphere(), verts, st, torch.device("cpu"))[2], out[2]
+    )

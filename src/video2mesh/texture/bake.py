@@ -167,8 +167,11 @@ def bake_photos(
 
 
 @torch.no_grad()
-def bake_field(texels: Texels, ckpt: str, device: torch.device) -> torch.Tensor:
-    """Colour (T, 3) in 0..1 from the colour network of a builtin checkpoint."""
+def bake_field(
+    texels: Texels, ckpt: str, device: torch.device, eyes: np.ndarray | None = None
+) -> torch.Tensor:
+    """Colour (T, 3) in 0..1 from the colour network of a builtin checkpoint, as the cameras
+    (centres ``eyes``, normalised frame) facing each texel most nearly saw it."""
     from video2mesh.recon import schedule
     from video2mesh.recon.extract import vertex_colors
     from video2mesh.recon.train import load_checkpoint, model_from_checkpoint
@@ -177,7 +180,7 @@ def bake_field(texels: Texels, ckpt: str, device: torch.device) -> torch.Tensor:
     model = model_from_checkpoint(ck, device).eval()
     st = schedule.state(model.cfg, int(ck["iteration"]), int(ck["final"]))
     pts = texels.position.double().cpu().numpy()
-    rgba = vertex_colors(model, pts, st, device)
+    rgba = vertex_colors(model, pts, st, device, eyes)
     return torch.from_numpy(rgba[:, :3]).float().to(texels.position.device) / 255.0
 
 

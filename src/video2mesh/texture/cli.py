@@ -92,6 +92,7 @@ def texture_mesh(
 
     from video2mesh.evaluate import load_mesh
     from video2mesh.recon.data import load_dataset, read_transforms
+    from video2mesh.recon.extract import camera_centres
     from video2mesh.recon.train import pick_device
     from video2mesh.texture.bake import atlas_texels, bake_field, bake_photos, texture_image
     from video2mesh.texture.decimate import decimate
@@ -169,7 +170,7 @@ def texture_mesh(
                 top_k,
             )
         else:
-            rgb = bake_field(texels, str(ckpt), device)
+            rgb = bake_field(texels, str(ckpt), device, camera_centres(meta, center, radius))
         fallback = None
         if fallback_colors is not None:
             from scipy.spatial import cKDTree
