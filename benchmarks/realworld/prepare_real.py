@@ -463,6 +463,18 @@ def _resized(view: View) -> View:
     return View(view.stem, image, mask, k, view.w2c)
 
 
+def provenance(capture: Capture) -> dict:
+    """What a capture is and where it came from, as source.json records it."""
+    return {
+        "name": capture.name,
+        "what": capture.what,
+        "repository": f"https://github.com/{capture.repo}",
+        "commit": capture.commit,
+        "folder": capture.folder,
+        "licence": capture.licence,
+    }
+
+
 def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
     """Write one capture's folder; returns its source.json record."""
     folder = out / capture.name
@@ -502,12 +514,7 @@ def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
     scene.update(capture.scene)
     write_scene_yaml(folder / "scene.yaml", capture, scene, bool(frames), masks > 0)
     record = {
-        "name": capture.name,
-        "what": capture.what,
-        "repository": f"https://github.com/{capture.repo}",
-        "commit": capture.commit,
-        "folder": capture.folder,
-        "licence": capture.licence,
+        **provenance(capture),
         "images": len(images),
         "image_size": list(Image.open(images[0]).size) if images else None,
         "cameras": len(frames),
@@ -537,12 +544,7 @@ def _prepare_video(capture: Capture, snap: Snapshot, folder: Path, missing: list
     scene = {"video": str(video.relative_to(REPO_ROOT)), "type": "object", **capture.scene}
     write_scene_yaml(folder / "scene.yaml", capture, scene, False, False)
     record = {
-        "name": capture.name,
-        "what": capture.what,
-        "repository": f"https://github.com/{capture.repo}",
-        "commit": capture.commit,
-        "folder": capture.folder,
-        "licence": capture.licence,
+        **provenance(capture),
         "video": path,
         "images": 0,
         "image_size": None,
