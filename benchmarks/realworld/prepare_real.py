@@ -228,9 +228,10 @@ def read_idr(
         yield View(Path(img_path).stem.removesuffix("_rgb"), image, mask, k, w2c)
 
 
-def read_photos(snap: Snapshot, folder: str) -> Iterator[View]:
-    """A plain photo set: every image the snapshot holds, EXIF orientation applied."""
-    for path in snap.files(folder):
+def read_photos(snap: Snapshot, folder: str, every: int = 1) -> Iterator[View]:
+    """A plain photo set: every image the snapshot holds (or every ``every``-th in name
+    order: frames of videos), EXIF orientation applied."""
+    for path in snap.files(folder)[::every]:
         if Path(path).suffix.lower() in {".jpg", ".jpeg", ".png"}:
             image = ImageOps.exif_transpose(Image.open(io.BytesIO(snap.read(path))))
             yield View(Path(path).stem, image.convert("RGB"))
@@ -410,6 +411,21 @@ CAPTURES = [
         "tiled room (doors, shelves, a broom), 112 landscape frames (1278x716) of a hand-held "
         "phone video from all round; no cameras, no masks",
         lambda s: read_photos(s, "nerf-pytorch/miku_data/train"),
+    ),
+    # Session 37, held out: frames of phone-video passes round a toy on a plain white table
+    Capture(
+        "deerq_toy",
+        "yangyvning/cv3_task2",
+        "418a99358047db806f764b0105a9600866b12532",
+        "data/deerq/images",
+        "the repository's LICENSE.md is Inria's non-commercial licence of the 3DGS code; none "
+        "stated for the data (a course project's own capture): local validation only, never "
+        "redistributed",
+        "a small vinyl toy (a penguin in a reindeer costume) on a plain white cloth before white "
+        "curtains, frames of several hand-held phone passes round it (rings low and higher, a "
+        "few from above); every 5th of the 491 frames (720x540 PNG); the repository's COLMAP "
+        "cameras not used",
+        lambda s: read_photos(s, "data/deerq/images", every=5),
     ),
     # Session 37, held out: two real hand-held phone videos (HEVC, portrait, with sound), run
     # once with the defaults as found, never tuned on.
