@@ -39,6 +39,7 @@ def test_frames_without_overlap_fail_clearly_and_write_nothing(tmp_path):
     assert "scene 'noise'" in msg and "registered only" in msg
     assert "sequential then exhaustive" in msg  # the fallback was tried
     assert "frames.count" in msg  # and the hint says what to change
+    assert "sfm: {matcher: sequential}" in msg  # photos that are a video's frames
     assert not out.exists() or not any(out.rglob("*"))
 
 
