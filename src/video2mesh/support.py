@@ -24,6 +24,7 @@ the cameras look at, so thresholds are relative to the capture, not to SfM's arb
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,26 +221,12 @@ def find_support(
     if len(near) < MIN_INLIERS or len(drawn) < 3:
         return None
     min_inliers = max(MIN_INLIERS, int(MIN_SHARE * len(near)))
-    cos_tilt = np.cos(np.radians(MAX_TILT_DEG))
     rng = np.random.default_rng(seed)
-    found: list[tuple[int, np.ndarray, float]] = []
-    for _ in range(iterations):
-        fit = _plane_through(drawn[rng.choice(len(drawn), 3, replace=False)])
-        if fit is None:
-            continue
-        n, d = fit
-        if n @ up < 0:
-            n, d = -n, -d
-        if n @ up < cos_tilt:
-            continue
-        # The object stands on it: the look-at point is above, and so are the cameras.
-        if n @ look + d < -2 * tol:
-            continue
-        if np.mean(centers @ n + d > 0) < CAMERAS_ABOVE:
-            continue
-        count = int((np.abs(near @ n + d) < tol).sum())
-        if count >= min_inliers:
-            found.append((count, n, d))
+    found = [
+        c
+        for c in _candidates(near, drawn, centers, up, tol, rng, iterations, look)
+        if c[0] >= min_inliers
+    ]
     while found:
         # A table and the floor under it both qualify: the object stands on the highest of the
         # well-supported planes below it (a far floor can hold more points than a small table).
@@ -259,6 +246,36 @@ def find_support(
     return None
 
 
+def _candidates(
+    points: np.ndarray,
+    drawn: np.ndarray,
+    centers: np.ndarray,
+    up: np.ndarray,
+    tol: float,
+    rng: np.random.Generator,
+    iterations: int,
+    look: np.ndarray | None = None,
+) -> Iterator[tuple[int, np.ndarray, float]]:
+    """RANSAC planes through three of ``drawn``, as (inliers among ``points``, normal, offset),
+    the normal towards the cameras' ``up`` within ``MAX_TILT_DEG``, the cameras above (and
+    ``look``, where the object stands on it, not under it)."""
+    cos_tilt = np.cos(np.radians(MAX_TILT_DEG))
+    for _ in range(iterations):
+        fit = _plane_through(drawn[rng.choice(len(drawn), 3, replace=False)])
+        if fit is None:
+            continue
+        n, d = fit
+        if n @ up < 0:
+            n, d = -n, -d
+        if n @ up < cos_tilt:
+            continue
+        if look is not None and n @ look + d < -2 * tol:
+            continue
+        if np.mean(centers @ n + d > 0) < CAMERAS_ABOVE:
+            continue
+        yield int((np.abs(points @ n + d) < tol).sum()), n, d
+
+
 def _levelled(
     plane: Plane,
     points: np.ndarray,
@@ -276,18 +293,11 @@ def _levelled(
     need = LEVEL_RATIO * plane.inliers
     if len(low) < need:
         return plane
-    cos_tilt = np.cos(np.radians(MAX_TILT_DEG))
-    best: tuple[int, np.ndarray, float] | None = None
-    for _ in range(iterations):
-        fit = _plane_through(low[rng.choice(len(low), 3, replace=False)])
-        if fit is None:
-            continue
-        n, d = fit if fit[0] @ up >= 0 else (-fit[0], -fit[1])
-        if n @ up < cos_tilt or np.mean(centers @ n + d > 0) < CAMERAS_ABOVE:
-            continue
-        count = int((np.abs(low @ n + d) < tol).sum())
-        if best is None or count > best[0]:
-            best = (count, n, d)
+    best = max(
+        _candidates(low, low, centers, up, tol, rng, iterations),
+        key=lambda c: c[0],
+        default=None,
+    )
     if best is None or best[0] < need:
         return plane
     floor = _refined(low, best[1], best[2], up, tol, int(need))

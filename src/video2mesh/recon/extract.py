@@ -403,8 +403,9 @@ VIEWS_PER_VERTEX = 4
 
 def camera_centres(meta: dict, center: np.ndarray, radius: float) -> np.ndarray:
     """The cameras' centres of transforms.json content ``meta`` in the sphere-normalised frame."""
-    mats = np.array([f["transform_matrix"] for f in meta.get("frames", [])], float)
-    return (mats[:, :3, 3] - center) / radius if len(mats) else np.empty((0, 3))
+    from video2mesh.support import camera_poses
+
+    return (camera_poses(meta)[:, :3, 3] - center) / radius
 
 
 @torch.no_grad()
