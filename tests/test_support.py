@@ -568,7 +568,8 @@ def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     cams = read_cameras(_transforms_of(c2w, tmp_path / "transforms.json"))
 
     kept, stats = isolate(mesh, None, radius=1.0, support="remove", cameras=cams)
-    assert "support_from_mesh" not in stats and kept.area == pytest.approx(mesh.area, rel=1e-6)
+    assert stats["support_from_mesh"] is None  # the top ends inside the sphere: no table
+    assert kept.area == pytest.approx(mesh.area, rel=1e-6)
 
     out, stats = isolate(mesh, None, radius=1.0, support="mesh", cameras=cams)
     found = Plane.from_json(stats["support_from_mesh"])
@@ -587,12 +588,12 @@ def test_support_mesh_cuts_a_small_plain_top_that_sfm_missed(tmp_path: Path):
     with pytest.raises(ValueError, match=r"object\.support"):
         isolate(mesh, None, radius=1.0, support="lowest", cameras=cams)
     # the default, with the miku's share of SfM points under the sphere (0.16), and just under
-    # the line: nothing under it but SfM's stray points
+    # the line: nothing under it but SfM's stray points, and the top ends inside the sphere
     auto, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.16)
     assert Plane.from_json(stats["support_from_mesh"]).normal @ found.normal > 0.9999
     assert len(auto.faces) == len(out.faces)
     kept, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.9 * MESH_SUPPORT_BELOW)
-    assert "support_from_mesh" not in stats and len(kept.faces) == len(mesh.faces)
+    assert stats["support_from_mesh"] is None and len(kept.faces) == len(mesh.faces)
     # `keep` keeps it whatever lies under the sphere
     kept, stats = isolate(mesh, None, radius=1.0, support="keep", cameras=cams, below=0.16)
     assert "support_from_mesh" not in stats and len(kept.faces) == len(mesh.faces)
@@ -643,3 +644,46 @@ def test_points_below_the_sphere_tell_a_stool_from_a_plinth_on_black():
     assert below_sphere_share(np.r_[figurine, ground], center, radius, up) == 0.0
     assert below_sphere_share(figurine, center, radius, up) == 0.0  # on black: nothing below
     assert below_sphere_share(np.empty((0, 3)), center, radius, up) == 0.0
+
+
+@pytest.mark.parametrize("table", [None, 0.7])
+def test_a_plain_table_running_out_to_the_sphere_goes_with_nothing_under_it(tmp_path, table):
+    """A box on a plain table that SfM found no plane on and saw nothing under (session 38's toy
+    on a white cloth): the table's flat region on the mesh runs out to the sphere, which clips
+    it, so the default cuts it; a flat base as wide but ending inside the sphere (a plinth on
+    black, ``table`` its radius) is no support and stays."""
+    from scipy.spatial import Delaunay
+
+    from video2mesh.isolate import MESH_SUPPORT_RIM
+    from video2mesh.visibility import read_cameras
+
+    body = trimesh.creation.box(extents=[0.3, 0.3, 0.8])
+    body.apply_translation([0.0, 0.0, -0.1])  # from the table at z = -0.5 up to 0.3
+    g = np.linspace(-1.0, 1.0, 81)
+    xy = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    flat = trimesh.Trimesh(np.c_[xy, np.full(len(xy), -0.5)], Delaunay(xy).simplices)
+    centres = flat.triangles_center
+    edge = np.linalg.norm(centres, axis=1) < 1.0  # extraction drops faces out of the sphere
+    if table is not None:
+        edge &= np.linalg.norm(centres[:, :2], axis=1) < table
+    flat.update_faces(edge)
+    flat.fix_normals()
+    mesh = trimesh.util.concatenate([body, flat])
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    eyes = np.stack([2.2 * np.cos(t), 2.2 * np.sin(t), 0.6 + 0.2 * np.sin(3 * t)], 1)
+    up = np.array([0, 0, 1.0])
+    c2w = [look_at_c2w(e, np.array([0.0, 0.0, -0.2]), up) for e in eyes]
+    cams = read_cameras(_transforms_of(c2w, tmp_path / "transforms.json"))
+
+    out, stats = isolate(mesh, None, radius=1.0, cameras=cams, below=0.0)
+    if table is None:
+        assert stats["support_rim_share"] == 1.0
+        found = Plane.from_json(stats["support_from_mesh"])
+        assert found.normal @ up > 0.999 and abs(found.height(np.array([0, 0, -0.5]))) < 0.01
+        assert np.abs(out.vertices[:, :2]).max() < 0.16  # the table went, the box stayed
+        assert out.area == pytest.approx(body.area - 0.09, rel=0.05)
+    else:
+        assert stats["support_rim_share"] < MESH_SUPPORT_RIM
+        assert stats["support_from_mesh"] is None and len(out.faces) == len(mesh.faces)
+    kept, _ = isolate(mesh, None, radius=1.0, support="keep", cameras=cams, below=0.0)
+    assert len(kept.faces) == len(mesh.faces)

@@ -52,11 +52,14 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   mesh`` looks for the plane on the mesh (`mesh_support`) and cuts it as above (not the bowl
   test, whose footprint is SfM's box); the default ``remove`` does so where 3 % or more of
   SfM's points lie under the sphere (``MESH_SUPPORT_BELOW``: the room goes on under the
-  support). A small plain support holds too few SfM points: a figurine on a round plastic
-  stool's top (session 35) came out standing on a disc of it, 15 % of the mesh's area, which
-  this cut takes. A sculpture's own flat base looks the same on its mesh, but on black there
-  is nothing under the sphere; on a stool the stool's top showing round a plinth is the plane
-  found (tests/test_support.py), unless the plinth hides it.
+  support), and where nothing is seen under it, if the plane's faces run out to the sphere
+  in ``MESH_SUPPORT_RIM`` of the way round (`rim_share`: a table the sphere clips). A small
+  plain support holds too few SfM points: a figurine on a round plastic stool's top (session
+  35) came out standing on a disc of it, 15 % of the mesh's area, and a toy on a plain white
+  cloth (session 38) on a disc of cloth, 35 %: this cut takes both. A sculpture's own flat
+  base looks the same on its mesh, but on black there is nothing under the sphere and the
+  base ends inside it; on a stool the stool's top showing round a plinth is the plane found
+  (tests/test_support.py), unless the plinth hides it.
 
 Works on any backend's mesh, in world units; without a support plane nothing is cut, and only the
 component tests run.
@@ -106,6 +109,16 @@ MODES = ("remove", "keep")
 # "remove" does that too where SfM's points go on under the sphere (support.MESH_SUPPORT_BELOW)
 SUPPORT_MODES = ("remove", "keep", "mesh")
 MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
+# A plain table that nothing is seen under (the toy on a white cloth, session 38): its flat
+# region on the mesh runs out to the sphere, which clips it; an object's own flat base ends
+# inside. Share of RIM_SECTORS sectors round the sphere's centre on the plane in which faces on
+# the plane come within RIM_REACH of the sphere (of its radius), at which `remove` takes the
+# mesh's plane with nothing under the sphere. Measured on CPU meshes (3000 it): the toy's cloth
+# 0.38, the temple's plinth on black 0; a stool's top 0.42-0.50, DTU 65's table 0.46, the
+# sample's 1.0 (benchmarks/realworld/RESULTS.md, session 38)
+RIM_SECTORS = 24
+RIM_REACH = 0.05
+MESH_SUPPORT_RIM = 0.25
 
 
 def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
@@ -164,12 +177,16 @@ def isolate(
     centers = np.asarray(mesh.triangles_center)
     keep = np.ones(len(faces), bool)
     stats: dict[str, Any] = {"support": support, "floaters": floaters, "support_found": bool(plane)}
-    on_mesh = support == "mesh" or (support == "remove" and below >= MESH_SUPPORT_BELOW)
-    from_mesh = plane is None and on_mesh and cameras is not None
+    from_mesh = plane is None and support != "keep" and cameras is not None
     if from_mesh:
         plane = mesh_support(mesh, cameras)
-        stats["support_from_mesh"] = plane.as_json() if plane is not None else None
         stats["points_below_sphere"] = below
+        if plane is not None and support == "remove" and below < MESH_SUPPORT_BELOW:
+            # nothing seen under the sphere: a support only if it runs out to the sphere
+            stats["support_rim_share"] = rim_share(mesh, plane, cameras.center, radius)
+            if stats["support_rim_share"] < MESH_SUPPORT_RIM:
+                plane = None
+        stats["support_from_mesh"] = plane.as_json() if plane is not None else None
     cut = support != "keep" and plane is not None
     seen = None
     if cameras is not None and floaters == "remove":
@@ -263,6 +280,23 @@ def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
     normal /= np.linalg.norm(normal)
     offset = -float(np.quantile(points[on] @ normal, 0.9))
     return Plane(normal, offset, plane.inliers, plane.tolerance)
+
+
+def rim_share(mesh: Any, plane: Plane, center: np.ndarray, radius: float) -> float:
+    """The share of ``RIM_SECTORS`` sectors round the foot of the sphere's centre on ``plane``
+    in which the mesh's faces on the plane (within its tolerance and ``BAND_TILT_DEG`` of its
+    normal) come within ``RIM_REACH`` of the sphere: 1.0 for a table filling the sphere's disc,
+    0 for a base that ends inside it."""
+    centers = np.asarray(mesh.triangles_center)
+    facing = np.abs(np.asarray(mesh.face_normals) @ plane.normal)
+    on = (np.abs(plane.height(centers)) < 2 * plane.tolerance) & (
+        facing > np.cos(np.radians(BAND_TILT_DEG))
+    )
+    local = (centers[on] - center) @ up_frame(plane.normal)[:2].T
+    reach = np.linalg.norm(centers[on] - center, axis=1) >= (1 - RIM_REACH) * radius
+    angle = np.arctan2(local[reach, 1], local[reach, 0])
+    sector = np.floor((angle + np.pi) / (2 * np.pi) * RIM_SECTORS).astype(int) % RIM_SECTORS
+    return len(np.unique(sector)) / RIM_SECTORS
 
 
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:
