@@ -107,6 +107,7 @@ SECTOR_AREA = 0.001  # of the area left, for a sector to count
 MODES = ("remove", "keep")
 # "mesh": as "remove", and where SfM's points show no support, the one the mesh shows;
 # "remove" does that too where SfM's points go on under the sphere (support.MESH_SUPPORT_BELOW)
+# or the plane found on the mesh runs out to the sphere (MESH_SUPPORT_RIM)
 SUPPORT_MODES = ("remove", "keep", "mesh")
 MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 # A plain table that nothing is seen under (the toy on a white cloth, session 38): its flat
@@ -114,8 +115,9 @@ MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 # inside. Share of RIM_SECTORS sectors round the sphere's centre on the plane in which faces on
 # the plane come within RIM_REACH of the sphere (of its radius), at which `remove` takes the
 # mesh's plane with nothing under the sphere. Measured on CPU meshes (3000 it): the toy's cloth
-# 0.38, the temple's plinth on black 0; a stool's top 0.42-0.50, DTU 65's table 0.46, the
-# sample's 1.0 (benchmarks/realworld/RESULTS.md, session 38)
+# 0.38 (0.75 on the GPU's), the temple's plinth and the dino's base on black 0 (both presets);
+# a stool's top 0.46-0.50, DTU 65's table 0.46, the sample's 1.0 (benchmarks/realworld/
+# RESULTS.md, session 38)
 RIM_SECTORS = 24
 RIM_REACH = 0.05
 MESH_SUPPORT_RIM = 0.25
@@ -254,8 +256,9 @@ def mesh_support(mesh: Any, cameras: Views) -> Plane | None:
     the mesh's area, in world units, without its spread test (the sphere clips the mesh's
     table). For a small plain support that SfM finds too few points on, such as a stool's top
     under a figurine (benchmarks/realworld/RESULTS.md, sessions 35-36). An object's own flat
-    base shows the same way on its mesh, so `remove` asks for it only where SfM's points go on
-    under the sphere (``MESH_SUPPORT_BELOW``); ``support: mesh`` always."""
+    base shows the same way on its mesh, so `remove` takes it only where SfM's points go on
+    under the sphere (``MESH_SUPPORT_BELOW``) or it runs out to the sphere (`rim_share`);
+    ``support: mesh`` always."""
     import trimesh
 
     from video2mesh.sphere import look_at_point
