@@ -130,6 +130,21 @@ def test_a_stool_is_a_small_plain_top_over_the_rooms_floor():
     assert (kind == world.ROOM_FLOOR).mean() > 0.1 and floor.std(0).max() > 0.05  # textured
 
 
+def test_a_sheet_is_a_plain_floor_with_nothing_under_it():
+    """A cup on a white cloth before a bright backdrop: the floor it stands on is one colour
+    (bar the cup's shadow) out to the horizon, and no room's floor is seen."""
+    spec = sample.variant_spec("sheet-bright-matte-cup", **TINY)
+    scene = sample.build_scene(spec)
+    assert scene.world.support_z == sample.SHAPES["cup"].bottom_z and not scene.world.boxes
+    rgb, kind = sample.render(sample.orbit_cameras(spec)[0], scene)
+    assert (kind == world.SUPPORT_TOP).mean() > 0.2 and not (kind == world.ROOM_FLOOR).any()
+    top = rgb[kind == world.SUPPORT_TOP]
+    lit = top[top.sum(1) > 0.8 * top.sum(1).max()]
+    assert len(lit) > 0.5 * len(top) and np.ptp(lit, axis=0).max() < 0.05  # plain: no grain
+    shadowed = top[top.sum(1) < 0.8 * top.sum(1).max()]
+    assert len(shadowed) > 0  # the cup's shadow on it
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_object_is_where_the_cameras_say_and_fills_half_the_frame(variant):
     spec = sample.variant_spec(variant, **TINY)

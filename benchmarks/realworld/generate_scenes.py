@@ -96,6 +96,9 @@ SCENES: dict[str, tuple[str, int, dict]] = {
         63,
         {"turntable": True, "handheld": False, "elevation_deg": 40.0, "elevation_swing_deg": 0.0},
     ),
+    # session 38: a cup on a plain white cloth before a bright backdrop (a product shot): SfM
+    # finds no plane on the cloth and nothing is seen under it, as the held-out toy on cloth
+    "gen-cup-sheet-bright": ("sheet-bright-matte-cup", 71, {}),
 }
 
 

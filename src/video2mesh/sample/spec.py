@@ -11,7 +11,8 @@ from video2mesh.errors import UserError
 
 # The choices of each axis of a scene (the first is the default where SampleSpec says so).
 OBJECTS = ("cup", "vase", "figurine", "house")
-SUPPORTS = ("table", "floor", "none", "stool")  # none: the object floats above a far floor
+# none: the object floats above a far floor; sheet: a plain floor of one colour (white cloth)
+SUPPORTS = ("table", "floor", "none", "stool", "sheet")
 BACKGROUNDS = ("room", "dark", "bright")  # dark / bright: a uniform photo-studio backdrop
 MATERIALS = ("matte", "glossy")
 CAMERAS = ("ideal", "phone")  # phone: exposure and colour drift, noise, motion blur (phone.py)

@@ -5,7 +5,8 @@
   object; ``none``: the object floats 2.2 units above the room's floor (the classic sample);
   ``stool``: a small plain blue stool (a square top a little wider than the object, on one
   column) standing on the room's floor, as a figurine filmed on a plastic stool: SfM finds few
-  points on it.
+  points on it; ``sheet``: an infinite plain floor of one colour (a white cloth or a studio's
+  paper sweep): SfM finds no points on it, nothing is seen under it.
 - background ``room``: a textured dome (and floor, unless the floor is the support);
   ``dark`` / ``bright``: a uniform near-black / near-white backdrop, as in a photo studio.
 
@@ -29,6 +30,7 @@ BACKDROPS = {"dark": (0.05, 0.05, 0.055), "bright": (0.93, 0.93, 0.92)}
 STOOL_COLOUR = (0.16, 0.36, 0.72)  # plain blue plastic
 STOOL_HALF = 0.22  # of the horizontal orbit radius: half the stool's top
 STOOL_HEIGHT = 1.1  # of the horizontal orbit radius, top to the floor
+SHEET_COLOUR = (0.86, 0.86, 0.84)  # a white cloth, a little darker than a bright backdrop
 
 # What a pixel shows: the backdrop (DOME, ROOM_FLOOR), the support, or the object itself.
 DOME, ROOM_FLOOR, SUPPORT_TOP, TABLE_SIDE, OBJECT = range(5)
@@ -44,7 +46,7 @@ class World:
     # a turntable's disc (turntable scenes): centre x, y, top z, radius; it turns with the
     # object, everything else here stays fixed in front of the camera
     disc: tuple[float, float, float, float] | None = None
-    plain: tuple[float, float, float] | None = None  # the support's one colour (a stool)
+    plain: tuple[float, float, float] | None = None  # the support's one colour (stool, sheet)
 
     def intersect(self, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distance and kind (DOME, ROOM_FLOOR, ...) of the first hit of each ray."""
@@ -99,6 +101,8 @@ class World:
             rgb[dome] = tex.background(points[dome] / DOME_RADIUS + 3.0, 5.0) * 0.9
         floors = (kind == ROOM_FLOOR) | ((kind == SUPPORT_TOP) & (not self.boxes))
         rgb[floors] = tex.floor(points[floors])
+        if self.plain is not None and not self.boxes:  # a plain sheet as the floor
+            rgb[kind == SUPPORT_TOP] = self.plain
         if self.boxes:
             top, side = kind == SUPPORT_TOP, kind == TABLE_SIDE
             if self.plain is not None:
@@ -129,6 +133,8 @@ def build_world(spec: SampleSpec, shape: Shape, orbit_radius: float) -> World:
         return World(spec.background, None, floor, (), 1.0)
     if spec.support == "floor":
         return World(spec.background, shape.bottom_z, None, (), 1.0)
+    if spec.support == "sheet":
+        return World(spec.background, shape.bottom_z, None, (), 1.0, None, SHEET_COLOUR)
     # A table 1.9 x 1.3 horizontal orbit radii, 2.2 high: the camera stands at its side.
     r = orbit_radius * np.cos(np.radians(spec.elevation_deg))
     cx, cy, top = shape.look_at[0], shape.look_at[1], shape.bottom_z
