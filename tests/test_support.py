@@ -651,10 +651,11 @@ def test_a_plain_table_running_out_to_the_sphere_goes_with_nothing_under_it(tmp_
     """A box on a plain table that SfM found no plane on and saw nothing under (session 38's toy
     on a white cloth): the table's flat region on the mesh runs out to the sphere, which clips
     it, so the default cuts it; a flat base as wide but ending inside the sphere (a plinth on
-    black, ``table`` its radius) is no support and stays."""
+    black, ``table`` its radius) is no support and stays, unless SfM found no points on it
+    (plain: a cloth the object's shadow made the surface keep)."""
     from scipy.spatial import Delaunay
 
-    from video2mesh.isolate import MESH_SUPPORT_RIM
+    from video2mesh.isolate import MESH_SUPPORT_RIM, PLAIN_DENSITY
     from video2mesh.visibility import read_cameras
 
     body = trimesh.creation.box(extents=[0.3, 0.3, 0.8])
@@ -685,5 +686,17 @@ def test_a_plain_table_running_out_to_the_sphere_goes_with_nothing_under_it(tmp_
     else:
         assert stats["support_rim_share"] < MESH_SUPPORT_RIM
         assert stats["support_from_mesh"] is None and len(out.faces) == len(mesh.faces)
+        # SfM's points tell a plain patch (none on it: a white cloth under the object's
+        # shadow) from the object's own textured base (as many per area as on the box)
+        rng = np.random.default_rng(0)
+        on_box = np.asarray(trimesh.sample.sample_surface(body, 600, seed=1)[0])
+        on_flat = np.asarray(trimesh.sample.sample_surface(flat, 600, seed=2)[0])
+        plain, stats = isolate(mesh, None, 1.0, cameras=cams, below=0.0, points=on_box)
+        assert stats["support_point_density"] < PLAIN_DENSITY / 3
+        assert np.abs(plain.vertices[:, :2]).max() < 0.16  # the patch went, the box stayed
+        both = np.r_[on_box, on_flat + rng.normal(0, 0.002, on_flat.shape)]
+        based, stats = isolate(mesh, None, 1.0, cameras=cams, below=0.0, points=both)
+        assert stats["support_point_density"] > 1.4 * PLAIN_DENSITY  # textured evenly: ~1
+        assert stats["support_from_mesh"] is None and len(based.faces) == len(mesh.faces)
     kept, _ = isolate(mesh, None, radius=1.0, support="keep", cameras=cams, below=0.0)
     assert len(kept.faces) == len(mesh.faces)

@@ -9,6 +9,8 @@ import trimesh
 from v2m_testing import TINY_CONFIG as TINY
 from v2m_testing import snakemake
 
+from video2mesh.scene import SFM_POINTS_SAMPLE
+
 
 @pytest.fixture(scope="module")
 def scene_run(tiny_pipeline) -> Path:
@@ -88,6 +90,11 @@ def test_transforms_json_has_neuralangelos_keys_and_traceable_frames(scene_run):
     cap = t["capture"]
     assert t["support_plane"] is None and cap["views"] == len(t["frames"])
     assert cap["azimuth_gap_deg"] < 90 and cap["elevation_deg"][2] > 30 and cap["notes"] == []
+    # no support in SfM's points: a sample of them, inside the sphere, for the extraction to
+    # tell a plain support from the object's base (isolate.point_density)
+    pts = np.asarray(t["sfm_points"])
+    assert 100 < len(pts) <= SFM_POINTS_SAMPLE and pts.shape[1] == 3
+    assert np.linalg.norm(pts - t["sphere_center"], axis=1).max() < t["sphere_radius"]
 
 
 def test_config_typo_names_the_key(tmp_path):

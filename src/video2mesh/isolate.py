@@ -53,7 +53,8 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   test, whose footprint is SfM's box); the default ``remove`` does so where 3 % or more of
   SfM's points lie under the sphere (``MESH_SUPPORT_BELOW``: the room goes on under the
   support), and where nothing is seen under it, if the plane's faces run out to the sphere
-  in ``MESH_SUPPORT_RIM`` of the way round (`rim_share`: a table the sphere clips). A small
+  in ``MESH_SUPPORT_RIM`` of the way round (`rim_share`: a table the sphere clips) or the
+  band round the plane holds few of SfM's points for its area (`point_density`: plain). A small
   plain support holds too few SfM points: a figurine on a round plastic stool's top (session
   35) came out standing on a disc of it, 15 % of the mesh's area, and a toy on a plain white
   cloth (session 38) on a disc of cloth, 35 %: this cut takes both. A sculpture's own flat
@@ -121,6 +122,15 @@ MESH_SAMPLES = 20000  # points spread over the mesh's area for `mesh_support`
 RIM_SECTORS = 24
 RIM_REACH = 0.05
 MESH_SUPPORT_RIM = 0.25
+# ... or where the flat band round the plane holds fewer SfM points per area than the mesh on
+# average: SfM finds no plane on a plain support because it holds few points, while an object's
+# own base is part of the textured object. Points (transforms.json's sfm_points, inside the
+# sphere) in the band PLAIN_BAND radii (under, over) the plane, against the mesh's up-facing
+# area in it, as a ratio of the two shares (CPU meshes): plain cloth 0.10 and 0.40, a stool's
+# plain top 0.36; the temple's plinth 4.3, the dino's base 3.5 (RESULTS.md, session 38); a
+# surface textured evenly all over gives 1.0 (tests/test_support.py)
+PLAIN_BAND = (0.15, 0.02)
+PLAIN_DENSITY = 0.6
 
 
 def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
@@ -154,7 +164,9 @@ def isolate_scene_mesh(
     plane, radius = read_settings(meta)
     box = ObjectBox.from_json(meta["object_box"]) if meta.get("object_box") else None
     below = float(meta.get("points_below_sphere") or 0.0)
-    return isolate(mesh, plane, radius, support, floaters, read_cameras(meta), device, box, below)
+    points = np.asarray(meta["sfm_points"], float) if meta.get("sfm_points") else None
+    cameras = read_cameras(meta)
+    return isolate(mesh, plane, radius, support, floaters, cameras, device, box, below, points)
 
 
 def isolate(
@@ -167,6 +179,7 @@ def isolate(
     device: Any = None,  # torch device of the visibility test (None: CPU)
     box: ObjectBox | None = None,  # the scene stage's object box, world units
     below: float = 0.0,  # share of the SfM points under the sphere (points_below_sphere)
+    points: np.ndarray | None = None,  # SfM's points inside the sphere (sfm_points), world
 ) -> tuple[Any, dict[str, Any]]:
     """The mesh without its support, floaters and hidden parts, and what was removed (area
     shares)."""
@@ -184,9 +197,13 @@ def isolate(
         plane = mesh_support(mesh, cameras)
         stats["points_below_sphere"] = below
         if plane is not None and support == "remove" and below < MESH_SUPPORT_BELOW:
-            # nothing seen under the sphere: a support only if it runs out to the sphere
+            # nothing seen under the sphere: a support only if it runs out to the sphere or
+            # is plain (an object's own base holds SfM's points)
             stats["support_rim_share"] = rim_share(mesh, plane, cameras.center, radius)
-            if stats["support_rim_share"] < MESH_SUPPORT_RIM:
+            if points is not None and len(points):
+                stats["support_point_density"] = point_density(mesh, plane, points, radius)
+            plain = stats.get("support_point_density", np.inf) < PLAIN_DENSITY
+            if stats["support_rim_share"] < MESH_SUPPORT_RIM and not plain:
                 plane = None
         stats["support_from_mesh"] = plane.as_json() if plane is not None else None
     cut = support != "keep" and plane is not None
@@ -300,6 +317,20 @@ def rim_share(mesh: Any, plane: Plane, center: np.ndarray, radius: float) -> flo
     angle = np.arctan2(local[reach, 1], local[reach, 0])
     sector = np.floor((angle + np.pi) / (2 * np.pi) * RIM_SECTORS).astype(int) % RIM_SECTORS
     return len(np.unique(sector)) / RIM_SECTORS
+
+
+def point_density(mesh: Any, plane: Plane, points: np.ndarray, radius: float) -> float:
+    """SfM's points per area in the band ``PLAIN_BAND`` round ``plane`` against the mesh's
+    mean: the share of ``points`` in the band over the share of the mesh's area that faces up
+    (within 37° of the normal) in it; inf where no such area lies there."""
+    under, over = PLAIN_BAND[0] * radius, PLAIN_BAND[1] * radius
+    heights = plane.height(np.asarray(mesh.triangles_center))
+    up = np.asarray(mesh.face_normals) @ plane.normal > 0.8
+    areas = np.asarray(mesh.area_faces)
+    area_share = float(areas[up & (heights > -under) & (heights < over)].sum() / areas.sum())
+    at = plane.height(points)
+    point_share = float(np.mean((at > -under) & (at < over)))
+    return point_share / area_share if area_share > 0 else float("inf")
 
 
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:

@@ -290,6 +290,16 @@ def plot_sphere(
 # --- stage ---------------------------------------------------------------------------------
 
 
+SFM_POINTS_SAMPLE = 4000  # SfM points written into transforms.json (sfm_points), at most
+
+
+def points_sample(points: np.ndarray, center: np.ndarray, radius: float) -> list[list[float]]:
+    """Up to ``SFM_POINTS_SAMPLE`` of ``points`` inside the sphere, evenly by index, rounded."""
+    inside = np.asarray(points)[np.linalg.norm(np.asarray(points) - center, axis=1) < radius]
+    step = max(1, -(-len(inside) // SFM_POINTS_SAMPLE))
+    return np.round(inside[::step], 4).tolist()
+
+
 def build_scene(
     sparse_dir: Path,
     out_transforms: Path,
@@ -324,6 +334,13 @@ def build_scene(
         else None
     )
     below = transforms["points_below_sphere"] or 0.0
+    # SfM's points inside the sphere (a sample) where it found no support: the extraction
+    # tells a plain support on the mesh (few points on it) from the object's own base
+    transforms["sfm_points"] = (
+        points_sample(points, sphere.center, sphere.radius)
+        if scene_type == "object" and sphere.support is None and find_support_plane
+        else None
+    )
     if scene_type == "object" and sphere.support is None and below >= MESH_SUPPORT_BELOW:
         log.info(
             "%s: no support plane in SfM's points, but %.0f%% of them lie under the sphere (a "
