@@ -200,8 +200,10 @@ def isolate(
             # nothing seen under the sphere: a support only if it runs out to the sphere or
             # is plain (an object's own base holds SfM's points)
             stats["support_rim_share"] = rim_share(mesh, plane, cameras.center, radius)
-            if points is not None and len(points):
-                stats["support_point_density"] = point_density(mesh, plane, points, radius)
+            has_points = points is not None and len(points) > 0
+            density = point_density(mesh, plane, points, radius) if has_points else None
+            if density is not None and np.isfinite(density):  # (JSON has no inf)
+                stats["support_point_density"] = density
             plain = stats.get("support_point_density", np.inf) < PLAIN_DENSITY
             if stats["support_rim_share"] < MESH_SUPPORT_RIM and not plain:
                 plane = None
