@@ -69,6 +69,7 @@ component tests run.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,8 @@ from video2mesh.support import (
 
 if TYPE_CHECKING:  # the visibility test needs torch: imported only when it runs
     from video2mesh.visibility import Views
+
+log = logging.getLogger(__name__)
 
 CUT_HEIGHT = 0.02  # of the sphere radius
 BAND = 0.08  # of the sphere radius
@@ -165,8 +168,23 @@ def isolate_scene_mesh(
     box = ObjectBox.from_json(meta["object_box"]) if meta.get("object_box") else None
     below = float(meta.get("points_below_sphere") or 0.0)
     points = np.asarray(meta["sfm_points"], float) if meta.get("sfm_points") else None
-    cameras = read_cameras(meta)
-    return isolate(mesh, plane, radius, support, floaters, cameras, device, box, below, points)
+    views = read_cameras(meta)
+    out, stats = isolate(mesh, plane, radius, support, floaters, views, device, box, below, points)
+    if stats.get("support_from_mesh"):
+        why = ", ".join(
+            f"{label} {stats[key]:.2f}"
+            for key, label in (("support_rim_share", "rim share"),
+                               ("support_point_density", "SfM points per area"))
+            if key in stats
+        )  # fmt: skip
+        log.info(
+            "no support in SfM's points; one found on the mesh (points under the sphere %.3f%s)"
+            " and cut: %.1f%% of the area (object: {support: keep} keeps it)",
+            below,
+            f", {why}" if why else "",
+            100 * stats.get("support_area_share", 0.0),
+        )
+    return out, stats
 
 
 def isolate(
