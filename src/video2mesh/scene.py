@@ -295,7 +295,8 @@ SFM_POINTS_SAMPLE = 4000  # SfM points written into transforms.json (sfm_points)
 
 def points_sample(points: np.ndarray, center: np.ndarray, radius: float) -> list[list[float]]:
     """Up to ``SFM_POINTS_SAMPLE`` of ``points`` inside the sphere, evenly by index, rounded."""
-    inside = np.asarray(points)[np.linalg.norm(np.asarray(points) - center, axis=1) < radius]
+    points = np.asarray(points)
+    inside = points[np.linalg.norm(points - center, axis=1) < radius]
     step = max(1, -(-len(inside) // SFM_POINTS_SAMPLE))
     return np.round(inside[::step], 4).tolist()
 

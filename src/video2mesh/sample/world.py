@@ -99,10 +99,12 @@ class World:
             rgb[dome] = BACKDROPS[self.background]
         else:
             rgb[dome] = tex.background(points[dome] / DOME_RADIUS + 3.0, 5.0) * 0.9
-        floors = (kind == ROOM_FLOOR) | ((kind == SUPPORT_TOP) & (not self.boxes))
+        floor_top = (kind == SUPPORT_TOP) & (not self.boxes)  # the support is a floor
+        if self.plain is not None:  # a plain sheet: one colour, no tiles
+            rgb[floor_top] = self.plain
+            floor_top[:] = False
+        floors = (kind == ROOM_FLOOR) | floor_top
         rgb[floors] = tex.floor(points[floors])
-        if self.plain is not None and not self.boxes:  # a plain sheet as the floor
-            rgb[kind == SUPPORT_TOP] = self.plain
         if self.boxes:
             top, side = kind == SUPPORT_TOP, kind == TABLE_SIDE
             if self.plain is not None:
