@@ -457,6 +457,23 @@ def test_sheets_beside_the_object_box_go_a_loose_part_inside_it_stays():
     assert ((kept.vertices - shift) @ rot)[:, 0].max() > 0.55  # floaters: keep keeps them
 
 
+def test_a_shell_larger_than_the_object_outside_its_box_goes():
+    """A shell of backdrop that outgrew the object (the GPU preset's crown over session 39's
+    turntable dinosaur, above and round its head): the object is the piece with the most area
+    in the object box, not the largest, so the shell goes as a sheet outside the box would;
+    without a box the largest piece is the object, as before."""
+    body, curtain, shelf, handle, whole, plane, box = _sheets_scene()
+    crown = trimesh.creation.annulus(r_min=0.6, r_max=0.95, height=0.6)
+    crown.apply_translation([0.0, 0.0, 0.75])  # round the box's top, all of it outside
+    assert crown.area > 2 * body.area
+    scene = trimesh.util.concatenate([whole, crown])
+    out, stats = isolate(scene, plane, radius=1.0, box=box)
+    assert stats["main_not_largest"] and stats["outside_removed"] == 3
+    assert out.area == pytest.approx(body.area - 0.36 + handle.area, rel=0.02)
+    kept, stats = isolate(scene, plane, radius=1.0)  # no box: the largest piece stays
+    assert not stats["main_not_largest"] and kept.bounds[1][0] > 0.9
+
+
 def test_the_extraction_reads_the_object_box_from_transforms(tmp_path: Path):
     """What both backends' extraction call: the box and the plane come from transforms.json,
     as the scene stage writes them; without the box (a sphere set by hand) the sheets stay."""
@@ -700,3 +717,54 @@ def test_a_plain_table_running_out_to_the_sphere_goes_with_nothing_under_it(tmp_
         assert stats["support_from_mesh"] is None and len(based.faces) == len(mesh.faces)
     kept, _ = isolate(mesh, None, radius=1.0, support="keep", cameras=cams, below=0.0)
     assert len(kept.faces) == len(mesh.faces)
+
+
+@pytest.mark.parametrize("lump_seen", [False, True])
+def test_a_lump_under_the_lowest_sfm_points_goes_with_the_plane_they_lie_on(tmp_path, lump_seen):
+    """A box on a plain turntable with specks (session 39's dinosaur): SfM found no plane (too
+    few points for one), the turntable's flat top ends inside the sphere and holds as many
+    points per area as the box, but the surface swelled into a lump under it that SfM saw
+    nothing of: the plane through SfM's lowest layer is the support, and the lump goes with
+    it. Where SfM's points cover the lower part too (an object's own base), it stays."""
+    from scipy.spatial import Delaunay
+
+    from video2mesh.isolate import FLOOR_SHARE, MESH_SUPPORT_RIM, PLAIN_DENSITY
+    from video2mesh.visibility import read_cameras
+
+    body = trimesh.creation.box(extents=[0.3, 0.3, 0.8])
+    body.apply_translation([0.0, 0.0, -0.1])  # from the turntable at z = -0.5 up to 0.3
+    g = np.linspace(-0.45, 0.45, 37)
+    xy = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    disc = trimesh.Trimesh(np.c_[xy, np.full(len(xy), -0.5)], Delaunay(xy).simplices)
+    disc.update_faces(np.linalg.norm(disc.triangles_center[:, :2], axis=1) < 0.45)
+    disc.fix_normals()
+    lump = trimesh.creation.icosphere(subdivisions=3, radius=0.2)
+    lump.apply_translation([0.05, 0.0, -0.75])  # from 0.05 to 0.45 under the turntable
+    mesh = trimesh.util.concatenate([body, disc, lump])
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    # far, as on the turntable (8.8 radii, a long lens): the lump is no deeper under the
+    # turntable than SfM's inlier tolerance allows of a support's noise (`find_support`)
+    eyes = np.stack([7.0 * np.cos(t), 7.0 * np.sin(t), 2.0 + 0.3 * np.sin(3 * t)], 1)
+    c2w = [look_at_c2w(e, np.array([0.0, 0.0, -0.2]), np.array([0, 0, 1.0])) for e in eyes]
+    cams = read_cameras(_transforms_of(c2w, tmp_path / "transforms.json"))
+    rng = np.random.default_rng(0)
+    on_box = np.asarray(trimesh.sample.sample_surface(body, 600, seed=1)[0])
+    specks = np.c_[rng.uniform(-0.3, 0.3, (200, 2)), rng.normal(-0.5, 0.003, 200)]
+    points = np.r_[on_box, specks[np.abs(specks[:, :2]).max(axis=1) > 0.16]]
+    if lump_seen:
+        points = np.r_[points, trimesh.sample.sample_surface(lump, 300, seed=3)[0]]
+
+    out, stats = isolate(mesh, None, 1.0, cameras=cams, below=0.0, points=points)
+    assert stats["support_rim_share"] < MESH_SUPPORT_RIM  # ends inside the sphere,
+    assert stats["support_point_density"] > PLAIN_DENSITY  # and is no plain patch
+    if lump_seen:
+        assert stats["support_floor_share"] == 0.0
+        assert not stats["support_from_floor"] and len(out.faces) == len(mesh.faces)
+    else:
+        assert stats["support_floor_share"] > FLOOR_SHARE
+        assert stats["support_from_floor"]
+        floor = Plane.from_json(stats["support_from_mesh"])
+        assert floor.normal[2] > 0.999 and abs(floor.height(np.array([0, 0, -0.5]))) < 0.01
+        assert out.triangles_center[:, 2].min() > -0.49  # the lump and the turntable went
+        assert np.abs(out.vertices[:, :2]).max() < 0.16  # the box stayed
+        assert out.area == pytest.approx(body.area - 0.09, rel=0.05)

@@ -134,6 +134,19 @@ MESH_SUPPORT_RIM = 0.25
 # surface textured evenly all over gives 1.0 (tests/test_support.py)
 PLAIN_BAND = (0.15, 0.02)
 PLAIN_DENSITY = 0.6
+# ... or, failing both, where the mesh goes on deep under SfM's lowest points: a plain support
+# with a few specks on it (a blue turntable, session 39) holds a thin layer of SfM points at the
+# object's feet and nothing under it, while the surface swells into a lump under it. Where
+# over FLOOR_SHARE of the mesh's area lies FLOOR_DEPTH radii under the FLOOR_QUANTILE height of
+# SfM's points (along the mesh plane's normal), the support is the plane through the layer
+# FLOOR_LAYER radii thick over that height (`sfm_floor`). Area so deep: the turntable 0.16, plain
+# cloths 0.06-0.14 (cut by the tests above); the temple's plinth and the dino's base on black
+# 0.000: SfM's points reach the foot of an object's own base (RESULTS.md, session 39)
+FLOOR_QUANTILE = 0.01
+FLOOR_DEPTH = 0.1
+FLOOR_SHARE = 0.1
+FLOOR_LAYER = 0.1
+FLOOR_TILT_DEG = 15.0
 
 
 def face_components(faces: np.ndarray, n_verts: int) -> np.ndarray:
@@ -174,7 +187,8 @@ def isolate_scene_mesh(
         why = ", ".join(
             f"{label} {stats[key]:.2f}"
             for key, label in (("support_rim_share", "rim share"),
-                               ("support_point_density", "SfM points per area"))
+                               ("support_point_density", "SfM points per area"),
+                               ("support_floor_share", "area under SfM's lowest points"))
             if key in stats
         )  # fmt: skip
         log.info(
@@ -224,7 +238,11 @@ def isolate(
                 stats["support_point_density"] = density
             plain = stats.get("support_point_density", np.inf) < PLAIN_DENSITY
             if stats["support_rim_share"] < MESH_SUPPORT_RIM and not plain:
-                plane = None
+                floor = None
+                if has_points:
+                    floor, stats["support_floor_share"] = sfm_floor(mesh, plane, points, radius)
+                stats["support_from_floor"] = floor is not None
+                plane = floor
         stats["support_from_mesh"] = plane.as_json() if plane is not None else None
     cut = support != "keep" and plane is not None
     seen = None
@@ -241,26 +259,36 @@ def isolate(
     if floaters == "remove" and keep.any():
         labels = face_components(faces[keep], len(mesh.vertices))
         comp_area = np.bincount(labels, weights=areas[keep])
-        big = comp_area >= FLOATER_SHARE * comp_area.max()
         kept_idx = np.nonzero(keep)[0]
+        inside_area = None
+        if box is not None:
+            inside = box.contains(centers[kept_idx], BOX_MARGIN * radius)
+            inside_area = np.bincount(
+                labels, weights=areas[keep] * inside, minlength=len(comp_area)
+            )
+        # the object: the piece with the most area in the object box, else the largest (a
+        # shell of a turntable's backdrop can outgrow the object, session 39)
+        has_box = inside_area is not None and inside_area.max() > 0
+        main = int(np.argmax(inside_area if has_box else comp_area))
+        stats["main_not_largest"] = main != int(np.argmax(comp_area))
+        big = comp_area >= FLOATER_SHARE * comp_area[main]
+        big[main] = True
         if plane is not None:
             debris = _table_debris(
-                mesh, kept_idx, areas[keep], labels, comp_area, big, plane, radius
+                mesh, kept_idx, areas[keep], labels, comp_area, big, plane, radius, main
             )
             stats["debris_removed"] = int(debris.sum())
             big &= ~debris
         if seen is not None:
             seen_area = np.bincount(labels, weights=areas[keep] * seen[keep], minlength=len(big))
             hidden = seen_area < HIDDEN_SEEN * comp_area
-            hidden[int(np.argmax(comp_area))] = False
+            hidden[main] = False
             stats["hidden_removed"] = int((hidden & big).sum())
             stats["hidden_area_share"] = float(comp_area[hidden & big].sum() / total)
             big &= ~hidden
-        if box is not None:
-            inside = box.contains(centers[kept_idx], BOX_MARGIN * radius)
-            inside_area = np.bincount(labels, weights=areas[keep] * inside, minlength=len(big))
+        if inside_area is not None:
             outside = inside_area < 0.5 * comp_area
-            outside[int(np.argmax(comp_area))] = False
+            outside[main] = False
             stats["outside_removed"] = int((outside & big).sum())
             stats["outside_area_share"] = float(comp_area[outside & big].sum() / total)
             big &= ~outside
@@ -353,6 +381,34 @@ def point_density(mesh: Any, plane: Plane, points: np.ndarray, radius: float) ->
     return point_share / area_share if area_share > 0 else float("inf")
 
 
+def sfm_floor(
+    mesh: Any, plane: Plane, points: np.ndarray, radius: float
+) -> tuple[Plane | None, float]:
+    """The plane through the lowest layer of SfM's ``points`` where over ``FLOOR_SHARE`` of the
+    mesh's area lies ``FLOOR_DEPTH`` radii deeper (heights along ``plane``, the one found on
+    the mesh), and that share. None where less lies so deep, or the layer is over ``plane``
+    (SfM saw nothing at the support: the object's foot). The layer's own normal where it is
+    within ``FLOOR_TILT_DEG`` of the plane's, at the height under which a tenth of it lies."""
+    from video2mesh.support import refit_plane
+
+    heights = plane.height(points)
+    low = float(np.quantile(heights, FLOOR_QUANTILE))
+    areas = np.asarray(mesh.area_faces)
+    deep = plane.height(np.asarray(mesh.triangles_center)) < low - FLOOR_DEPTH * radius
+    share = float(areas[deep].sum() / areas.sum())
+    if share < FLOOR_SHARE or low > 0:
+        return None, share
+    layer = points[(heights >= low) & (heights < low + FLOOR_LAYER * radius)]
+    normal = plane.normal
+    if len(layer) >= 3:
+        fitted, _ = refit_plane(layer)
+        fitted = fitted if fitted @ normal > 0 else -fitted
+        if fitted @ normal > np.cos(np.radians(FLOOR_TILT_DEG)):
+            normal = fitted
+    offset = -float(np.quantile(layer @ normal, 0.1))
+    return Plane(normal, offset, len(layer), plane.tolerance), share
+
+
 def without_small_pieces(faces: np.ndarray, keep: np.ndarray, areas: np.ndarray) -> np.ndarray:
     """``keep`` (per face) less the kept pieces under ``FLOATER_SHARE`` of the largest one's
     area (what a cut through a component leaves loose)."""
@@ -402,15 +458,15 @@ def _table_debris(
     candidates: np.ndarray,
     plane: Plane,
     radius: float,
+    main: int,
 ) -> np.ndarray:
-    """Which components (by label) are pieces of the support left beside the object; ``areas``
-    and ``labels`` are per face of ``face_idx``."""
+    """Which components (by label) are pieces of the support left beside the object (component
+    ``main``); ``areas`` and ``labels`` are per face of ``face_idx``."""
     from scipy.spatial import ConvexHull, Delaunay, QhullError
 
     centers = np.asarray(mesh.triangles_center)[face_idx]
     heights = plane.height(centers)
     flat = centers @ up_frame(plane.normal)[:2].T  # coordinates in the plane: footprints
-    main = int(np.argmax(comp_area))
     out = np.zeros(len(comp_area), bool)
     try:
         pts = flat[labels == main]

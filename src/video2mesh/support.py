@@ -186,7 +186,7 @@ def _plane_through(p: np.ndarray) -> tuple[np.ndarray, float] | None:
     return n, -float(n @ p[0])
 
 
-def _refit(points: np.ndarray) -> tuple[np.ndarray, float]:
+def refit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
     mean = points.mean(axis=0)
     _, vecs = np.linalg.eigh(np.cov((points - mean).T))
     n = vecs[:, 0]  # the direction of least spread
@@ -322,7 +322,7 @@ def _refined(
         inl = near[np.abs(near @ n + d) < tol]
         if len(inl) < 3:
             return None
-        n, d = _refit(inl)
+        n, d = refit_plane(inl)
         if n @ up < 0:
             n, d = -n, -d
     count = int((np.abs(near @ n + d) < tol).sum())
