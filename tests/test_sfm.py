@@ -471,3 +471,32 @@ def test_an_older_sfm_run_keeps_its_results_and_gets_an_empty_fine_archive(tmp_p
     with tarfile.open(tmp_path / "sfm" / "images_fine.tar") as tar:
         assert tar.getmembers() == []
     assert "re-run sfm for the finer copies" in caplog.text
+
+
+def test_a_complete_model_of_few_points_is_tried_again_on_the_finer_copies(tmp_path, monkeypatch):
+    """Every frame registers on the frames, but where the model holds fewer than THIN_POINTS
+    points (a plain iron weight: 850, its cameras on a 100° arc of a full orbit), SfM runs again
+    on the frames stage's finer copies and keeps that model, which holds more points; where it
+    holds enough, the finer copies are never tried."""
+    from video2mesh import sfm
+
+    rng = np.random.default_rng(1)
+    spectrum = np.fft.fft2(rng.standard_normal((256, 256)))
+    radius = np.hypot(*np.meshgrid(np.fft.fftfreq(256), np.fft.fftfreq(256)))
+    spectrum[(radius < 1 / 16) | (radius > 1 / 3)] = 0
+    tex = np.real(np.fft.ifft2(spectrum))
+    fine = [_grey(128 + 40 * v / tex.std()) for v in _corner_texture(tex, n=12)]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((160, 120), Image.Resampling.LANCZOS)) for f in fine
+    ]
+    archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+
+    monkeypatch.setattr(sfm, "THIN_POINTS", 10)  # a small scene's model: enough for a test
+    enough = run_sfm(archive, tmp_path / "enough", scene="enough")
+    assert enough["registered"] == enough["total"] == 12 and not enough["fine"]
+    assert not any(a["fine"] for a in enough["attempts"])
+    monkeypatch.setattr(sfm, "THIN_POINTS", enough["points"] + 1)  # the same model, now thin
+    thin = run_sfm(archive, tmp_path / "thin", scene="thin")
+    assert thin["registered"] == 12 and thin["fine"]
+    assert thin["points"] > enough["points"]
+    assert [a["fine"] for a in thin["attempts"] if not a["relaxed"]] == [False, True]

@@ -462,7 +462,7 @@ def test_a_shell_larger_than_the_object_outside_its_box_goes():
     turntable dinosaur, above and round its head): the object is the piece with the most area
     in the object box, not the largest, so the shell goes as a sheet outside the box would;
     without a box the largest piece is the object, as before."""
-    body, curtain, shelf, handle, whole, plane, box = _sheets_scene()
+    body, _curtain, _shelf, handle, whole, plane, box = _sheets_scene()
     crown = trimesh.creation.annulus(r_min=0.6, r_max=0.95, height=0.6)
     crown.apply_translation([0.0, 0.0, 0.75])  # round the box's top, all of it outside
     assert crown.area > 2 * body.area

@@ -497,6 +497,18 @@ CAPTURES = [
         "object turns",
         lambda s: read_keyed_photos(s, "data", 36),  # viff.036 repeats viff.000
     ),
+    Capture(
+        "weight_purple",
+        "Hellsice/object-volume",
+        "acc39e1a3aabde9509ddb095c9e2718624d72941",
+        "images/set 1",
+        "no licence stated in the repository (a project's own phone photos); local validation "
+        "only, never redistributed",
+        "a dark cast-iron 2 kg weight standing on plain lilac paper before a lilac backdrop, "
+        "40 hand-held phone photos (4608x3456, portrait after EXIF) all round it from low; no "
+        "cameras, no masks",
+        lambda s: read_photos(s, "images/set 1"),
+    ),
 ]
 
 

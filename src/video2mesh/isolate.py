@@ -23,10 +23,11 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   registered photo sees (under ``HIDDEN_SEEN`` of its area seen, `visibility.seen_faces` on the
   mesh before any cut, so the table still occludes) goes too, whatever its size: the SDF is
   free inside the object, and on the validation set a house came out with a dome inside its
-  walls, 12 % of the mesh's area (benchmarks/realworld/RESULTS.md, session 16). The largest
-  component always stays.
+  walls, 12 % of the mesh's area (benchmarks/realworld/RESULTS.md, session 16). The object's
+  component always stays: the one with the most area in the object box (below), else the
+  largest (a shell of a turntable's still backdrop outgrew the dinosaur on it, session 39).
 - outside the object (with ``floaters: remove`` and the scene stage's object box): a component
-  other than the largest with less than half its area inside the box of the SfM points that
+  other than the object's with less than half its area inside the box of the SfM points that
   stand where the cameras look, grown by ``BOX_MARGIN`` × the radius, goes too, whatever its
   size: sheets of backdrop or table beside the object. On the held-out small figurine (CPU
   preset) two training seeds of five left such sheets, 16-23 % of the mesh's area: 2.86 % of
@@ -54,7 +55,10 @@ as a disc the object stands in, and small blobs where the background leaked in. 
   SfM's points lie under the sphere (``MESH_SUPPORT_BELOW``: the room goes on under the
   support), and where nothing is seen under it, if the plane's faces run out to the sphere
   in ``MESH_SUPPORT_RIM`` of the way round (`rim_share`: a table the sphere clips) or the
-  band round the plane holds few of SfM's points for its area (`point_density`: plain). A small
+  band round the plane holds few of SfM's points for its area (`point_density`: plain), or
+  else where the mesh goes on deep under SfM's lowest points (`sfm_floor`: a plain turntable
+  with a few specks, the surface swollen into a lump under it; cut at the plane of that lowest
+  layer, not the mesh's, which lay on the lump's top above the dinosaur's toes). A small
   plain support holds too few SfM points: a figurine on a round plastic stool's top (session
   35) came out standing on a disc of it, 15 % of the mesh's area, and a toy on a plain white
   cloth (session 38) on a disc of cloth, 35 %: this cut takes both. A sculpture's own flat
