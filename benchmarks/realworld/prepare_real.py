@@ -255,6 +255,19 @@ def read_keyed_photos(snap: Snapshot, folder: str, count: int) -> Iterator[View]
         yield View(Path(path).stem, image, blue_screen_mask(image))
 
 
+def read_photos_with_masks(snap: Snapshot, folder: str, masks: str) -> Iterator[View]:
+    """Photos with an object mask each, ``<masks>/<stem>.png`` (object > 127), where the
+    snapshot holds one of the photo's size (an empty one is left out: no object drawn)."""
+    held = set(snap.files(masks))
+    for view in read_photos(snap, folder):
+        path = f"{masks}/{view.stem}.png"
+        if path in held:
+            mask = np.asarray(Image.open(io.BytesIO(snap.read(path))).convert("L")) > 127
+            if mask.shape == view.image.size[::-1] and mask.any():
+                view.mask = mask
+        yield view
+
+
 def read_photos(snap: Snapshot, folder: str, every: int = 1) -> Iterator[View]:
     """A plain photo set: every image the snapshot holds (or every ``every``-th in name
     order: frames of videos), EXIF orientation applied."""
@@ -496,6 +509,20 @@ CAPTURES = [
         "keyed on the blue (blue_screen_mask); the backdrop stays still while the "
         "object turns",
         lambda s: read_keyed_photos(s, "data", 36),  # viff.036 repeats viff.000
+    ),
+    Capture(
+        "duplo_lab",
+        "Kudo510/VoxelCarving",
+        "a4aaf5deef679cb50730e644ece7db882655481b",
+        "assets/red_block_AR",
+        "no licence stated in the repository (a course project's own robot-arm photos); local "
+        "validation only, never redistributed",
+        "a glossy red Duplo 2x2 brick on a white sheet of ArUco markers on a wooden board in a "
+        "cluttered lab, 49 photos (1280x720) from a robot arm all round and from above, with "
+        "the project's object masks; its poses are not used",
+        lambda s: read_photos_with_masks(
+            s, "assets/red_block_AR/original_images", "assets/red_block_AR/segmented_images"
+        ),
     ),
     Capture(
         "weight_purple",
