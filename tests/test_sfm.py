@@ -376,11 +376,14 @@ def _tar_images(path) -> dict[str, np.ndarray]:
         }
 
 
-def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path):
+def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path, monkeypatch):
     """Photos larger than the frames: SfM maps on the frames, and the finer copies come out
     undistorted by the same model with its camera scaled (sfm/images_fine.tar), so that the
     texture can be baked from them with the frames' poses: the same members, the camera ×2,
     and each fine image downscaled is its frame."""
+    from video2mesh import sfm
+
+    monkeypatch.setattr(sfm, "THIN_POINTS", 10)  # a small scene's model: not a thin one here
     rng = np.random.default_rng(2)
     tex = rng.random((100, 100))
     fine = [_grey(60 + 140 * v) for v in _corner_texture(tex, w=320, h=240)]
@@ -495,8 +498,11 @@ def test_a_complete_model_of_few_points_is_tried_again_on_the_finer_copies(tmp_p
     enough = run_sfm(archive, tmp_path / "enough", scene="enough")
     assert enough["registered"] == enough["total"] == 12 and not enough["fine"]
     assert not any(a["fine"] for a in enough["attempts"])
-    monkeypatch.setattr(sfm, "THIN_POINTS", enough["points"] + 1)  # the same model, now thin
+    monkeypatch.setattr(sfm, "THIN_POINTS", 10**6)  # any model is thin now
     thin = run_sfm(archive, tmp_path / "thin", scene="thin")
-    assert thin["registered"] == 12 and thin["fine"]
-    assert thin["points"] > enough["points"]
-    assert [a["fine"] for a in thin["attempts"] if not a["relaxed"]] == [False, True]
+    as_is = [a for a in thin["attempts"] if not a["relaxed"]]
+    assert [a["fine"] for a in as_is] == [False, True]  # the frames, then the finer copies
+    # the complete model with more points wins (COLMAP's mapping is not reproducible run to
+    # run, so which one it is is not asserted)
+    best = max((a for a in as_is if a["registered"] == 12), key=lambda a: a["points"])
+    assert thin["registered"] == 12 and thin["fine"] == best["fine"]
