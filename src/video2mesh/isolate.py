@@ -86,6 +86,7 @@ from video2mesh.support import (
     Plane,
     camera_up,
     find_support,
+    refit_plane,
     up_frame,
 )
 
@@ -393,8 +394,6 @@ def sfm_floor(
     the mesh), and that share. None where less lies so deep, or the layer is over ``plane``
     (SfM saw nothing at the support: the object's foot). The layer's own normal where it is
     within ``FLOOR_TILT_DEG`` of the plane's, at the height under which a tenth of it lies."""
-    from video2mesh.support import refit_plane
-
     heights = plane.height(points)
     low = float(np.quantile(heights, FLOOR_QUANTILE))
     areas = np.asarray(mesh.area_faces)
