@@ -265,16 +265,16 @@ def test_the_best_attempt_has_most_frames_then_is_as_is_then_vouched_for_then_mo
     [("SIMPLE_RADIAL", [900.0, 330.0, 235.0, -0.21]), ("RADIAL", [900.0, 330.0, 235.0, 0.3, -0.2])],
 )
 def test_observations_are_distorted_as_colmap_projects(model, params):
-    """silhouette._distort (normalised coordinates to the distorted frames' pixels, which the
+    """silhouette.distort (normalised coordinates to the distorted frames' pixels, which the
     photo refinement compares with the true cameras) against COLMAP's own projection."""
     import pycolmap
 
-    from video2mesh.silhouette import _distort
+    from video2mesh.silhouette import distort
 
     xy = np.random.default_rng(2).uniform(-0.4, 0.4, (50, 2))
     camera = pycolmap.Camera(model=model, width=640, height=480, params=params)
     expected = camera.img_from_cam(np.column_stack([xy, np.ones(len(xy))]))
-    got = _distort(xy, {"model": model, "width": 640, "height": 480, "params": params})
+    got = distort(xy, {"model": model, "width": 640, "height": 480, "params": params})
     assert np.abs(got - expected).max() < 1e-6
     assert np.abs(got - (xy * params[0] + params[1:3])).max() > 5  # the distortion matters
 

@@ -158,36 +158,34 @@ def threshold_mask(
     ``min_chroma``: also require (R - B) >= min_chroma * max(R, G, B), which keeps a warm-coloured
     object (the plaster temple) and drops the neutral grey cloth draped behind it.
     """
-    from scipy import ndimage
 
     rgb = np.asarray(image.convert("RGB"), np.float32) / 255.0
     brightest = rgb.max(axis=2)
     mask = brightest > threshold
     if min_chroma > 0:
         mask &= rgb[..., 0] - rgb[..., 2] >= min_chroma * brightest
+    return _cleaned(mask, min_share)
+
+
+def _cleaned(mask: np.ndarray, min_share: float = 0.05) -> np.ndarray:
+    """A 2-pixel opening (specks) and closing, then the components of at least ``min_share``
+    of the largest one's area."""
+    from scipy import ndimage
+
     mask = ndimage.binary_closing(ndimage.binary_opening(mask, iterations=2), iterations=2)
     labels, count = ndimage.label(mask)
     if count == 0:
         return mask
     areas = np.bincount(labels.ravel())[1:]
-    keep = np.flatnonzero(areas >= min_share * areas.max()) + 1
-    return np.isin(labels, keep)
+    return np.isin(labels, np.flatnonzero(areas >= min_share * areas.max()) + 1)
 
 
 def blue_screen_mask(image: Image.Image, margin: int = 15, min_bright: float = 0.25) -> np.ndarray:
     """Object mask of a warm or white object before a blue backdrop and turntable: a pixel is
     the object where its red is no more than ``margin`` under its blue and it is not dark (the
     black strips at some frames' edges); then the same clean-up as ``threshold_mask``."""
-    from scipy import ndimage
-
     rgb = np.asarray(image.convert("RGB"), np.int16)
-    mask = (rgb[..., 0] - rgb[..., 2] > -margin) & (rgb.max(axis=2) > min_bright * 255)
-    mask = ndimage.binary_closing(ndimage.binary_opening(mask, iterations=2), iterations=2)
-    labels, count = ndimage.label(mask)
-    if count == 0:
-        return mask
-    areas = np.bincount(labels.ravel())[1:]
-    return np.isin(labels, np.flatnonzero(areas >= 0.05 * areas.max()) + 1)
+    return _cleaned((rgb[..., 0] - rgb[..., 2] > -margin) & (rgb.max(axis=2) > min_bright * 255))
 
 
 # --- capture readers ----------------------------------------------------------------------------

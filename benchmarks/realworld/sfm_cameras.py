@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from video2mesh.atomic import write_json  # noqa: E402
 from video2mesh.scene import camera_poses, load_model  # noqa: E402
-from video2mesh.silhouette import _distort  # noqa: E402
+from video2mesh.silhouette import distort  # noqa: E402
 
 
 def sfm_cameras(sparse: Path) -> dict:
@@ -59,7 +59,7 @@ def undistort_mask(mask: np.ndarray, camera: dict, distorted: dict) -> np.ndarra
     xy = np.stack(
         [(u.ravel() - camera["cx"]) / camera["fx"], (v.ravel() - camera["cy"]) / camera["fy"]], 1
     )
-    src = _distort(xy, distorted) * [
+    src = distort(xy, distorted) * [
         mask.shape[1] / distorted["width"],
         mask.shape[0] / distorted["height"],
     ]

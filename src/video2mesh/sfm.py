@@ -529,12 +529,12 @@ def run_sfm(
             faint = peak_threshold * FAINT_FACTOR
             log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, faint)
             attempt_plan(faint, images)
-        if incomplete() and fine is not None:
-            log.info("%s: SIFT again on the frames' finer copies (fine texture)", scene)
-            attempt_plan(peak_threshold, fine)
-        elif fine is not None and max(a.points for a in attempts if not a.relaxed) < THIN_POINTS:
-            log.info("%s: SIFT again on the frames' finer copies (a thin model)", scene)
-            attempt_plan(peak_threshold, fine)
+        if fine is not None:
+            thin = max(a.points for a in attempts if not a.relaxed) < THIN_POINTS
+            why = "fine texture" if incomplete() else "a thin model" if thin else ""
+            if why:
+                log.info("%s: SIFT again on the frames' finer copies (%s)", scene, why)
+                attempt_plan(peak_threshold, fine)
         best = max(attempts, key=rank)
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total

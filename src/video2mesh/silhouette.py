@@ -264,7 +264,7 @@ def sfm_to_true_transform(alignment: Path | None, sparse: Path | None, cameras: 
     return np.linalg.inv(similarity_matrix(data))
 
 
-def _distort(xy: np.ndarray, camera: dict) -> np.ndarray:
+def distort(xy: np.ndarray, camera: dict) -> np.ndarray:
     """Normalised image coordinates to the pixels of COLMAP's ``camera`` (sfm.json's
     ``distorted_camera``: the frames as SfM saw them, before undistortion)."""
     params, model = camera["params"], camera["model"]
@@ -338,7 +338,7 @@ def refine_to_photos(
     which = np.asarray(index)[pick]
     widths = np.array([[cameras[i].width] for i in which])
     # the frames' pixels (SfM saw them distorted), at the calibration's image size
-    observed = _distort(xy, distorted) * widths / distorted["width"]
+    observed = distort(xy, distorted) * widths / distorted["width"]
     base = apply(to_true, xyz)
     pivot = np.median(base, axis=0)
     k = np.stack([cameras[i].k for i in which])

@@ -102,8 +102,7 @@ class World:
         floor_top = (kind == SUPPORT_TOP) & (not self.boxes)  # the support is a floor
         if self.plain is not None:  # a plain sheet: one colour, no tiles
             rgb[floor_top] = self.plain
-            floor_top[:] = False
-        floors = (kind == ROOM_FLOOR) | floor_top
+        floors = (kind == ROOM_FLOOR) | (floor_top & (self.plain is None))
         rgb[floors] = tex.floor(points[floors])
         if self.boxes:
             top, side = kind == SUPPORT_TOP, kind == TABLE_SIDE
