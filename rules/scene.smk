@@ -6,6 +6,7 @@ rule scene:
         cameras="results/{scene}/sfm/sparse/cameras.bin",
         images="results/{scene}/sfm/sparse/images.bin",
         points="results/{scene}/sfm/sparse/points3D.bin",
+        photos="results/{scene}/sfm/images.tar",
     output:
         transforms="results/{scene}/transforms.json",
         preview=report(
@@ -27,6 +28,7 @@ rule scene:
         "python -m video2mesh scene --scene {wildcards.scene:q}"
         ' --sparse "$(dirname {input.cameras:q})"'
         " --type {params.type:q} --sphere {params.sphere:q} {params.support}"
+        " --photos {input.photos:q}"
         " --out-transforms {output.transforms:q} --out-png {output.preview:q} > {log:q} 2>&1"
 
 

@@ -15,6 +15,7 @@ errors go to ``alignment.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -35,6 +36,7 @@ from video2mesh.sphere import (
     parse_overrides,
     scene_sphere,
 )
+from video2mesh.standing import Photo
 from video2mesh.support import (
     MESH_SUPPORT_BELOW,
     below_sphere_share,
@@ -83,9 +85,33 @@ def model_cameras(model) -> Cameras:
     return Cameras(c2w, k[0, 0], k[1, 1], k[0, 2], k[1, 2], int(cam.width), int(cam.height))
 
 
+def archive_photos(archive: Path, names: list[str]) -> Photo:
+    """The undistorted photo of camera ``i`` (``names`` in camera order) from SfM's
+    images.tar, decoded on first use."""
+    import tarfile
+
+    from video2mesh.photos import decode_photo
+
+    @functools.cache
+    def photo(i: int) -> np.ndarray:
+        with tarfile.open(archive, "r:") as tar:
+            member = tar.extractfile(f"images/{names[i]}")
+            if member is None:
+                raise UserError(f"{archive} has no images/{names[i]}", "re-run the SfM stage")
+            return decode_photo(member.read(), names[i])[0]
+
+    return photo
+
+
 def compute_sphere(
-    model, scene_type: str, overrides: dict, find_support_plane: bool = True
+    model,
+    scene_type: str,
+    overrides: dict,
+    find_support_plane: bool = True,
+    photos: Path | None = None,
 ) -> tuple[Sphere, np.ndarray]:
+    """The sphere (and SfM's clean points); ``photos`` (SfM's images.tar) let an object whose
+    lowest points float over the support found show whether it stands on it (standing)."""
     points = clean_points(model)
     if scene_type == "object":
         cams = model_cameras(model)
@@ -93,7 +119,8 @@ def compute_sphere(
         if find_support_plane:
             look = look_at_point(cams.centers, cams.axes)
             support = find_support(points, cams.c2w, look)
-        sphere = object_sphere(points, cams, support)
+        photo = archive_photos(photos, list(camera_poses(model))) if photos else None
+        sphere = object_sphere(points, cams, support, photo=photo)
     else:
         sphere = scene_sphere(points)
     return apply_overrides(sphere, overrides, points), points
@@ -310,10 +337,11 @@ def build_scene(
     scene_type: str = "object",
     overrides: dict | None = None,
     find_support_plane: bool = True,
+    photos: Path | None = None,
 ) -> dict:
     """transforms.json with the sphere written in, and its preview."""
     model = load_model(sparse_dir)
-    sphere, points = compute_sphere(model, scene_type, overrides or {}, find_support_plane)
+    sphere, points = compute_sphere(model, scene_type, overrides or {}, find_support_plane, photos)
     for note in sphere.notes:
         log.warning("%s: sphere: %s", scene, note)
     transforms = transforms_dict(model, sphere)
@@ -444,6 +472,7 @@ def _scene_cmd(args: argparse.Namespace) -> None:
             scene_type=args.type,
             overrides=parse_overrides(args.sphere),
             find_support_plane=not args.no_support,
+            photos=Path(args.photos) if args.photos else None,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
@@ -472,6 +501,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sphere", help="JSON overrides: {center: [dx,dy,dz], radius: r, scale: s}")
     p.add_argument(
         "--no-support", action="store_true", help="do not look for a table/floor under an object"
+    )
+    p.add_argument(
+        "--photos", help="SfM's undistorted photos (sfm/images.tar): whether a plain object stands"
     )
     p.add_argument("--out-transforms", required=True)
     p.add_argument("--out-png", required=True)

@@ -23,6 +23,7 @@ import numpy as np
 
 from video2mesh.coverage import MAX_AZIMUTH_GAP_DEG, widest_gap
 from video2mesh.errors import UserError
+from video2mesh.standing import MIN_VOTES, STANDS_SHARE, Photo, stands_share
 from video2mesh.support import Plane, camera_up, up_frame
 
 OBJECT_QUANTILE = 0.99
@@ -161,6 +162,7 @@ def object_sphere(
     cams: Cameras,
     support: Plane | None = None,
     unseen_growth: float = UNSEEN_GROWTH,
+    photo: Photo | None = None,
 ) -> Sphere:
     """The sphere around the object the cameras look at, standing on ``support`` if given
     (grown by ``unseen_growth`` towards a side no camera sees, see UNSEEN_GROWTH).
@@ -212,7 +214,8 @@ def object_sphere(
     if support is not None:
         heights = support.height(inliers)
         foot, top = np.quantile(heights, [0.005, 0.995])
-        if foot - floor > FLOAT_GAP * top:  # a gap above the band left out as the table's
+        # a gap above the band left out as the table's, that the photos do not fill
+        if foot - floor > FLOAT_GAP * top and not _stands(inliers, support, cams, photo, notes):
             notes.append(
                 f"the object's lowest points are {foot:.3g} above the support plane found "
                 f"({foot / top:.0%} of its top's): it is not standing on it, so "
@@ -247,6 +250,25 @@ def object_sphere(
 # An object whose lowest points float higher than this share of its height above the plane
 # found does not stand on it (a floor far below a floating object, a table beside it).
 FLOAT_GAP = 0.15
+
+
+def _stands(
+    points: np.ndarray, support: Plane, cams: Cameras, photo: Photo | None, notes: list[str]
+) -> bool:
+    """Whether the photos show the object's plain sides reaching down to ``support``."""
+    if photo is None:
+        return False
+    share, votes = stands_share(
+        points, support, cams.c2w, (cams.fx, cams.fy, cams.cx, cams.cy), photo
+    )
+    if votes < MIN_VOTES or share < STANDS_SHARE:
+        return False
+    notes.append(
+        f"the object's lowest SfM points lie well above the support plane found, but the "
+        f"photos show its sides reaching down to it ({share:.0%} of {votes} samples): it "
+        "stands on it"
+    )
+    return True
 
 
 def _box(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple:
