@@ -128,6 +128,7 @@ def prepare(capture: Path, out: Path, max_side: int) -> dict:
     t0 = time.perf_counter()
     cli(
         "scene", "--scene", name, "--sparse", str(sparse), "--type", "object", "--sphere", "{}",
+        "--photos", str(sparse.parent / "images.tar"),
         "--out-transforms", str(dst / "transforms.json"), "--out-png", str(dst / "sphere.png"),
         log=log,
     )  # fmt: skip
