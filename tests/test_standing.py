@@ -132,3 +132,30 @@ def test_a_plain_brick_standing_on_the_table_keeps_it_and_reaches_down_to_it():
     lowest = seen.center[2] - seen.radius
     assert lowest < 0.0 < blind.center[2] - blind.radius  # the brick's foot is inside now
     assert seen.radius < 1.5
+
+
+def test_the_scene_stage_reads_the_photos_of_sfms_archive_by_camera(tmp_path):
+    """The photos come from sfm/images.tar in the model's camera order; a photo the archive
+    lacks is a clear error, not a crash."""
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from video2mesh.errors import UserError
+    from video2mesh.scene import archive_photos
+
+    archive = tmp_path / "images.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, colour in (("b.jpg", (200, 20, 20)), ("a.jpg", (20, 20, 200))):
+            buf = io.BytesIO()
+            Image.new("RGB", (32, 24), colour).save(buf, "JPEG", quality=95)
+            info = tarfile.TarInfo(f"images/{name}")
+            info.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(info, buf)
+    photo = archive_photos(archive, ["a.jpg", "b.jpg", "c.jpg"])
+    assert photo(0).shape == (24, 32, 3) and photo(0)[12, 16, 2] > 180  # a.jpg: blue
+    assert photo(1)[12, 16, 0] > 180  # b.jpg: red
+    with pytest.raises(UserError, match=r"no photo images/c\.jpg"):
+        photo(2)

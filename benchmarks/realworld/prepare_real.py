@@ -522,6 +522,29 @@ CAPTURES = [
             s, "assets/red_block_AR/original_images", "assets/red_block_AR/segmented_images"
         ),
     ),
+    *(
+        Capture(
+            name,
+            "AlexZhang028/voxel-carving-with-aruco",
+            "eae95bef5cbfc4a3bf0978cccbbe2c18dc369028",
+            f"InputData/{folder}",
+            "no licence stated in the repository (a course project's own phone photos); local "
+            "validation only, never redistributed",
+            f"{what} on a white sheet of ArUco markers on a table, {count} hand-held phone "
+            "photos (1280x720) all round it from above; no cameras, no masks",
+            lambda s, folder=folder: read_photos(s, f"InputData/{folder}"),
+        )
+        for name, folder, count, what in (
+            (
+                "aruco_tapebox",
+                "board02-hezi-40",
+                40,
+                "a red box of Scotch tape, printed, on its end",
+            ),
+            ("aruco_redcase", "board02-png-22", 22, "a plain glossy red plastic case"),
+            ("aruco_stone", "board02-shitou-36", 36, "a grey stone"),
+        )
+    ),
     Capture(
         "weight_purple",
         "Hellsice/object-volume",

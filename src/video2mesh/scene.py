@@ -95,10 +95,14 @@ def archive_photos(archive: Path, names: list[str]) -> Photo:
     @functools.cache
     def photo(i: int) -> np.ndarray:
         with tarfile.open(archive, "r:") as tar:
-            member = tar.extractfile(f"images/{names[i]}")
-            if member is None:
-                raise UserError(f"{archive} has no images/{names[i]}", "re-run the SfM stage")
-            return decode_photo(member.read(), names[i])[0]
+            try:
+                data = tar.extractfile(f"images/{names[i]}").read()  # type: ignore[union-attr]
+            except (KeyError, AttributeError):
+                raise UserError(
+                    f"{archive} has no photo images/{names[i]} of the SfM model",
+                    "re-run the sfm stage (its photos and model are made together)",
+                ) from None
+            return decode_photo(data, names[i])[0]
 
     return photo
 
