@@ -159,3 +159,27 @@ def test_the_scene_stage_reads_the_photos_of_sfms_archive_by_camera(tmp_path):
     assert photo(1)[12, 16, 0] > 180  # b.jpg: red
     with pytest.raises(UserError, match=r"no photo images/c\.jpg"):
         photo(2)
+
+
+def test_a_plain_object_without_sfm_points_is_carved_from_the_photos():
+    """A plain red brick on the checked table: SfM's points all lie on the table. Without the
+    photos the support is ignored and the sphere spans the table; with them the brick's shape
+    is carved from its colour, the support stays, and the sphere holds the brick snugly."""
+    rng = np.random.default_rng(2)
+    c2w = _orbit()
+    cams = Cameras(c2w, F, F, W / 2, H / 2, W, H)
+    table = np.c_[rng.uniform(-1.5, 1.5, (3000, 2)), rng.normal(0, 0.002, 3000)]
+    points = table[np.abs(table[:, :2]).max(axis=1) > 0.5]
+    blind = object_sphere(points, cams, TABLE)
+    assert blind.support is None and blind.radius > 1.5
+    photos = [_render(m, WORLDS["stands"]) for m in c2w]
+    seen = object_sphere(points, cams, TABLE, photo=photos.__getitem__)
+    assert seen.support is not None and any("carved from the photos" in n for n in seen.notes)
+    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (0, 1)])
+    assert np.linalg.norm(corners - seen.center, axis=1).max() < seen.radius
+    assert seen.radius < 1.6  # the brick's half-diagonal is 0.87
+    assert seen.box is not None
+    lo, hi = seen.box.lo, seen.box.hi
+    # its footprint, 1 × 1: a visual hull overshoots (here 1.6), the more the fewer views agree
+    assert np.all(hi[:2] - lo[:2] > 0.9) and np.all(hi[:2] - lo[:2] < 1.8)
+    assert 0.9 < hi[2] - lo[2] < 1.4  # its height, 1

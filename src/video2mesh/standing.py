@@ -39,7 +39,7 @@ MAX_POINTS = 300
 Photo = Callable[[int], np.ndarray]  # camera index -> its undistorted photo, (h, w, 3) uint8
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def same_colour(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether two arrays of RGB colours are one colour under different shading: their RGB
     directions within ``HUE_DEG`` (a little grey added steadies dark pixels' directions) and
     their brightness within a factor ``BRIGHTNESS``."""
@@ -110,7 +110,7 @@ def stands_share(
         for x in column:
             col, ok_col = _colours(x[facing], w2c, k, img)
             ok = ok_own & ok_ground & ok_col
-            like_own, like_ground = _same(col, own), _same(col, ground)
+            like_own, like_ground = same_colour(col, own), same_colour(col, ground)
             stands += int((ok & like_own & ~like_ground).sum())
             floats += int((ok & ~like_own).sum())
     votes = stands + floats
