@@ -51,9 +51,10 @@ def _box_hit(o: np.ndarray, d: np.ndarray, lo, hi) -> tuple[np.ndarray, np.ndarr
     return np.where(hit, t_in, np.inf), normal
 
 
-def _render(c2w: np.ndarray, boxes: list[tuple]) -> np.ndarray:
-    """A photo of plain boxes (lo, hi, colour) on a black-and-white checked table (z = 0)
-    under the sky, lit from one side (each face of a box shaded its own way)."""
+def _render(c2w: np.ndarray, boxes: list[tuple], checked: bool = True) -> np.ndarray:
+    """A photo of plain boxes (lo, hi, colour) on a black-and-white checked table (z = 0; else
+    a plain light grey one) under the sky, lit from one side (each face of a box shaded its
+    own way)."""
     v, u = np.mgrid[0:H, 0:W] + 0.5
     d = np.c_[(u.ravel() - W / 2) / F, (v.ravel() - H / 2) / F, np.ones(W * H)] @ c2w[:3, :3].T
     o = c2w[:3, 3]
@@ -61,8 +62,8 @@ def _render(c2w: np.ndarray, boxes: list[tuple]) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         t_best = np.where(d[:, 2] < 0, -o[2] / d[:, 2], np.inf)
     floor = o + t_best[:, None] * np.where(np.isfinite(t_best), 1.0, 0.0)[:, None] * d
-    checked = (np.floor(floor[:, 0] / 0.25) + np.floor(floor[:, 1] / 0.25)) % 2
-    rgb[np.isfinite(t_best)] = np.where(checked[:, None] > 0, 0.9, 0.08)[np.isfinite(t_best)]
+    black = (np.floor(floor[:, 0] / 0.25) + np.floor(floor[:, 1] / 0.25)) % 2 * checked
+    rgb[np.isfinite(t_best)] = np.where(black[:, None] > 0, 0.08, 0.8)[np.isfinite(t_best)]
     for lo, hi, colour in boxes:
         t, normal = _box_hit(o, d, lo, hi)
         nearer = t < t_best
@@ -183,3 +184,19 @@ def test_a_plain_object_without_sfm_points_is_carved_from_the_photos():
     # its footprint, 1 × 1: a visual hull overshoots (here 1.6), the more the fewer views agree
     assert np.all(hi[:2] - lo[:2] > 0.9) and np.all(hi[:2] - lo[:2] < 1.8)
     assert 0.9 < hi[2] - lo[2] < 1.4  # its height, 1
+
+
+def test_nothing_is_carved_where_the_cameras_look_at_a_plain_table():
+    """No object where the cameras look, on a plain cloth: the colour there is the cloth's all
+    round, so no silhouette is made of it (the sphere then goes on as before)."""
+    from video2mesh.carve import carve_plain_object
+
+    c2w = _orbit()
+    k = (F, F, W / 2, H / 2)
+    look = np.array([0.0, 0.0, 0.5])
+    plain = [_render(m, [], checked=False) for m in c2w]
+    assert carve_plain_object(TABLE, c2w, k, plain.__getitem__, look, 4.0) is None
+    brick = [_render(m, WORLDS["stands"], checked=False) for m in c2w]
+    hull = carve_plain_object(TABLE, c2w, k, brick.__getitem__, look, 4.0)
+    # the brick, 1 × 1, on it (the hull overshoots it, as above)
+    assert hull is not None and np.abs(hull[:, :2]).max() < 1.0

@@ -29,6 +29,10 @@ GRID = (48, 48, 24)
 # miss a dark rim or a highlight, and the poses are not exact (a red case: 0.8 kept its middle)
 INSIDE = 0.6
 MIN_VOXELS = 20
+# the table round the seed, sampled at this share of REACH: where over RING_SAME of it is of the
+# seed's colour, the seed lies on the table (a plain cloth), not on an object
+RING = 0.75
+RING_SAME = 0.3
 
 
 def _patch_colour(img: np.ndarray, u: float, v: float, half: int = 2) -> np.ndarray | None:
@@ -38,6 +42,22 @@ def _patch_colour(img: np.ndarray, u: float, v: float, half: int = 2) -> np.ndar
         return None
     patch = img[vi - half : vi + half + 1, ui - half : ui + half + 1].reshape(-1, 3)
     return np.median(patch.astype(float), axis=0)
+
+
+def _pixels(
+    x: np.ndarray,
+    w2c: np.ndarray,
+    k: tuple[float, float, float, float],
+    step: int,
+    shape: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where points fall in a photo shrunk ``step`` times (u, v), and whether they fall in it."""
+    fx, fy, cx, cy = k
+    c = x @ w2c[:3, :3].T + w2c[:3, 3]
+    z = np.where(c[:, 2] > 1e-9, c[:, 2], np.nan)
+    u, v = (fx * c[:, 0] / z + cx) / step, (fy * c[:, 1] / z + cy) / step
+    ok = np.isfinite(u) & (u >= 0) & (u <= shape[1] - 1) & (v >= 0) & (v <= shape[0] - 1)
+    return u, v, ok
 
 
 def _silhouette(img: np.ndarray, colour: np.ndarray, seed: tuple[int, int]) -> np.ndarray | None:
@@ -61,32 +81,36 @@ def carve_plain_object(
 ) -> np.ndarray | None:
     """Points filling the visual hull of the one-coloured object standing on ``support``
     under the point the cameras look at (``scale``: their median distance to it), or None."""
-    fx, fy, cx, cy = k
-    seed = support.project(look) + SEED_HEIGHT * scale * support.normal
-    views = []
+    foot = support.project(look)
+    basis = up_frame(support.normal)  # rows: two horizontal axes, then up
+    seed = foot + SEED_HEIGHT * scale * support.normal
+    a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring = foot + RING * REACH * scale * (np.c_[np.cos(a), np.sin(a)] @ basis[:2])
+    views, ring_colours = [], []
     for i, m in enumerate(c2w):
         img = photo(i)
         step = max(1, int(np.ceil(max(img.shape[:2]) / MAX_SIDE)))
         small = img[::step, ::step]
         w2c = np.linalg.inv(m)
-        c = w2c[:3, :3] @ seed + w2c[:3, 3]
-        if c[2] <= 0:
+        u, v, ok = _pixels(seed[None], w2c, k, step, small.shape)
+        colour = _patch_colour(small, u[0], v[0]) if ok[0] else None
+        if colour is None:
             continue
-        u, v = (fx * c[0] / c[2] + cx) / step, (fy * c[1] / c[2] + cy) / step
-        colour = _patch_colour(small, u, v)
-        if colour is not None:
-            views.append((w2c, step, small, (round(u), round(v)), colour))
+        views.append((w2c, step, small, (round(u[0]), round(v[0])), colour))
+        u, v, ok = _pixels(ring, w2c, k, step, small.shape)
+        ring_colours += [small[round(y), round(x)] for x, y in zip(u[ok], v[ok], strict=True)]
     if len(views) < 3:
         return None
     colour = np.median([v[4] for v in views], axis=0)
     agree = same_colour(np.array([v[4] for v in views]), colour)
     if agree.mean() < SEED_AGREE:
         return None
-    basis = up_frame(support.normal)  # rows: two horizontal axes, then up
+    if ring_colours and same_colour(np.array(ring_colours, float), colour).mean() > RING_SAME:
+        return None  # the table round it is of that colour too: the seed is on the table
     axes = [np.linspace(-REACH, REACH, GRID[0]), np.linspace(-REACH, REACH, GRID[1])]
     axes.append(np.linspace(0.5 * TALL / GRID[2], TALL, GRID[2]))
     local = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3) * scale
-    voxels = support.project(look) + local @ basis
+    voxels = foot + local @ basis
     inside = np.zeros(len(voxels))
     seen = np.zeros(len(voxels))
     for (w2c, step, small, pix, _), ok in zip(views, agree, strict=True):
@@ -95,13 +119,11 @@ def carve_plain_object(
         sil = _silhouette(small, colour, pix)
         if sil is None:
             continue
-        c = voxels @ w2c[:3, :3].T + w2c[:3, 3]
-        z = np.where(c[:, 2] > 1e-9, c[:, 2], np.nan)
-        u = np.round((fx * c[:, 0] / z + cx) / step)
-        v = np.round((fy * c[:, 1] / z + cy) / step)
-        h, w = sil.shape
-        ok_pix = np.isfinite(u) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        ui, vi = np.where(ok_pix, u, 0).astype(int), np.where(ok_pix, v, 0).astype(int)
+        u, v, ok_pix = _pixels(voxels, w2c, k, step, sil.shape)
+        ui, vi = (
+            np.where(ok_pix, u, 0).round().astype(int),
+            np.where(ok_pix, v, 0).round().astype(int),
+        )
         seen += ok_pix
         inside += ok_pix & sil[vi, ui]
     used = int(agree.sum())
