@@ -28,12 +28,14 @@ from video2mesh.support import (
 TARGET = np.array([0.1, -0.05, 0.5])  # where the cameras look: the object's middle
 
 
-def _orbit(n: int = 48, radius: float = 2.6, height: float = 1.6, tilt_deg: float = 0.0):
-    """Cameras on a ring above the support plane z = 0, looking at the object; optionally the
-    whole world is tilted (SfM frames are arbitrary)."""
+def _orbit(
+    n: int = 48, radius: float = 2.6, height: float = 1.6, tilt_deg: float = 0.0, target=TARGET
+):
+    """Cameras on a ring above the support plane z = 0, looking at ``target`` (the object);
+    optionally the whole world is tilted (SfM frames are arbitrary)."""
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     eyes = np.stack([radius * np.cos(t), radius * np.sin(t), height + 0.2 * np.sin(3 * t)], 1)
-    c2w = np.stack([look_at_c2w(e, TARGET, np.array([0, 0, 1.0])) for e in eyes])
+    c2w = np.stack([look_at_c2w(e, np.asarray(target), np.array([0, 0, 1.0])) for e in eyes])
     return Cameras(c2w, 500.0, 500.0, 320.0, 240.0, 640, 480)
 
 
@@ -806,4 +808,22 @@ def test_a_flat_stone_on_paper_stands_above_the_papers_thin_band(noise):
     assert 0.005 < band < 0.015  # 2.5 × its 90th percentile (0.25 %), or 2 RANSAC tolerances
     sphere = object_sphere(pts, cams, plane)
     assert sphere.support is not None
-    assert _truth_inside(sphere, stone) < 1.0 and sphere.radius < 0.5
+    # 60 sparse points: the farthest may stand a little out of the 99 % quantile's sphere
+    assert _truth_inside(sphere, stone) < 1.05 and sphere.radius < 0.5
+
+
+@pytest.mark.parametrize("aim", [-0.06, -0.09])
+def test_a_sheet_is_found_where_the_cameras_aim_a_little_under_it(aim):
+    """Hand-held photos of a flat object aim at points whose least-squares meeting point can
+    lie under the sheet it lies on (6.1 and 8.7 % of the camera distance on the held-out stone
+    and case, whose sheet then went unfound in one SfM run of two): still its support. A table
+    top a third of the camera distance over that point is not."""
+    rng = np.random.default_rng(6)
+    scale = float(np.median(np.linalg.norm(_orbit().centers - TARGET, axis=1)))
+    cams = _orbit(target=[0.1, -0.05, aim * scale])
+    look = look_at_point(cams.centers, cams.axes)
+    sheet = _disc(rng, 4000, 1.2, 0.0)
+    plane = find_support(sheet, cams.c2w, look)
+    assert plane is not None and abs(plane.height(np.zeros(3))) < 0.01 * scale
+    table = _disc(rng, 4000, 1.2, 0.33 * scale)
+    assert find_support(table, cams.c2w, look) is None
