@@ -5,7 +5,9 @@ itself: the sphere fit then has nothing to hold but the sheet. The cameras still
 object, and it is one colour: the colour under the point they look at, the same in most photos.
 In each photo the pixels of that colour connected to that point are the object's silhouette
 (its highlights filled in); the voxels above the support that fall inside the silhouettes of
-nearly every photo that sees them are its visual hull, which stands in for its SfM points.
+most photos that see them (``INSIDE``) are its visual hull, which stands in for its SfM points.
+A hull from an orbit overshoots the object (a 1 × 1 brick's footprint came out 1.6 wide), so
+the sphere is looser than SfM's points would make it.
 
 Only where the support was found (the hull stands on it) and the photos agree on one colour
 under the look-at point; otherwise nothing is carved and the fit goes on as before.

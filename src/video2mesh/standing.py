@@ -82,13 +82,13 @@ def stands_share(
     middle = support.project(points).mean(axis=0)
     out = base - middle
     reach = np.linalg.norm(out, axis=1)
-    rim = reach >= RIM * reach.max() if len(reach) else reach.astype(bool)
+    rim = (reach >= RIM * reach.max()) & (reach > 0) if len(reach) else reach.astype(bool)
     low, out, base = low[rim], out[rim] / reach[rim, None], base[rim]
     if len(low) > MAX_POINTS:
         pick = np.random.default_rng(seed).choice(len(low), MAX_POINTS, replace=False)
         low, out, base = low[pick], out[pick], base[pick]
     gap = support.height(low)
-    # the table just outside the point's foot, as far out as the point is high over it
+    # the table just outside the point's foot, half as far out as the point is high over it
     table = base + out * gap[:, None] * 0.5
     column = [low - t * gap[:, None] * n for t in COLUMN]
     stands = floats = 0
@@ -104,7 +104,6 @@ def stands_share(
         if not facing.any():
             continue
         img, w2c = photo(i), np.linalg.inv(m)
-
         own, ok_own = _colours(low[facing], w2c, k, img)
         ground, ok_ground = _colours(table[facing], w2c, k, img)
         for x in column:
