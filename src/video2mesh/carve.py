@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from video2mesh.standing import Photo, same_colour
+from video2mesh.photo_colours import Photo, Pinhole, pixels, same_colour
 from video2mesh.support import Plane, up_frame
 
 SEED_HEIGHT = 0.01  # of the camera distance above the support: where the colour is sampled
@@ -46,22 +46,6 @@ def _patch_colour(img: np.ndarray, u: float, v: float, half: int = 2) -> np.ndar
     return np.median(patch.astype(float), axis=0)
 
 
-def _pixels(
-    x: np.ndarray,
-    w2c: np.ndarray,
-    k: tuple[float, float, float, float],
-    step: int,
-    shape: tuple[int, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where points fall in a photo shrunk ``step`` times (u, v), and whether they fall in it."""
-    fx, fy, cx, cy = k
-    c = x @ w2c[:3, :3].T + w2c[:3, 3]
-    z = np.where(c[:, 2] > 1e-9, c[:, 2], np.nan)
-    u, v = (fx * c[:, 0] / z + cx) / step, (fy * c[:, 1] / z + cy) / step
-    ok = np.isfinite(u) & (u >= 0) & (u <= shape[1] - 1) & (v >= 0) & (v <= shape[0] - 1)
-    return u, v, ok
-
-
 def _silhouette(img: np.ndarray, colour: np.ndarray, seed: tuple[int, int]) -> np.ndarray | None:
     """The pixels of ``colour`` connected to ``seed`` (u, v), holes filled, grown by a pixel;
     None if the seed's pixel is not of that colour."""
@@ -76,7 +60,7 @@ def _silhouette(img: np.ndarray, colour: np.ndarray, seed: tuple[int, int]) -> n
 def carve_plain_object(
     support: Plane,
     c2w: np.ndarray,
-    k: tuple[float, float, float, float],
+    k: Pinhole,
     photo: Photo,
     look: np.ndarray,
     scale: float,
@@ -94,12 +78,12 @@ def carve_plain_object(
         step = max(1, int(np.ceil(max(img.shape[:2]) / MAX_SIDE)))
         small = img[::step, ::step]
         w2c = np.linalg.inv(m)
-        u, v, ok = _pixels(seed[None], w2c, k, step, small.shape)
+        u, v, ok = pixels(seed[None], w2c, k, small.shape, step)
         colour = _patch_colour(small, u[0], v[0]) if ok[0] else None
         if colour is None:
             continue
         views.append((w2c, step, small, (round(u[0]), round(v[0])), colour))
-        u, v, ok = _pixels(ring, w2c, k, step, small.shape)
+        u, v, ok = pixels(ring, w2c, k, small.shape, step)
         ring_colours += [small[round(y), round(x)] for x, y in zip(u[ok], v[ok], strict=True)]
     if len(views) < 3:
         return None
@@ -121,7 +105,7 @@ def carve_plain_object(
         sil = _silhouette(small, colour, pix)
         if sil is None:
             continue
-        u, v, ok_pix = _pixels(voxels, w2c, k, step, sil.shape)
+        u, v, ok_pix = pixels(voxels, w2c, k, sil.shape, step)
         ui, vi = (
             np.where(ok_pix, u, 0).round().astype(int),
             np.where(ok_pix, v, 0).round().astype(int),

@@ -26,6 +26,7 @@ import numpy as np
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.coverage import coverage
 from video2mesh.errors import UserError
+from video2mesh.photo_colours import Photo
 from video2mesh.recon.plain_background import background_point_share
 from video2mesh.sphere import (
     Cameras,
@@ -36,7 +37,6 @@ from video2mesh.sphere import (
     parse_overrides,
     scene_sphere,
 )
-from video2mesh.standing import Photo
 from video2mesh.support import (
     MESH_SUPPORT_BELOW,
     below_sphere_share,
@@ -87,22 +87,29 @@ def model_cameras(model) -> Cameras:
 
 def archive_photos(archive: Path, names: list[str]) -> Photo:
     """The undistorted photo of camera ``i`` (``names`` in camera order) from SfM's
-    images.tar, decoded on first use."""
+    images.tar: the archive read once, on first use; each photo decoded on first use."""
     import tarfile
 
     from video2mesh.photos import decode_photo
 
     @functools.cache
-    def photo(i: int) -> np.ndarray:
+    def stored() -> dict[str, bytes]:
         with tarfile.open(archive, "r:") as tar:
-            try:
-                data = tar.extractfile(f"images/{names[i]}").read()  # type: ignore[union-attr]
-            except (KeyError, AttributeError):
-                raise UserError(
-                    f"{archive} has no photo images/{names[i]} of the SfM model",
-                    "re-run the sfm stage (its photos and model are made together)",
-                ) from None
-            return decode_photo(data, names[i])[0]
+            return {
+                m.name.removeprefix("images/"): tar.extractfile(m).read()  # type: ignore[union-attr]
+                for m in tar.getmembers()
+                if m.isfile() and m.name.startswith("images/")
+            }
+
+    @functools.cache
+    def photo(i: int) -> np.ndarray:
+        data = stored().get(names[i])
+        if data is None:
+            raise UserError(
+                f"{archive} has no photo images/{names[i]} of the SfM model",
+                "re-run the sfm stage (its photos and model are made together)",
+            )
+        return decode_photo(data, names[i])[0]
 
     return photo
 

@@ -24,7 +24,8 @@ import numpy as np
 from video2mesh.carve import carve_plain_object
 from video2mesh.coverage import MAX_AZIMUTH_GAP_DEG, widest_gap
 from video2mesh.errors import UserError
-from video2mesh.standing import MIN_VOTES, STANDS_SHARE, Photo, stands_share
+from video2mesh.photo_colours import Photo
+from video2mesh.standing import MIN_VOTES, STANDS_SHARE, stands_share
 from video2mesh.support import Plane, camera_up, up_frame
 
 OBJECT_QUANTILE = 0.99
@@ -133,6 +134,10 @@ class Cameras:
     def axes(self) -> np.ndarray:
         return self.c2w[:, :3, 2]
 
+    @property
+    def k(self) -> tuple[float, float, float, float]:
+        return self.fx, self.fy, self.cx, self.cy
+
 
 def in_view_share(points: np.ndarray, cams: Cameras, border: float = 0.02) -> np.ndarray:
     """Per point, the share of cameras that see it in front of them and inside their image."""
@@ -194,6 +199,7 @@ def object_sphere(
     centers, dirs = cams.centers, cams.axes
     look = look_at_point(centers, dirs)
     cam_dist = np.linalg.norm(centers - look, axis=1)
+    scale = float(np.median(cam_dist))
     notes: list[str] = []
     candidates = points[in_view_share(points, cams) >= MIN_IN_VIEW]
     if len(candidates) < 20:
@@ -203,12 +209,10 @@ def object_sphere(
         # Not the table: SfM's table points spread over a band thicker than the RANSAC
         # tolerance (planks, cloth, noise at grazing angles: ±4 % of the camera distance on
         # the sample); the object's lowest part is given back by the box reaching the plane.
-        scale = float(np.median(cam_dist))
         band = table_band(points, support, look, scale)
         above = candidates[support.height(candidates) > band]
         if len(above) < 20 and photo is not None:
-            k = (cams.fx, cams.fy, cams.cx, cams.cy)
-            hull = carve_plain_object(support, cams.c2w, k, photo, look, scale)
+            hull = carve_plain_object(support, cams.c2w, cams.k, photo, look, scale)
             if hull is not None:
                 notes.append(
                     f"{len(above)} SfM points stand on the support surface: the object is "
@@ -223,7 +227,7 @@ def object_sphere(
         else:
             notes.append("too few points above the support surface: it is ignored")
             support = None
-    center, radius = look, 0.6 * float(np.median(cam_dist))
+    center, radius = look, 0.6 * scale
     inliers = candidates
     # a carved hull is the object already (and the isolated-point removal would erode the
     # grid's outer layer each round)
@@ -249,7 +253,7 @@ def object_sphere(
         # a gap above the band left out as the table's, that the photos do not fill
         # measured above the widest band (TABLE_BAND) whatever this table's: a round bottom
         # (an apple's) ends well above a thin one
-        floor = max(band, TABLE_BAND * float(np.median(cam_dist)))
+        floor = max(band, TABLE_BAND * scale)
         if foot - floor > FLOAT_GAP * top and not _stands(inliers, support, cams, photo, notes):
             notes.append(
                 f"the object's lowest points are {foot:.3g} above the support plane found "
@@ -293,9 +297,7 @@ def _stands(
     """Whether the photos show the object's plain sides reaching down to ``support``."""
     if photo is None:
         return False
-    share, votes = stands_share(
-        points, support, cams.c2w, (cams.fx, cams.fy, cams.cx, cams.cy), photo
-    )
+    share, votes = stands_share(points, support, cams.c2w, cams.k, photo)
     if votes < MIN_VOTES or share < STANDS_SHARE:
         return False
     notes.append(
