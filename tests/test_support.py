@@ -19,6 +19,7 @@ from video2mesh.sphere import (
 )
 from video2mesh.support import (
     MESH_SUPPORT_BELOW,
+    MIN_SPREAD,
     Plane,
     below_sphere_share,
     camera_up,
@@ -260,6 +261,41 @@ def test_the_top_of_an_objects_own_plinth_is_no_support():
     table = _disc(rng, 4000, 1.1, 0.0)
     plane = find_support(np.vstack([body, base, table]), cams.c2w, look)
     assert plane is not None and abs(plane.height(np.zeros(3))) < 0.003
+
+
+def _on_a_plate(rng):
+    """A model on its own wide plate (NeRF's Lego bulldozer): a box body 1.1 × 1.1 × 0.5
+    standing on a 1.3 × 1.3 plate whose top and studs' tops are two dense layers 0.03 apart,
+    reaching as far out from under the look-at point as a small table does."""
+    lo, hi = np.array([-0.45, -0.6, 0.05]), np.array([0.65, 0.5, 0.55])
+    box = lo + rng.uniform(size=(4000, 3)) * (hi - lo)
+    side = rng.integers(0, 6, len(box))  # each point pushed onto one of the six faces
+    axis, far = side % 3, side >= 3
+    box[np.arange(len(box)), axis] = np.where(far, hi[axis], lo[axis])
+    plate = [
+        np.c_[rng.uniform(-0.55, 0.75, (n, 2)) - [0.0, 0.1], np.full(n, z)]
+        for n, z in ((1500, 0.0), (900, 0.03))
+    ]
+    return box, np.vstack(plate) + rng.normal(0, 0.002, (2400, 3))
+
+
+def test_a_plate_that_ends_where_the_model_ends_is_its_own_base_not_a_support():
+    """A plate the model covers is part of it (the Lego's): no support, the plate stays inside
+    the sphere; the same model on a table that goes on round it stands on the table."""
+    rng = np.random.default_rng(11)
+    body, plate = _on_a_plate(rng)
+    cams = _orbit()
+    look = look_at_point(cams.centers, cams.axes)
+    scale = float(np.median(np.linalg.norm(cams.centers - look, axis=1)))
+    across = np.linalg.norm(plate[:, :2] - look[:2], axis=1)
+    assert np.quantile(across, 0.9) > MIN_SPREAD * scale  # as wide as a small table
+    pts = np.vstack([body, plate])
+    assert find_support(pts, cams.c2w, look) is None
+    sphere = object_sphere(pts, cams, None)
+    assert _truth_inside(sphere, plate) < 1.0
+    table = _disc(rng, 5000, 2.0, -0.08)  # under a plate 0.08 thick
+    plane = find_support(np.vstack([pts, table]), cams.c2w, look)
+    assert plane is not None and abs(plane.height(np.zeros(3)) - 0.08) < 0.003
 
 
 def _scene_mesh():

@@ -266,6 +266,28 @@ def read_photos_with_masks(snap: Snapshot, folder: str, masks: str) -> Iterator[
         yield view
 
 
+def read_nerf_synthetic(snap: Snapshot, folder: str, background: int = 255) -> Iterator[View]:
+    """NeRF's Blender renders: RGBA PNGs listed in <folder>/transforms_train.json with their
+    camera-to-world matrices (OpenGL: y up, z back) and one horizontal field of view. The
+    alpha is the object mask; the photos are composited over ``background`` (white, as NeRF
+    trains on them), since a JPEG holds no alpha."""
+    meta = json.loads(snap.read(f"{folder}/transforms_train.json"))
+    held = set(snap.files(f"{folder}/train"))
+    for frame in meta["frames"]:
+        path = f"{folder}/{frame['file_path'].removeprefix('./')}.png"
+        if path not in held:
+            continue
+        rgba = Image.open(io.BytesIO(snap.read(path))).convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (background,) * 3 + (255,))
+        image = Image.alpha_composite(base, rgba).convert("RGB")
+        w, h = image.size
+        f = 0.5 * w / np.tan(0.5 * meta["camera_angle_x"])
+        k = np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]])
+        c2w = np.asarray(frame["transform_matrix"], float) @ np.diag([1.0, -1.0, -1.0, 1.0])
+        mask = np.asarray(rgba)[..., 3] > 127
+        yield View(Path(path).stem, image, mask, k, np.linalg.inv(c2w))
+
+
 def read_photos(snap: Snapshot, folder: str, every: int = 1) -> Iterator[View]:
     """A plain photo set: every image the snapshot holds (or every ``every``-th in name
     order: frames of videos), EXIF orientation applied."""
@@ -544,6 +566,18 @@ CAPTURES = [
             ("aruco_redcase", "board02-png-22", 22, "a plain glossy red plastic case"),
             ("aruco_stone", "board02-shitou-36", 36, "a grey stone"),
         )
+    ),
+    Capture(
+        "nerf_lego",
+        "shouxieai/nerf",
+        "a25eb85d70ca991441a102054ba655f633f0de14",
+        "data/nerf_synthetic/lego",
+        "the repository's MIT licence (a copy of NeRF's Blender scene renders, Mildenhall et "
+        "al., ECCV 2020; the original data is CC BY 3.0): local validation only",
+        "NeRF's synthetic Lego bulldozer on its base plate, 100 Blender renders (800x800) from "
+        "the upper hemisphere, transparent background composited over white; the true cameras "
+        "and the alpha masks",
+        lambda s: read_nerf_synthetic(s, "data/nerf_synthetic/lego"),
     ),
     Capture(
         "weight_purple",

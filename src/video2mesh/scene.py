@@ -211,6 +211,10 @@ def align_to_truth(model, true_cams: dict[str, np.ndarray]) -> dict:
     return align_poses({Path(n).stem: c2w for n, c2w in camera_poses(model).items()}, true_cams)
 
 
+OUTLIER_FACTOR = 5.0
+OUTLIER_MIN = 0.02
+
+
 def align_poses(rec: dict[str, np.ndarray], true_cams: dict[str, np.ndarray]) -> dict:
     """``align_to_truth`` on camera-to-world matrices by name (``rec``: the SfM frame's)."""
     names = sorted(set(rec) & set(true_cams))
@@ -221,10 +225,20 @@ def align_poses(rec: dict[str, np.ndarray], true_cams: dict[str, np.ndarray]) ->
         )
     src = np.stack([true_cams[n][:3, 3] for n in names])
     dst = np.stack([rec[n][:3, 3] for n in names])
-    s, rot, t = umeyama(src, dst)
-    mapped = (s * (rot @ src.T)).T + t
-    center_err = np.linalg.norm(mapped - dst, axis=1)
     orbit = float(np.median(np.linalg.norm(dst - dst.mean(0), axis=1)))
+    # SfM can place a few frames of a repetitive or symmetric object on the far side of the
+    # orbit (6 of NeRF's 100 Lego renders, turned 180° about the up axis): fitted with the
+    # rest, they pull every camera off by a fifth of the orbit. Refit without the frames
+    # further off than OUTLIER_FACTOR × the median (and OUTLIER_MIN of the orbit).
+    keep = np.ones(len(names), bool)
+    for _ in range(3):
+        s, rot, t = umeyama(src[keep], dst[keep])
+        center_err = np.linalg.norm((s * (rot @ src.T)).T + t - dst, axis=1)
+        limit = max(OUTLIER_FACTOR * float(np.median(center_err[keep])), OUTLIER_MIN * orbit)
+        new_keep = center_err <= limit
+        if new_keep.sum() < max(3, len(names) // 2) or (new_keep == keep).all():
+            break
+        keep = new_keep
     rot_err = []
     for n in names:
         r_true = rot @ true_cams[n][:3, :3]
@@ -232,6 +246,7 @@ def align_poses(rec: dict[str, np.ndarray], true_cams: dict[str, np.ndarray]) ->
         rot_err.append(math.degrees(math.acos(np.clip(cos, -1, 1))))
     return {
         "frames": len(names),
+        "outliers": [n for n, k in zip(names, keep, strict=True) if not k],
         "scale": s,
         "rotation": rot.tolist(),
         "translation": t.tolist(),
