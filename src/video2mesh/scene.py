@@ -231,13 +231,13 @@ def align_poses(rec: dict[str, np.ndarray], true_cams: dict[str, np.ndarray]) ->
     # rest, they pull every camera off by a fifth of the orbit. Refit without the frames
     # further off than OUTLIER_FACTOR × the median (and OUTLIER_MIN of the orbit).
     keep = np.ones(len(names), bool)
-    for _ in range(3):
+    for last in (False, False, True):
         s, rot, t = umeyama(src[keep], dst[keep])
         center_err = np.linalg.norm((s * (rot @ src.T)).T + t - dst, axis=1)
         limit = max(OUTLIER_FACTOR * float(np.median(center_err[keep])), OUTLIER_MIN * orbit)
         new_keep = center_err <= limit
-        if new_keep.sum() < max(3, len(names) // 2) or (new_keep == keep).all():
-            break
+        if last or new_keep.sum() < max(3, len(names) // 2) or (new_keep == keep).all():
+            break  # the fit is on ``keep``, the frames it lists as inliers
         keep = new_keep
     rot_err = []
     for n in names:

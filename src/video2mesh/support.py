@@ -14,6 +14,10 @@ above it, so no point can be seen deep under it inside the footprint of its own 
 with more points deep under it than half of those on it is refused
 (``_hides_points_below``), and the next candidate tried.
 
+A plane can also be the object's own base (a Lego model's studded plate): its points end where
+the object ends, where a table's go on round it (``_own_base``); it is passed over, with the
+plate's slightly tilted copies through the same points.
+
 A support with few points (a stool's plain top) takes the level of a floor far below it that
 holds many (``_levelled``): supports stand level, and a plane through a few dozen points can
 tilt to take in the top's rim.
