@@ -26,7 +26,12 @@ def same_colour(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pixels(
-    x: np.ndarray, w2c: np.ndarray, k: Pinhole, shape: tuple[int, ...], step: int = 1, border=0
+    x: np.ndarray,
+    w2c: np.ndarray,
+    k: Pinhole,
+    shape: tuple[int, ...],
+    step: int = 1,
+    border: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where points fall (u, v) in a photo of ``shape`` shrunk ``step`` times, and whether they
     fall in it, in front of the camera and ``border`` pixels or more inside its edges."""

@@ -24,7 +24,7 @@ import numpy as np
 from video2mesh.carve import carve_plain_object
 from video2mesh.coverage import MAX_AZIMUTH_GAP_DEG, widest_gap
 from video2mesh.errors import UserError
-from video2mesh.photo_colours import Photo
+from video2mesh.photo_colours import Photo, Pinhole
 from video2mesh.standing import MIN_VOTES, STANDS_SHARE, stands_share
 from video2mesh.support import Plane, camera_up, up_frame
 
@@ -135,7 +135,7 @@ class Cameras:
         return self.c2w[:, :3, 2]
 
     @property
-    def k(self) -> tuple[float, float, float, float]:
+    def k(self) -> Pinhole:
         return self.fx, self.fy, self.cx, self.cy
 
 

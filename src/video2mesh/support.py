@@ -264,7 +264,8 @@ def find_support(
             on = np.abs(plane.height(near)) < plane.tolerance
             # a plane through the base's points again (tilted a little) is that base
             if not (
-                min_spread and (base[on].mean() > 0.5 or _own_base(near, plane, look, scale, base))
+                min_spread
+                and (base[on].mean() > 0.5 or _own_base(near, plane, on, look, scale, base))
             ):
                 if level:
                     return _levelled(plane, points, near, centers, up, rng, iterations)
@@ -377,19 +378,23 @@ def _reaches_beyond(near: np.ndarray, plane: Plane, look: np.ndarray, spread: fl
 
 
 def _own_base(
-    near: np.ndarray, plane: Plane, look: np.ndarray, scale: float, base: np.ndarray
+    near: np.ndarray,
+    plane: Plane,
+    on: np.ndarray,
+    look: np.ndarray,
+    scale: float,
+    base: np.ndarray,
 ) -> bool:
     """Whether the plane's points lie under the object all but BASE_BEYOND of them, as on the
     object's own base rather than on a table that goes on round it, and are many enough to
     show where it ends (BASE_POINTS). ``base``: the points of planes already refused as that
-    base (its top and its studs' tops) count as the object."""
+    base (its top and its studs' tops) count as the object; ``on``: the plane's points."""
     from scipy.spatial import cKDTree
 
     heights = plane.height(near)
     across = (near - plane.project(look)) @ up_frame(plane.normal)[:2].T
     within = np.linalg.norm(across, axis=1) < BASE_REACH * scale
     standing = within & (heights > BASE_ABOVE * scale)
-    on = np.abs(heights) < plane.tolerance
     if on.sum() < BASE_POINTS * standing.sum() or not standing.any():
         return False
     gap, _ = cKDTree(across[standing | (within & base)]).query(across[on])
