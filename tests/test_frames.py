@@ -117,7 +117,7 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
             ti = tarfile.TarInfo(f"IMG_{i:02d}.{'png' if i == 7 else 'jpg'}")
             ti.size = len(data)
             tar.addfile(ti, io.BytesIO(data))
-    records, jpegs, info, fine = frames.select_photos(archive, 960)
+    records, jpegs, info, fine, _alpha = frames.select_photos(archive, 960)
     by = {r.name: r for r in records}
     assert by["IMG_03"].extra["size"] == [120, 160]  # EXIF honoured: now portrait
     assert not by["IMG_03"].kept and "differs from the majority" in by["IMG_03"].reason
@@ -128,10 +128,48 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
 
     # Photos larger than the frames keep a finer copy for SfM's last try, of the kept ones only
     # (96 px frames; 160 = min(96 x 5/3, the photos' own 160))
-    records, jpegs, info, fine = frames.select_photos(archive, 96)
+    records, jpegs, info, fine, _alpha = frames.select_photos(archive, 96)
     assert info["size"] == [96, 72] and info["fine_size"] == [160, 120]
     assert sorted(fine) == sorted(jpegs) and len(fine) == 8
     assert Image.open(io.BytesIO(fine["IMG_00"])).size == (160, 120)
+
+
+def _photo_archive(path, photos: dict[str, np.ndarray]):
+    with tarfile.open(path, "w") as tar:
+        for name, arr in photos.items():
+            buf = io.BytesIO()
+            Image.fromarray(arr).save(buf, format="PNG")
+            ti = tarfile.TarInfo(name)
+            ti.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(ti, buf)
+    return path
+
+
+def test_cut_out_photos_keep_their_alpha_at_the_frames_size_all_or_none(tmp_path, caplog):
+    """Every photo transparent around the object: each kept frame gets its alpha, resized
+    with it (a disc of radius 48 of 192 px is one of 20 at 80 px); one photo without
+    transparency among them: no masks at all, and a warning that says why."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:144, 0:192]
+    disc = np.where(np.hypot(xx + 0.5 - 96, yy + 0.5 - 72) < 48, 255, 0).astype(np.uint8)
+    cut = {f"c{i}.png": np.dstack([_texture(rng, 144, 192), disc]) for i in range(4)}
+    records, jpegs, info, _fine, alpha = frames.select_photos(
+        _photo_archive(tmp_path / "cut.tar", cut), 80
+    )
+    assert info["alpha_masks"] and sorted(alpha) == sorted(jpegs) == ["c0", "c1", "c2", "c3"]
+    mask = np.asarray(Image.open(io.BytesIO(alpha["c2"])))
+    assert mask.shape == (60, 80)
+    yy, xx = np.mgrid[0:60, 0:80] + 0.5
+    inside = np.hypot(xx - 40, yy - 30) < 20
+    assert ((mask >= 128) == inside).mean() > 0.98
+
+    mixed = {**cut, "plain.png": _texture(rng, 144, 192)}
+    _r, jpegs, info, _fine, alpha = frames.select_photos(
+        _photo_archive(tmp_path / "mixed.tar", mixed), 80
+    )
+    assert len(jpegs) == 5 and alpha == {} and not info["alpha_masks"]
+    assert "4 of 5 photos have a transparent background" in caplog.text
 
 
 def _refusal(video, tmp_path, scene: str) -> str:

@@ -131,6 +131,16 @@ def test_each_format_decodes_upright_and_scaled(name):
     assert kind in got_kind
 
 
+def test_a_cut_out_photo_keeps_its_alpha_upright_and_an_opaque_one_has_none():
+    rgb, _kind, alpha = photos.decode_photo_alpha(_rgba_png(), "rgba.png")
+    assert alpha is not None and alpha.shape == (H, W)  # turned with the photo (EXIF 6)
+    assert (alpha[:, : W // 2] == 0).all() and (alpha[:, W // 2 :] == 255).all()
+    assert (rgb[:, : W // 2] == photos.BACKGROUND).all()
+    opaque = np.dstack([UP8, np.full((H, W), 255, np.uint8)])
+    assert photos.decode_photo_alpha(_pillow(opaque, "PNG"), "opaque.png")[2] is None
+    assert photos.decode_photo_alpha(_pillow(UP8, "PNG"), "rgb.png")[2] is None
+
+
 def test_16bit_grey_keeps_its_gradient_instead_of_turning_white():
     """The reported failure: a 16-bit PNG whose mean grey was 191 instead of 33."""
     dark = np.rint(np.linspace(0, 0.25, W)[None, :].repeat(H, 0) * 65535).astype(np.uint16)
@@ -160,6 +170,7 @@ def _frames_of(folder: Path, tmp: Path) -> tuple[dict[str, np.ndarray], dict]:
         frames = {
             Path(m.name).stem: np.asarray(Image.open(tar.extractfile(m)).convert("RGB"))
             for m in tar.getmembers()
+            if m.name.startswith("images/")
         }
     return frames, json.loads((out / "frames.json").read_text())
 

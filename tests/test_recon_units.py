@@ -487,3 +487,54 @@ def test_images_stored_smaller_than_transforms_scale_to_max_side_by_their_own_si
     assert (halved.width, halved.height) == (full.width, full.height)
     assert halved.fx == pytest.approx(full.fx) and halved.cx == pytest.approx(full.cx)
     assert load_dataset(tf, small).width == 128  # no max_side: as stored
+
+
+def test_cut_out_photos_mask_their_transparent_pixels_even_inside_the_silhouette(
+    tmp_path,
+) -> None:
+    """Photos cut out by their transparency (images.tar's alpha/, sfm.undistort_alpha): the
+    backdrop mask is their alpha at the training size, exactly, the hole inside the silhouette
+    too (no flood fill from the border reaches it), and whatever SfM's points say of the
+    background (a cut-out's backdrop is known, not guessed)."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.synthetic import sphere_sdf, write_scene
+
+    tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=3, size=64, cam_dist=3.0)
+    first = load_dataset(tf, tar)
+    alphas = {}
+    with tarfile.open(tar, "a") as t:
+        for i, name in enumerate(first.names):
+            o, d = first._pixel_rays(i)
+            along = (o * d).sum(-1)
+            meets = (o * o).sum(-1) - along * along <= 0.25  # the sphere of radius 0.5
+            alpha = np.where(meets.numpy(), 255, 0).astype(np.uint8)
+            alpha[28:36, 28:36] = 0  # a hole through the object's middle
+            alphas[i] = alpha
+            buf = io.BytesIO()
+            Image.fromarray(alpha).save(buf, format="PNG")
+            info = tarfile.TarInfo(f"alpha/{name.split('/')[-1].replace('.jpg', '.png')}")
+            info.size = buf.tell()
+            buf.seek(0)
+            t.addfile(info, buf)
+
+    ds = load_dataset(tf, tar)
+    ds.background_points = 0.05  # SfM calling the background textured changes nothing
+    share = ds.find_backdrop()
+    assert ds.backdrop is not None and ds.alpha is not None
+    want = np.stack([alphas[i] < 128 for i in range(3)])
+    assert torch.equal(ds.backdrop, torch.from_numpy(want))
+    assert share == pytest.approx(want.mean()) and 0.7 < share < 0.95
+    assert ds.backdrop[:, 30:34, 30:34].all()  # the hole, which is no border's
+
+    half = load_dataset(tf, tar, max_side=32)  # scaled with the photos
+    assert half.alpha is not None and half.alpha.shape == (3, 32, 32)
+    assert (half.alpha[:, 15:17, 15:17] < 128).all()
+    down = want.reshape(3, 32, 2, 32, 2).mean((2, 4))
+    agree = (half.alpha < 128) == (down > 0.5)
+    assert agree[down != 0.5].mean() > 0.98

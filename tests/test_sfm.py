@@ -506,3 +506,40 @@ def test_a_complete_model_of_few_points_is_tried_again_on_the_finer_copies(tmp_p
     # run, so which one it is is not asserted)
     best = max((a for a in as_is if a["registered"] == 12), key=lambda a: a["points"])
     assert thin["registered"] == 12 and thin["fine"] == best["fine"]
+
+
+def test_alpha_masks_are_undistorted_as_the_photos_are():
+    """A cut-out photo's alpha goes through the lens model as COLMAP's undistorter takes the
+    photo: a mask drawn where the distorted camera sees rays right of x = 0.1 (and under
+    y = -0.2) comes out as the straight half-planes the PINHOLE camera sees there, at the
+    undistorted size, from a mask at any size of the distorted camera (SfM may map on the
+    finer copies)."""
+    import pycolmap
+
+    from video2mesh.sfm import undistort_alpha
+
+    distorted = pycolmap.Camera(
+        model="SIMPLE_RADIAL", width=200, height=150, params=[180.0, 100.0, 75.0, -0.15]
+    )
+    undistorted = pycolmap.Camera(
+        model="PINHOLE", width=190, height=140, params=[180.0, 180.0, 95.0, 70.0]
+    )
+    for scale in (1, 2):  # the mask at the camera's size, or at twice it
+        w, h = 200 * scale, 150 * scale
+        ys, xs = np.mgrid[0:h, 0:w]
+        px = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1) / scale
+        ray = distorted.cam_from_img(px)
+        inside = (ray[:, 0] > 0.1) & (ray[:, 1] > -0.2)
+        alpha = np.where(inside, 255, 0).astype(np.uint8).reshape(h, w)
+
+        out = undistort_alpha(alpha, distorted, undistorted)
+
+        assert out.shape == (140, 190)
+        u, v = np.meshgrid(np.arange(190) + 0.5, np.arange(140) + 0.5)
+        xn, yn = (u - 95.0) / 180.0, (v - 70.0) / 180.0
+        want = (xn > 0.1) & (yn > -0.2)
+        edge = (np.abs(xn - 0.1) < 2 / 180) | (np.abs(yn + 0.2) < 2 / 180)  # within 2 px
+        assert np.array_equal((out >= 128)[~edge], want[~edge]), scale
+        # the distortion bends the straight edge by up to ~9 px: undone, not copied
+        bent = (alpha[: 150 * scale : scale, : 200 * scale : scale] >= 128)[:140, :190]
+        assert (bent != want).sum() > 200

@@ -130,3 +130,42 @@ def test_the_alignment_to_true_cameras_leaves_out_frames_sfm_put_half_round_the_
     assert a["outliers"] == ["003", "004", "005"]
     assert a["scale"] == pytest.approx(0.3)
     assert a["median_center_error_rel"] < 1e-9 and a["median_rotation_error_deg"] < 1e-6
+
+
+def test_cut_out_photos_are_the_object_alone_and_no_support_is_cut(tiny_pipeline, tmp_path):
+    """The tiny sample's SfM finds the floor under its floating cup (a support plane, which the
+    cup does not stand on) and most points below the sphere (so the mesh is searched for a
+    support too); the same model with its photos cut out (their alpha in images.tar) shows the
+    object alone: whatever flat base its points hold is the object's, and no support is
+    looked for, under the sphere or on the mesh."""
+    import io
+    import json
+    import shutil
+    import tarfile
+
+    from PIL import Image
+
+    from video2mesh.scene import build_scene
+
+    res = tiny_pipeline / "results" / "sample"
+    plain = json.loads((res / "transforms.json").read_text())
+    assert plain["cut_out"] is False and plain["points_below_sphere"] > 0.5
+    assert plain["sfm_points"] and any("support plane" in n for n in plain["sphere_notes"])
+    photos = tmp_path / "images.tar"
+    shutil.copyfile(res / "sfm" / "images.tar", photos)
+    with tarfile.open(photos, "a") as tar:
+        for m in [m for m in tar.getmembers() if m.name.startswith("images/")]:
+            buf = io.BytesIO()
+            Image.new("L", (240, 180), 255).save(buf, format="PNG")
+            info = tarfile.TarInfo(f"alpha/{m.name[7:].replace('.jpg', '.png')}")
+            info.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(info, buf)
+
+    cut = build_scene(
+        res / "sfm" / "sparse", tmp_path / "t.json", tmp_path / "s.png", scene="cut", photos=photos
+    )
+    assert cut["cut_out"] is True
+    assert cut["support_plane"] is None and cut["points_below_sphere"] is None
+    assert not any("support" in n for n in cut["sphere_notes"])
+    assert cut["sfm_points"] is None  # nor looked for on the mesh

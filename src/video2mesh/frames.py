@@ -20,6 +20,9 @@ its stem) and ``frames.json`` (every decoded frame or photo with time, sharpness
 Photos and videos larger than ``max_size`` also keep a finer copy of each kept frame,
 ``fine/<name>.jpg`` (long side up to ``max_size`` × FINE_FACTOR), which SfM tries when too few
 frames register on the others, and which the texture is baked from (sfm/images_fine.tar).
+Photos whose transparency cuts the object out (renders, background-removed shots), every kept
+one, keep their alpha at the frames' size as ``alpha/<name>.png``: SfM undistorts it with the
+photos and training takes it as the exact backdrop mask (recon.data).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from PIL import Image
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
 from video2mesh.exposure import check_frame_set, frame_stats
-from video2mesh.photos import decode_photo
+from video2mesh.photos import decode_photo_alpha
 from video2mesh.still import moving_share, reduced_frames
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
 # plain backdrop a few percent (the generated figurine on black: 8 %)
 MIN_MOVING = 0.005
 JPEG_QUALITY = 95
+ALPHA = "alpha"  # frames.tar's (and sfm/images.tar's) folder of the photos' alpha masks
 # Photos and videos larger than max_size keep a copy this many times larger (960 → 1600 px) for
 # SfM's last try (video2mesh.sfm): fine texture that the downscale averages away; the texture is
 # baked from them too. Both sizes are rounded to even pixels on their own: for 16:9 and 4:3 the
@@ -264,13 +268,21 @@ def select_video_frames(
     return records, kept, info, {n: j for n, j in fine_jpegs.items() if n in kept}
 
 
+def _png(grey: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def select_photos(
     archive: Path, max_size: int
-) -> tuple[list[FrameRecord], dict[str, bytes], dict, dict[str, bytes]]:
+) -> tuple[list[FrameRecord], dict[str, bytes], dict, dict[str, bytes], dict[str, bytes]]:
     """Orient, resize and filter the photos of an ingested photo archive. Returns records,
-    JPEGs, info and the finer JPEGs for SfM (FINE_FACTOR; empty when the photos are small)."""
+    JPEGs, info, the finer JPEGs for SfM (FINE_FACTOR; empty when the photos are small) and
+    the alpha PNGs (empty unless every kept photo has transparency)."""
     records: list[FrameRecord] = []
     images: dict[str, np.ndarray] = {}
+    alphas: dict[str, np.ndarray] = {}
     fine: dict[str, tuple[bytes, tuple[int, int]]] = {}  # JPEG and size
     std: dict[str, float] = {}
     fine_side = round(max_size * FINE_FACTOR)
@@ -281,7 +293,7 @@ def select_photos(
                 continue
             name = Path(member.name).stem
             try:
-                full, kind = decode_photo(data.read(), member.name)
+                full, kind, alpha = decode_photo_alpha(data.read(), member.name)
             except (OSError, ValueError) as exc:  # Pillow: OSError, or ValueError for odd modes
                 records.append(
                     FrameRecord(name, member.name, None, 0.0, reason=f"unreadable: {exc}")
@@ -295,6 +307,10 @@ def select_photos(
             img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
             rgb = np.asarray(img)
             images[name] = rgb
+            if alpha is not None:
+                alphas[name] = np.asarray(
+                    Image.fromarray(alpha).resize(img.size, Image.Resampling.LANCZOS)
+                )
             std[name] = float(rgb.std())
             rec = FrameRecord(name, member.name, None, sharpness(rgb), kept=True, reason="photo")
             rec.extra["size"] = [rgb.shape[1], rgb.shape[0]]
@@ -315,13 +331,33 @@ def select_photos(
     jpegs = {r.name: _jpeg(images[r.name]) for r in records if r.kept}
     size = list(majority) if sizes else None
     info = {"kind": "images", "size": size, "photos": len(records), "exposure": exposure}
+    masks = _alpha_masks([r.name for r in records if r.kept], alphas)
+    info["alpha_masks"] = bool(masks)
     kept_fine = {r.name: fine[r.name] for r in records if r.kept and r.name in fine}
     fine_sizes = {size for _jpeg_data, size in kept_fine.values()}
     # all or none, of one size: SfM's finer try needs every photo, under one shared camera
     if len(kept_fine) < len(jpegs) or len(fine_sizes) != 1:
-        return records, jpegs, info, {}
+        return records, jpegs, info, {}, masks
     info["fine_size"] = list(fine_sizes.pop())
-    return records, jpegs, info, {name: data for name, (data, _size) in kept_fine.items()}
+    fine_jpegs = {name: data for name, (data, _size) in kept_fine.items()}
+    return records, jpegs, info, fine_jpegs, masks
+
+
+def _alpha_masks(kept: list[str], alphas: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """The kept photos' alpha as PNGs, where every one of them has transparency: a mask that
+    some photos lack would tell training that their backdrop is object."""
+    have = [n for n in kept if n in alphas]
+    if have and len(have) < len(kept):
+        log.warning(
+            "%d of %d photos have a transparent background, the others none: no masks are "
+            "taken from the transparency (give every photo cut out, or none)",
+            len(have),
+            len(kept),
+        )
+    if not have or len(have) < len(kept):
+        return {}
+    log.info("the %d photos are cut out: their transparency is the object's mask", len(kept))
+    return {n: _png(alphas[n]) for n in kept}
 
 
 def write_frames(
@@ -329,9 +365,9 @@ def write_frames(
 ) -> dict:
     started = time.perf_counter()
     try:
-        fine: dict[str, bytes] = {}
+        alpha: dict[str, bytes] = {}
         if source.suffix.lower() == ".tar":
-            records, jpegs, info, fine = select_photos(source, max_size)
+            records, jpegs, info, fine, alpha = select_photos(source, max_size)
         else:
             records, jpegs, info, fine = select_video_frames(source, count, max_size)
     except UserError as err:
@@ -371,10 +407,10 @@ def write_frames(
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:
-        for folder, images in (("images", jpegs), ("fine", fine)):
+        for folder, images, ext in (("images", jpegs, "jpg"), ("fine", fine, "jpg"), (ALPHA, alpha, "png")):
             for r in kept:
                 if r.name in images:
-                    ti = tarfile.TarInfo(f"{folder}/{r.name}.jpg")
+                    ti = tarfile.TarInfo(f"{folder}/{r.name}.{ext}")
                     ti.size = len(images[r.name])
                     tar.addfile(ti, io.BytesIO(images[r.name]))
     summary = {

@@ -9,7 +9,8 @@ Deep data is scaled to 8 bits, never clipped: 16-bit values map 0–65535 onto 0
 opens 16-bit grey as mode ``I;16``, whose own conversion to RGB clips everything above 255 to
 white). Transparency is composited over neutral grey (128): a cut-out object then stands on a
 plain background that gives SfM no features, rather than on whatever colour the transparent
-pixels happened to hold. Camera RAW files (DNG and vendor formats) are not decoded: their look
+pixels happened to hold; the alpha itself is kept (``decode_photo_alpha``), as the exact mask
+of the object's pixels (renders, background-removed product shots). Camera RAW files (DNG and vendor formats) are not decoded: their look
 depends on a developer's choices (white balance, exposure, tone curve) that belong to the
 photographer; the error says how to export them.
 """
@@ -77,12 +78,13 @@ def _deep_grey(img: Image.Image) -> tuple[np.ndarray, str]:
     return _scale_to_8bit(values, full), "16-bit grey"
 
 
-def to_rgb8(img: Image.Image) -> tuple[np.ndarray, str]:
-    """An opened image as (H, W, 3) uint8 (no orientation applied), and what it was."""
+def to_rgb8_alpha(img: Image.Image) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """An opened image as (H, W, 3) uint8 (no orientation applied), what it was, and its
+    (H, W) uint8 alpha where it has transparency that some pixel uses (else None)."""
     mode = img.mode
     if mode in (*_DEEP_GREY, "F"):
         grey, kind = _deep_grey(img)
-        return np.repeat(grey[:, :, None], 3, axis=2), kind
+        return np.repeat(grey[:, :, None], 3, axis=2), kind, None
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         mode in ("P", "L", "RGB") and "transparency" in img.info
     )
@@ -90,14 +92,17 @@ def to_rgb8(img: Image.Image) -> tuple[np.ndarray, str]:
         rgba = img.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (BACKGROUND, BACKGROUND, BACKGROUND, 255))
         rgb = np.asarray(Image.alpha_composite(base, rgba).convert("RGB"))
-        return rgb, f"{mode} (transparency composited over grey {BACKGROUND})"
+        alpha = np.asarray(rgba.getchannel("A"))
+        used = alpha if alpha.min() < 255 else None  # an opaque alpha channel is no mask
+        return rgb, f"{mode} (transparency composited over grey {BACKGROUND})", used
     bits = img.info.get("bit_depth")  # pillow-heif: 10/12-bit HEIF decoded to 8
     kind = f"{mode}, {bits}-bit scaled to 8" if bits and bits > 8 else mode
-    return np.asarray(img.convert("RGB")), kind
+    return np.asarray(img.convert("RGB")), kind, None
 
 
-def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, str]:
-    """Upright (EXIF orientation applied) 8-bit RGB of a photo file's bytes, and its kind.
+def decode_photo_alpha(data: bytes, name: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """Upright (EXIF orientation applied) 8-bit RGB of a photo file's bytes, its kind, and its
+    upright alpha where it has transparency (to_rgb8_alpha).
 
     Raises UserError for RAW files; OSError (Pillow's) for bytes no decoder reads.
     """
@@ -107,5 +112,11 @@ def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, str]:
     img = Image.open(io.BytesIO(data))
     fmt = img.format or "?"
     img = ImageOps.exif_transpose(img)
-    rgb, kind = to_rgb8(img)
-    return rgb, f"{fmt} {kind}"
+    rgb, kind, alpha = to_rgb8_alpha(img)
+    return rgb, f"{fmt} {kind}", alpha
+
+
+def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, str]:
+    """Upright 8-bit RGB of a photo file's bytes and its kind (decode_photo_alpha)."""
+    rgb, kind, _alpha = decode_photo_alpha(data, name)
+    return rgb, kind

@@ -114,6 +114,16 @@ def archive_photos(archive: Path, names: list[str]) -> Photo:
     return photo
 
 
+def archive_has_alpha(archive: Path) -> bool:
+    """Whether SfM's images.tar carries the photos' alpha masks (sfm.undistort_alpha)."""
+    import tarfile
+
+    from video2mesh.frames import ALPHA
+
+    with tarfile.open(archive, "r:") as tar:
+        return any(m.name.startswith(f"{ALPHA}/") for m in tar)
+
+
 def compute_sphere(
     model,
     scene_type: str,
@@ -365,8 +375,19 @@ def build_scene(
     find_support_plane: bool = True,
     photos: Path | None = None,
 ) -> dict:
-    """transforms.json with the sphere written in, and its preview."""
+    """transforms.json with the sphere written in, and its preview. Photos cut out by their
+    transparency (images.tar's alpha masks) show the object alone: whatever flat base SfM
+    finds in them (a plate, a model's base, a ship's sea) is the object's, and no support is
+    looked for."""
     model = load_model(sparse_dir)
+    cut_out = photos is not None and archive_has_alpha(photos)
+    if cut_out and find_support_plane and scene_type == "object":
+        log.info(
+            "%s: the photos are cut out by their transparency: everything opaque is the "
+            "object, no support is looked for under it",
+            scene,
+        )
+        find_support_plane = False
     sphere, points = compute_sphere(model, scene_type, overrides or {}, find_support_plane, photos)
     for note in sphere.notes:
         log.warning("%s: sphere: %s", scene, note)
@@ -413,6 +434,7 @@ def build_scene(
         for note in capture.notes:
             log.warning("%s: capture: %s", scene, note)
     transforms["capture"] = capture.as_json() if capture else None
+    transforms["cut_out"] = cut_out
     write_json(out_transforms, transforms)
     title = (
         # clean_points keeps the SfM points seen by 3 photos or more within 2 px: fewer than

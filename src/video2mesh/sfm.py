@@ -19,7 +19,9 @@ with more points: ``rank``). The winner is undistorted to PINHOLE at the frames'
 Neuralangelo expects, and written as files (never directories, for S3 storage):
 
     sfm/sparse/{cameras,images,points3D}.bin   undistorted model
-    sfm/images.tar                             undistorted registered frames, images/<name>.jpg
+    sfm/images.tar                             undistorted registered frames, images/<name>.jpg,
+                                               and their alpha masks where the photos had
+                                               them, alpha/<name>.png (undistort_alpha)
     sfm/images_fine.tar                        (fine_photos, its own rule) the same frames from
                                                the frames stage's finer copies, undistorted
                                                alike (no members when there are none): the
@@ -49,6 +51,7 @@ from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
+from video2mesh.frames import ALPHA
 from video2mesh.photos import long_side
 from video2mesh.still import fixed_camera_mask_of_files
 
@@ -311,6 +314,42 @@ def undistort(model_dir: Path, images: Path, out: Path, max_side: int = -1) -> N
     )
 
 
+def undistort_alpha(alpha: np.ndarray, distorted: Any, undistorted: Any) -> np.ndarray:
+    """A photo's alpha mask warped as COLMAP's undistorter warps the photo (bilinear, pixel
+    centres at +0.5): from the ``distorted`` camera SfM mapped on (at whatever size: the mask is
+    sampled in proportion) to the ``undistorted`` PINHOLE one. Pixels the photo did not see
+    come out opaque: no claim that the object is absent there."""
+    from scipy.ndimage import map_coordinates
+
+    w, h = undistorted.width, undistorted.height
+    ys, xs = np.mgrid[0:h, 0:w]
+    pixels = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1).astype(np.float64)
+    rays = undistorted.cam_from_img(pixels)
+    src = distorted.img_from_cam(np.c_[rays, np.ones(len(rays))])
+    sx, sy = alpha.shape[1] / distorted.width, alpha.shape[0] / distorted.height
+    coords = [src[:, 1] * sy - 0.5, src[:, 0] * sx - 0.5]
+    out = map_coordinates(alpha.astype(np.float32), coords, order=1, mode="constant", cval=255)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(h, w)
+
+
+def _add_alpha(tar: tarfile.TarFile, alpha_dir: Path, names: list[str], cams: tuple) -> int:
+    """images.tar's ``alpha/<stem>.png`` of each registered frame (undistort_alpha);
+    the number written (0 where the frames had none)."""
+    written = 0
+    for name in names:
+        src = alpha_dir / f"{Path(name).stem}.png"
+        if not src.is_file():
+            continue
+        mask = undistort_alpha(np.asarray(Image.open(src).convert("L")), *cams)
+        buf = io.BytesIO()
+        Image.fromarray(mask).save(buf, format="PNG")
+        info = tarfile.TarInfo(f"{ALPHA}/{src.name}")
+        info.size = buf.tell()
+        tar.addfile(info, io.BytesIO(buf.getvalue()))
+        written += 1
+    return written
+
+
 def _camera_json(cam: Any) -> dict:
     return {
         "model": cam.model.name,
@@ -563,12 +602,14 @@ def run_sfm(
         for name in MODEL_FILES:
             with atomic_path(sparse_out / name) as t:
                 shutil.copyfile(undist / "sparse" / name, t)
-        with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
-            for img in sorted(model.images.values(), key=lambda im: im.name):
-                tar.add(undist / "images" / img.name, arcname=f"images/{img.name}")
         distorted = next(iter(pycolmap.Reconstruction(best.model_dir).cameras.values()))
-
         cam = next(iter(model.cameras.values()))
+        registered = sorted(im.name for im in model.images.values())
+        with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
+            for name in registered:
+                tar.add(undist / "images" / name, arcname=f"images/{name}")
+            alpha_masks = _add_alpha(tar, tmp / ALPHA, registered, (distorted, cam))
+
         stats = {
             "scene": scene,
             "registered": best.registered,
@@ -597,6 +638,8 @@ def run_sfm(
             "camera_model": camera_model,
             # a fixed camera (a turntable): the share of each frame masked out of SIFT
             "still_share": round(still_share, 4),
+            # frames whose photos' transparency came as their mask (images.tar's alpha/)
+            "alpha_masks": alpha_masks,
             "peak_threshold": best.peak_threshold,
             # SIFT ran on the frames stage's finer copies (then undistorted to
             # the frames' size)

@@ -17,12 +17,14 @@ import numpy as np
 import torch
 
 from video2mesh.errors import UserError
+from video2mesh.frames import ALPHA
 from video2mesh.photos import long_side
 from video2mesh.recon.renderer import sphere_near_far
 from video2mesh.sfm import FINE_CAMERA
 from video2mesh.support import Plane, camera_poses
 
 STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
+ALPHA_BACKDROP = 128  # alpha below which a cut-out photo's pixel is backdrop (half covered)
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Dataset:
     # (N, H, W): pixels whose rays must not meet the object: plain-backdrop pixels (bool,
     # find_backdrop) or, for a fixed camera, still ones (uint8 STILL, find_still: no colour loss)
     backdrop: torch.Tensor | None = None
+    # (N, H, W) uint8: the photos' own alpha (images.tar's alpha/: cut-out photos), or None
+    alpha: np.ndarray | None = None
     support: Plane | None = None  # the support plane in the normalised frame (None: not found)
     # share of the SfM points on the background (scene stage; None in older transforms.json)
     background_points: float | None = None
@@ -88,9 +92,15 @@ class Dataset:
         return float(mask.mean())
 
     def find_backdrop(self) -> float | None:
-        """Mask a plain backdrop (recon.plain_background); returns its pixel share, or None."""
+        """Mask a plain backdrop (recon.plain_background), or take the photos' transparency
+        where they were cut out (exact: gaps inside the silhouette too, which no flood fill
+        from the border reaches); returns its pixel share, or None."""
         from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks
 
+        if self.alpha is not None:
+            masks = self.alpha < ALPHA_BACKDROP
+            self.backdrop = torch.from_numpy(masks).to(self.images.device)
+            return float(masks.mean())
         if self.background_points is not None and self.background_points > TEXTURED_POINTS:
             return None  # SfM triangulated the background: it is textured, not a backdrop
         masks = backdrop_masks(self.images.cpu().numpy(), self.support_hits())
@@ -201,13 +211,15 @@ class Dataset:
         return o, d, rgb, img
 
 
-def _decode(data: bytes, scale: float) -> np.ndarray:
+def _decode(data: bytes, scale: float, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An archived image as (H, W, 3) uint8, scaled by ``scale`` (or to ``size``, w × h)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
         im = im.convert("RGB")
-        if scale != 1.0:
+        if size is None and scale != 1.0:
             size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        if size is not None and size != im.size:
             im = im.resize(size, Image.Resampling.LANCZOS)
         return np.asarray(im, dtype=np.uint8).copy()
 
@@ -297,7 +309,7 @@ def load_dataset(
         # scale to max_side follows their own size, as the intrinsics do below
         stored = tar.extractfile(first) if first is not None else None
         scale = image_scale(meta, max_side, object_min_pixels, long_side(stored) if stored else 0)
-        imgs, mats, names = [], [], []
+        imgs, mats, names, alphas = [], [], [], []
         for frame in frames:
             name = frame["file_path"].removeprefix("./")
             if name not in members:
@@ -311,6 +323,9 @@ def load_dataset(
             if imgs and im.shape != imgs[0].shape:
                 raise UserError(f"image {name} has size {im.shape[:2]}", "all images must match")
             imgs.append(im)
+            alpha = members.get(f"{ALPHA}/{Path(name).stem}.png")
+            if alpha is not None and (a := tar.extractfile(alpha)) is not None:
+                alphas.append(_decode(a.read(), scale, size=(im.shape[1], im.shape[0]))[..., 0])
             mats.append(camera_to_world(frame, center, radius))
             names.append(name)
     arr = np.stack(imgs)
@@ -329,6 +344,8 @@ def load_dataset(
         names=names,
         support=support,
         background_points=meta.get("background_points"),
+        # every frame's or none: a mask missing for some would call their backdrop object
+        alpha=np.stack(alphas) if alphas and len(alphas) == len(imgs) else None,
     )
 
 

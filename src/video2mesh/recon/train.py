@@ -493,7 +493,11 @@ def _run_segment(seg: Segment, device: torch.device) -> dict[str, Any]:
         still = fit_to_fixed_camera(cfg, ds)
         share = None if still is not None else ds.find_backdrop()
         if share is not None:
-            log.info("plain backdrop: %.0f%% of the pixels masked as background", 100 * share)
+            log.info(
+                "%s: %.0f%% of the pixels masked as background",
+                "cut-out photos (their transparency)" if ds.alpha is not None else "plain backdrop",
+                100 * share,
+            )
         elif ds.background_points is not None:
             log.info(
                 "no plain backdrop: no masks (%.1f%% of the SfM points on the background)",
