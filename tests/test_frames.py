@@ -154,7 +154,7 @@ def test_cut_out_photos_keep_their_alpha_at_the_frames_size_all_or_none(tmp_path
     yy, xx = np.mgrid[0:144, 0:192]
     disc = np.where(np.hypot(xx + 0.5 - 96, yy + 0.5 - 72) < 48, 255, 0).astype(np.uint8)
     cut = {f"c{i}.png": np.dstack([_texture(rng, 144, 192), disc]) for i in range(4)}
-    records, jpegs, info, _fine, alpha = frames.select_photos(
+    _records, jpegs, info, _fine, alpha = frames.select_photos(
         _photo_archive(tmp_path / "cut.tar", cut), 80
     )
     assert info["alpha_masks"] and sorted(alpha) == sorted(jpegs) == ["c0", "c1", "c2", "c3"]

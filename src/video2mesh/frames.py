@@ -407,7 +407,8 @@ def write_frames(
             scene,
         )
     with atomic_path(out_tar) as tmp, tarfile.open(tmp, "w") as tar:
-        for folder, images, ext in (("images", jpegs, "jpg"), ("fine", fine, "jpg"), (ALPHA, alpha, "png")):
+        members = (("images", jpegs, "jpg"), ("fine", fine, "jpg"), (ALPHA, alpha, "png"))
+        for folder, images, ext in members:
             for r in kept:
                 if r.name in images:
                     ti = tarfile.TarInfo(f"{folder}/{r.name}.{ext}")

@@ -10,9 +10,9 @@ opens 16-bit grey as mode ``I;16``, whose own conversion to RGB clips everything
 white). Transparency is composited over neutral grey (128): a cut-out object then stands on a
 plain background that gives SfM no features, rather than on whatever colour the transparent
 pixels happened to hold; the alpha itself is kept (``decode_photo_alpha``), as the exact mask
-of the object's pixels (renders, background-removed product shots). Camera RAW files (DNG and vendor formats) are not decoded: their look
-depends on a developer's choices (white balance, exposure, tone curve) that belong to the
-photographer; the error says how to export them.
+of the object's pixels (renders, background-removed product shots). Camera RAW files (DNG and
+vendor formats) are not decoded: their look depends on a developer's choices (white balance,
+exposure, tone curve) that belong to the photographer; the error says how to export them.
 """
 
 from __future__ import annotations
