@@ -266,11 +266,14 @@ def read_photos_with_masks(snap: Snapshot, folder: str, masks: str) -> Iterator[
         yield view
 
 
-def read_nerf_synthetic(snap: Snapshot, folder: str, background: int = 255) -> Iterator[View]:
+def read_nerf_synthetic(
+    snap: Snapshot, folder: str, background: int | None = 255
+) -> Iterator[View]:
     """NeRF's Blender renders: RGBA PNGs listed in <folder>/transforms_train.json with their
     camera-to-world matrices (OpenGL: y up, z back) and one horizontal field of view. The
     alpha is the object mask; the photos are composited over ``background`` (white, as NeRF
-    trains on them), since a JPEG holds no alpha."""
+    trains on them), since a JPEG holds no alpha, or kept as RGBA (``None``: written as PNG,
+    as a user would give the renders)."""
     meta = json.loads(snap.read(f"{folder}/transforms_train.json"))
     held = set(snap.files(f"{folder}/train"))
     for frame in meta["frames"]:
@@ -278,8 +281,10 @@ def read_nerf_synthetic(snap: Snapshot, folder: str, background: int = 255) -> I
         if path not in held:
             continue
         rgba = Image.open(io.BytesIO(snap.read(path))).convert("RGBA")
-        base = Image.new("RGBA", rgba.size, (background,) * 3 + (255,))
-        image = Image.alpha_composite(base, rgba).convert("RGB")
+        image = rgba
+        if background is not None:
+            base = Image.new("RGBA", rgba.size, (background,) * 3 + (255,))
+            image = Image.alpha_composite(base, rgba).convert("RGB")
         w, h = image.size
         f = 0.5 * w / np.tan(0.5 * meta["camera_angle_x"])
         k = np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]])
@@ -580,6 +585,17 @@ CAPTURES = [
         lambda s: read_nerf_synthetic(s, "data/nerf_synthetic/lego"),
     ),
     Capture(
+        "nerf_lego_rgba",
+        "shouxieai/nerf",
+        "a25eb85d70ca991441a102054ba655f633f0de14",
+        "data/nerf_synthetic/lego",
+        "the repository's MIT licence (a copy of NeRF's Blender scene renders, Mildenhall et "
+        "al., ECCV 2020; the original data is CC BY 3.0): local validation only",
+        "NeRF's synthetic Lego as nerf_lego, the RGBA PNGs as they are (transparent "
+        "background: the pipeline takes the alpha as the object's mask)",
+        lambda s: read_nerf_synthetic(s, "data/nerf_synthetic/lego", background=None),
+    ),
+    Capture(
         "weight_purple",
         "Hellsice/object-volume",
         "acc39e1a3aabde9509ddb095c9e2718624d72941",
@@ -641,8 +657,12 @@ def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
     frames, intrinsics, masks = [], [], 0
     for raw in capture.reader(snap_view):  # type: ignore[arg-type]
         view = _resized(raw)
-        with atomic_path(folder / "images" / f"{view.stem}.jpg") as tmp:
-            view.image.save(tmp, format="JPEG", quality=JPEG_QUALITY)
+        if view.image.mode == "RGBA":  # renders with their transparency, as PNG
+            with atomic_path(folder / "images" / f"{view.stem}.png") as tmp:
+                view.image.save(tmp, format="PNG")
+        else:
+            with atomic_path(folder / "images" / f"{view.stem}.jpg") as tmp:
+                view.image.save(tmp, format="JPEG", quality=JPEG_QUALITY)
         if view.mask is not None:
             masks += 1
             with atomic_path(folder / "masks" / f"{view.stem}.png") as tmp:
@@ -657,7 +677,7 @@ def prepare(capture: Capture, snap: Snapshot, out: Path) -> dict:
                     "intrinsics": k,
                 }
             )
-    images = sorted((folder / "images").glob("*.jpg"))
+    images = sorted((folder / "images").glob("*.[jp][pn]g"))
     if frames:
         cameras = {"convention": CONVENTION, "frames": frames}
         if all(k == intrinsics[0] for k in intrinsics):
