@@ -124,6 +124,54 @@ def archive_has_alpha(archive: Path) -> bool:
         return any(m.name.startswith(f"{ALPHA}/") for m in tar)
 
 
+def archive_alpha(archive: Path, names: list[str]) -> list[np.ndarray] | None:
+    """The cut-out silhouettes (alpha ≥ 128) of the frames ``names`` from SfM's images.tar,
+    in that order; None where one is missing."""
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from video2mesh.frames import ALPHA
+
+    with tarfile.open(archive, "r:") as tar:
+        members = {m.name: m for m in tar.getmembers() if m.isfile()}
+        masks = []
+        for name in names:
+            member = members.get(f"{ALPHA}/{Path(name).stem}.png")
+            f = tar.extractfile(member) if member is not None else None
+            if f is None:
+                return None
+            masks.append(np.asarray(Image.open(io.BytesIO(f.read())).convert("L")) >= 128)
+    return masks
+
+
+def leave_out_misplaced(model, photos: Path, sphere: Sphere, transforms: dict, scene: str) -> dict:
+    """Drop from ``transforms``' frames those whose cut-out silhouette the others' visual hull
+    leaves uncovered (video2mesh.misplaced: SfM put them in the wrong place); returns them with
+    the share of their silhouette the hull covers."""
+    from video2mesh.misplaced import check_poses
+
+    names = list(camera_poses(model))
+    masks = archive_alpha(photos, names)
+    if masks is None:
+        return {}
+    check = check_poses(model_cameras(model), names, masks, sphere.center, sphere.radius)
+    if check.note:
+        log.warning("%s: %s", scene, check.note)
+    if check.misplaced:
+        log.warning(
+            "%s: the silhouettes of %d frames disagree with the others' where SfM placed them "
+            "(a symmetric part matched the wrong side?): left out of training: %s",
+            scene,
+            len(check.misplaced),
+            ", ".join(check.misplaced),
+        )
+        gone = {f"images/{n}" for n in check.misplaced}
+        transforms["frames"] = [f for f in transforms["frames"] if f["file_path"] not in gone]
+    return {n: round(check.recall[n], 4) for n in check.misplaced}
+
+
 def compute_sphere(
     model,
     scene_type: str,
@@ -392,6 +440,12 @@ def build_scene(
     for note in sphere.notes:
         log.warning("%s: sphere: %s", scene, note)
     transforms = transforms_dict(model, sphere)
+    # frames whose cut-out silhouette says SfM misplaced them, left out of training
+    transforms["misplaced_frames"] = (
+        leave_out_misplaced(model, photos, sphere, transforms, scene)
+        if cut_out and photos is not None and scene_type == "object"
+        else {}
+    )
     # Extra keys (Neuralangelo ignores them): notes for the report; the support plane and the
     # object's box, in world units, for the mesh clean-up and the preview.
     transforms["sphere_notes"] = sphere.notes
