@@ -149,7 +149,8 @@ def _photo_archive(path, photos: dict[str, np.ndarray]):
 def test_cut_out_photos_keep_their_alpha_at_the_frames_size_all_or_none(tmp_path, caplog):
     """Every photo transparent around the object: each kept frame gets its alpha, resized
     with it (a disc of radius 48 of 192 px is one of 20 at 80 px); one photo without
-    transparency among them: no masks at all, and a warning that says why."""
+    transparency among them: no masks at all, and a warning that says why; transparent corners
+    alone are no cut-out."""
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:144, 0:192]
     disc = np.where(np.hypot(xx + 0.5 - 96, yy + 0.5 - 72) < 48, 255, 0).astype(np.uint8)
@@ -170,6 +171,15 @@ def test_cut_out_photos_keep_their_alpha_at_the_frames_size_all_or_none(tmp_path
     )
     assert len(jpegs) == 5 and alpha == {} and not info["alpha_masks"]
     assert "4 of 5 photos have a transparent background" in caplog.text
+
+    # rounded transparent corners (a screenshot's, an export's) cut nothing out
+    corners = np.full((144, 192), 255, np.uint8)
+    corners[:6, :6] = corners[:6, -6:] = corners[-6:, :6] = corners[-6:, -6:] = 0
+    rounded = {f"s{i}.png": np.dstack([_texture(rng, 144, 192), corners]) for i in range(3)}
+    _r, jpegs, info, _fine, alpha = frames.select_photos(
+        _photo_archive(tmp_path / "rounded.tar", rounded), 80
+    )
+    assert len(jpegs) == 3 and alpha == {} and not info["alpha_masks"]
 
 
 def _refusal(video, tmp_path, scene: str) -> str:

@@ -56,6 +56,9 @@ MIN_FRAMES = 8  # fewer usable frames than this cannot give a reconstruction
 MIN_MOVING = 0.005
 JPEG_QUALITY = 95
 ALPHA = "alpha"  # frames.tar's (and sfm/images.tar's) folder of the photos' alpha masks
+# the share of a photo (the median photo) that must be transparent for the set to count as cut
+# out: rounded corners of screenshots and exports are transparent too (~1 %)
+CUT_OUT_MIN = 0.05
 # Photos and videos larger than max_size keep a copy this many times larger (960 → 1600 px) for
 # SfM's last try (video2mesh.sfm): fine texture that the downscale averages away; the texture is
 # baked from them too. Both sizes are rounded to even pixels on their own: for 16:9 and 4:3 the
@@ -355,6 +358,14 @@ def _alpha_masks(kept: list[str], alphas: dict[str, np.ndarray]) -> dict[str, by
             len(kept),
         )
     if not have or len(have) < len(kept):
+        return {}
+    clear = float(np.median([(alphas[n] < 128).mean() for n in kept]))
+    if clear < CUT_OUT_MIN:
+        log.info(
+            "the photos' transparency covers %.1f%% of a photo (median): a frame's corners, "
+            "not a cut-out; no masks are taken from it",
+            100 * clear,
+        )
         return {}
     log.info("the %d photos are cut out: their transparency is the object's mask", len(kept))
     return {n: _png(alphas[n]) for n in kept}
