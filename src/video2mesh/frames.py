@@ -271,7 +271,7 @@ def select_video_frames(
     return records, kept, info, {n: j for n, j in fine_jpegs.items() if n in kept}
 
 
-def _png(grey: np.ndarray) -> bytes:
+def png_bytes(grey: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(grey).save(buf, format="PNG")
     return buf.getvalue()
@@ -350,14 +350,14 @@ def _alpha_masks(kept: list[str], alphas: dict[str, np.ndarray]) -> dict[str, by
     """The kept photos' alpha as PNGs, where every one of them has transparency: a mask that
     some photos lack would tell training that their backdrop is object."""
     have = [n for n in kept if n in alphas]
-    if have and len(have) < len(kept):
-        log.warning(
-            "%d of %d photos have a transparent background, the others none: no masks are "
-            "taken from the transparency (give every photo cut out, or none)",
-            len(have),
-            len(kept),
-        )
-    if not have or len(have) < len(kept):
+    if len(have) < len(kept):
+        if have:
+            log.warning(
+                "%d of %d photos have a transparent background, the others none: no masks "
+                "are taken from the transparency (give every photo cut out, or none)",
+                len(have),
+                len(kept),
+            )
         return {}
     clear = float(np.median([(alphas[n] < 128).mean() for n in kept]))
     if clear < CUT_OUT_MIN:
@@ -368,7 +368,7 @@ def _alpha_masks(kept: list[str], alphas: dict[str, np.ndarray]) -> dict[str, by
         )
         return {}
     log.info("the %d photos are cut out: their transparency is the object's mask", len(kept))
-    return {n: _png(alphas[n]) for n in kept}
+    return {n: png_bytes(alphas[n]) for n in kept}
 
 
 def write_frames(

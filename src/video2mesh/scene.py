@@ -114,19 +114,10 @@ def archive_photos(archive: Path, names: list[str]) -> Photo:
     return photo
 
 
-def archive_has_alpha(archive: Path) -> bool:
-    """Whether SfM's images.tar carries the photos' alpha masks (sfm.undistort_alpha)."""
-    import tarfile
-
-    from video2mesh.frames import ALPHA
-
-    with tarfile.open(archive, "r:") as tar:
-        return any(m.name.startswith(f"{ALPHA}/") for m in tar)
-
-
 def archive_alpha(archive: Path, names: list[str]) -> list[np.ndarray] | None:
-    """The cut-out silhouettes (alpha ≥ 128) of the frames ``names`` from SfM's images.tar,
-    in that order; None where one is missing."""
+    """The cut-out silhouettes (alpha ≥ 128) of the frames ``names`` from SfM's images.tar
+    (sfm.undistort_alpha), in that order; None where one is missing (SfM writes all or
+    none)."""
     import io
     import tarfile
 
@@ -146,16 +137,15 @@ def archive_alpha(archive: Path, names: list[str]) -> list[np.ndarray] | None:
     return masks
 
 
-def leave_out_misplaced(model, photos: Path, sphere: Sphere, transforms: dict, scene: str) -> dict:
-    """Drop from ``transforms``' frames those whose cut-out silhouette the others' visual hull
-    leaves uncovered (video2mesh.misplaced: SfM put them in the wrong place); returns them with
-    the share of their silhouette the hull covers."""
+def leave_out_misplaced(
+    model, masks: list[np.ndarray], sphere: Sphere, transforms: dict, scene: str
+) -> dict:
+    """Drop from ``transforms``' frames those whose cut-out silhouette (``masks``, in camera
+    order) the others' visual hull leaves uncovered (video2mesh.misplaced: SfM put them in the
+    wrong place); returns them with the share of their silhouette the hull covers."""
     from video2mesh.misplaced import check_poses
 
     names = list(camera_poses(model))
-    masks = archive_alpha(photos, names)
-    if masks is None:
-        return {}
     check = check_poses(model_cameras(model), names, masks, sphere.center, sphere.radius)
     if check.note:
         log.warning("%s: %s", scene, check.note)
@@ -428,7 +418,8 @@ def build_scene(
     finds in them (a plate, a model's base, a ship's sea) is the object's, and no support is
     looked for."""
     model = load_model(sparse_dir)
-    cut_out = photos is not None and archive_has_alpha(photos)
+    alpha = archive_alpha(photos, list(camera_poses(model))) if photos is not None else None
+    cut_out = alpha is not None
     if cut_out and find_support_plane and scene_type == "object":
         log.info(
             "%s: the photos are cut out by their transparency: everything opaque is the "
@@ -442,8 +433,8 @@ def build_scene(
     transforms = transforms_dict(model, sphere)
     # frames whose cut-out silhouette says SfM misplaced them, left out of training
     transforms["misplaced_frames"] = (
-        leave_out_misplaced(model, photos, sphere, transforms, scene)
-        if cut_out and photos is not None and scene_type == "object"
+        leave_out_misplaced(model, alpha, sphere, transforms, scene)
+        if alpha is not None and scene_type == "object"
         else {}
     )
     # Extra keys (Neuralangelo ignores them): notes for the report; the support plane and the

@@ -51,7 +51,7 @@ from PIL import Image
 
 from video2mesh.atomic import atomic_path, write_json
 from video2mesh.errors import UserError
-from video2mesh.frames import ALPHA
+from video2mesh.frames import ALPHA, png_bytes
 from video2mesh.photos import long_side
 from video2mesh.still import fixed_camera_mask_of_files
 
@@ -332,7 +332,9 @@ def undistort_alpha(alpha: np.ndarray, distorted: Any, undistorted: Any) -> np.n
     return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(h, w)
 
 
-def _add_alpha(tar: tarfile.TarFile, alpha_dir: Path, names: list[str], cams: tuple) -> int:
+def _add_alpha(
+    tar: tarfile.TarFile, alpha_dir: Path, names: list[str], distorted: Any, undistorted: Any
+) -> int:
     """images.tar's ``alpha/<stem>.png`` of each registered frame (undistort_alpha);
     the number written (0 where the frames had none)."""
     written = 0
@@ -340,12 +342,8 @@ def _add_alpha(tar: tarfile.TarFile, alpha_dir: Path, names: list[str], cams: tu
         src = alpha_dir / f"{Path(name).stem}.png"
         if not src.is_file():
             continue
-        mask = undistort_alpha(np.asarray(Image.open(src).convert("L")), *cams)
-        buf = io.BytesIO()
-        Image.fromarray(mask).save(buf, format="PNG")
-        info = tarfile.TarInfo(f"{ALPHA}/{src.name}")
-        info.size = buf.tell()
-        tar.addfile(info, io.BytesIO(buf.getvalue()))
+        mask = undistort_alpha(np.asarray(Image.open(src).convert("L")), distorted, undistorted)
+        _add_bytes(tar, f"{ALPHA}/{src.name}", png_bytes(mask))
         written += 1
     return written
 
@@ -365,11 +363,14 @@ def pinhole_json(camera: dict) -> dict:
     return {"w": camera["width"], "h": camera["height"], "fl_x": fx, "fl_y": fy, "cx": cx, "cy": cy}
 
 
-def _add_json(tar: tarfile.TarFile, name: str, data: dict) -> None:
-    raw = json.dumps(data).encode()
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
-    info.size = len(raw)
-    tar.addfile(info, io.BytesIO(raw))
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_json(tar: tarfile.TarFile, name: str, data: dict) -> None:
+    _add_bytes(tar, name, json.dumps(data).encode())
 
 
 def _undistort_copies(model: Any, distorted: dict, names: list[str], tmp: Path) -> dict:
@@ -608,7 +609,7 @@ def run_sfm(
         with atomic_path(out_dir / "images.tar") as t, tarfile.open(t, "w") as tar:
             for name in registered:
                 tar.add(undist / "images" / name, arcname=f"images/{name}")
-            alpha_masks = _add_alpha(tar, tmp / ALPHA, registered, (distorted, cam))
+            alpha_masks = _add_alpha(tar, tmp / ALPHA, registered, distorted, cam)
 
         stats = {
             "scene": scene,
