@@ -495,14 +495,15 @@ def test_cut_out_photos_mask_their_transparent_pixels_even_inside_the_silhouette
     """Photos cut out by their transparency (images.tar's alpha/, sfm.undistort_alpha): the
     backdrop mask is their alpha at the training size, exactly, the hole inside the silhouette
     too (no flood fill from the border reaches it), and whatever SfM's points say of the
-    background (a cut-out's backdrop is known, not guessed)."""
+    background (a cut-out's backdrop is known, not guessed); the rest is the object, whose
+    rays training makes opaque."""
     import io
     import tarfile
 
     import numpy as np
     from PIL import Image
 
-    from video2mesh.recon.data import load_dataset
+    from video2mesh.recon.data import OBJECT, load_dataset
     from video2mesh.recon.synthetic import sphere_sdf, write_scene
 
     tf, tar = write_scene(tmp_path, sphere_sdf(0.5), n_views=3, size=64, cam_dist=3.0)
@@ -528,9 +529,40 @@ def test_cut_out_photos_mask_their_transparent_pixels_even_inside_the_silhouette
     share = ds.find_backdrop()
     assert ds.backdrop is not None and ds.alpha is not None
     want = np.stack([alphas[i] < 128 for i in range(3)])
-    assert torch.equal(ds.backdrop, torch.from_numpy(want))
+    # backdrop 1, the object OBJECT: both sides of a cut-out's silhouette are known
+    assert torch.equal(ds.backdrop, torch.from_numpy(np.where(want, 1, OBJECT).astype(np.int8)))
     assert share == pytest.approx(want.mean()) and 0.7 < share < 0.95
-    assert ds.backdrop[:, 30:34, 30:34].all()  # the hole, which is no border's
+    assert (ds.backdrop[:, 30:34, 30:34] == 1).all()  # the hole, which is no border's
+    assert not ds.still
+
+    # training: the object's pixels add BCE(opacity, 1) at object_weight, the backdrop's
+    # BCE(opacity, 0) at backdrop_weight, each a mean over its own pixels
+    from video2mesh.recon import schedule
+    from video2mesh.recon.fields import initial_model
+    from video2mesh.recon.presets import build_config
+    from video2mesh.recon.renderer import render_rays
+    from video2mesh.recon.train import _Step
+
+    gen = torch.Generator().manual_seed(0)
+    o, d, rgb, img = ds.sample(256, gen)
+    flags = rgb[:, 3]
+    assert set(flags.unique().tolist()) == {1.0, float(OBJECT)}
+    cfg, _ = build_config({"preset": "cpu"}, "object")
+    model = initial_model(cfg, ds.n_images)
+    st = schedule.state(cfg, 0, 100)
+    jit = (
+        torch.rand(len(o), cfg.samples_coarse, generator=gen),
+        torch.rand(len(o), cfg.bg_samples, generator=gen),
+    )
+    losses = {}
+    for weight in (0.0, 0.1):
+        cfg.object_weight = weight
+        losses[weight] = float(_Step(model, cfg)(o, d, rgb, img, *jit, st)[0])
+    with torch.no_grad():
+        opacity = render_rays(model, o, d, st, jit, None).opacity
+    full = -torch.log(opacity[flags < 0].clamp_min(1e-4)).mean()
+    assert full > 0.05  # the initial sphere leaves the object's rays far from opaque
+    assert losses[0.1] - losses[0.0] == pytest.approx(0.1 * float(full), rel=1e-3)
 
     half = load_dataset(tf, tar, max_side=32)  # scaled with the photos
     assert half.alpha is not None and half.alpha.shape == (3, 32, 32)

@@ -7,10 +7,12 @@ import pytest
 from PIL import Image
 
 from video2mesh.errors import UserError
+from video2mesh.frames import ALPHA, png_bytes
 from video2mesh.sfm import (
     FINE_CAMERA,
     PEAK_THRESHOLD,
     Attempt,
+    _add_bytes,
     extract,
     fine_photos,
     keyframe_pairs,
@@ -376,6 +378,15 @@ def _tar_images(path) -> dict[str, np.ndarray]:
         }
 
 
+def _tar_alphas(path) -> dict[str, np.ndarray]:
+    with tarfile.open(path) as tar:
+        return {
+            m.name: np.asarray(Image.open(tar.extractfile(m)))
+            for m in tar.getmembers()
+            if m.name.startswith(f"{ALPHA}/")
+        }
+
+
 def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path, monkeypatch):
     """Photos larger than the frames: SfM maps on the frames, and the finer copies come out
     undistorted by the same model with its camera scaled (sfm/images_fine.tar), so that the
@@ -391,6 +402,10 @@ def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path, monkeypatc
         np.asarray(Image.fromarray(f).resize((160, 120), Image.Resampling.LANCZOS)) for f in fine
     ]
     archive = _frames_tar(tmp_path / "frames.tar", {"images": frames, "fine": fine})
+    with tarfile.open(archive, "a") as tar:  # cut-out frames: their alpha at the frames' size
+        cut = np.where(np.arange(160) < 100, 255, 0).astype(np.uint8)[None].repeat(120, 0)
+        for i in range(len(frames)):
+            _add_bytes(tar, f"{ALPHA}/{i:06d}.png", png_bytes(cut))
 
     stats = run_sfm(archive, tmp_path / "sfm", scene="two sizes")
 
@@ -417,6 +432,16 @@ def test_finer_copies_are_undistorted_alike_for_the_texture(tmp_path, monkeypatc
             np.float32,
         )
         assert np.abs(down - img).mean() < 6.0, name  # a misregistered copy: ~40 levels
+    # the alpha goes with each: at the copies' size, the frames' alpha scaled up
+    small_a = _tar_alphas(tmp_path / "sfm" / "images.tar")
+    large_a = _tar_alphas(tmp_path / "sfm" / "images_fine.tar")
+    assert sorted(small_a) == sorted(large_a) and len(small_a) == 16
+    for name, a in small_a.items():
+        big = large_a[name]
+        assert big.shape == (fcam["height"], fcam["width"])
+        down = np.asarray(Image.fromarray(big).resize(a.shape[::-1], Image.Resampling.BOX))
+        assert ((down >= 128) == (a >= 128)).mean() > 0.98, name
+        assert 0.4 < (a >= 128).mean() < 0.8  # the cut, not all opaque
 
 
 def test_photos_no_larger_than_the_frames_leave_the_fine_archive_empty(tmp_path):

@@ -374,3 +374,36 @@ def test_the_texture_is_baked_from_the_finer_photos(tmp_path: Path) -> None:
         psnr[kind] = _psnr_on_held_out(out, stats, load_dataset(frames["transforms"], fine))
     # 32.9 → 47.8 dB; with the archive's camera ignored (the frames' scaled: 3 px off) 16.0 → 21.7
     assert psnr["fine"] >= 40.0 and psnr["fine"] >= psnr["frames"] + 6.0, psnr
+
+
+def test_a_cut_out_photo_gives_no_colour_where_its_alpha_is_backdrop(tmp_path: Path) -> None:
+    """Cut-out photos (images.tar's alpha/): a view whose alpha calls a texel's pixel backdrop
+    lends it its colour only where no view sees it on the object. Half the views painted
+    magenta and marked backdrop: baked from the rest (as with their true colours), where
+    without the alpha the magenta mixes in."""
+    from video2mesh.recon.data import load_dataset
+    from video2mesh.texture.bake import Texels, bake_photos
+
+    capture = write_capture(tmp_path, views=16)
+    mesh = trimesh.load(capture["mesh"], process=False)
+    texels = Texels(
+        index=torch.arange(len(mesh.vertices)),
+        position=torch.as_tensor(mesh.vertices, dtype=torch.float32),
+        normal=torch.as_tensor(mesh.vertex_normals, dtype=torch.float32),
+        size=1,
+    )
+    vertices = texels.position
+    faces = torch.as_tensor(mesh.faces)
+    want = torch.as_tensor(colour(np.asarray(mesh.vertices)), dtype=torch.float32)
+    ds = load_dataset(capture["transforms"], capture["images"])
+    cut = torch.arange(ds.n_images) % 2 == 0
+    ds.images[cut] = torch.tensor([255, 0, 255], dtype=torch.uint8)
+    error = {}
+    for alpha in (None, np.where(cut.numpy()[:, None, None], 0, 255).astype(np.uint8)):
+        ds.alpha = None if alpha is None else np.broadcast_to(alpha, ds.images.shape[:3])
+        rgb, known = bake_photos(texels, vertices, faces, ds, list(range(ds.n_images)))
+        assert known.float().mean() > 0.9
+        error["alpha" if alpha is not None else "none"] = float(
+            (rgb[known] - want[known]).abs().mean(-1).median()
+        )
+    assert error["alpha"] < 0.05 and error["none"] > 3 * error["alpha"], error

@@ -293,6 +293,17 @@ def read_nerf_synthetic(
         yield View(Path(path).stem, image, mask, k, np.linalg.inv(c2w))
 
 
+def cut_out(views: Iterator[View]) -> Iterator[View]:
+    """The photos as a background remover (rembg, a phone's "lift subject") gives them: RGBA,
+    the object mask as the alpha, so that the pipeline meets real photos as cut-outs."""
+    for view in views:
+        if view.mask is not None:
+            alpha = Image.fromarray(view.mask.astype(np.uint8) * 255)
+            view.image = view.image.convert("RGB")
+            view.image.putalpha(alpha)
+        yield view
+
+
 def read_photos(snap: Snapshot, folder: str, every: int = 1) -> Iterator[View]:
     """A plain photo set: every image the snapshot holds (or every ``every``-th in name
     order: frames of videos), EXIF orientation applied."""
@@ -594,6 +605,16 @@ CAPTURES = [
         "NeRF's synthetic Lego as nerf_lego, the RGBA PNGs as they are (transparent "
         "background: the pipeline takes the alpha as the object's mask)",
         lambda s: read_nerf_synthetic(s, "data/nerf_synthetic/lego", background=None),
+    ),
+    Capture(
+        "dtu_scan65_cutout",
+        "jingz666/NeuF",
+        "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
+        "data/DTU/dtu_scan65",
+        DTU_LICENCE,
+        "DTU scan 65 as dtu_scan65, each photo cut out by its object mask (RGBA PNGs, the table "
+        "transparent): real photos as a background remover gives them",
+        lambda s: cut_out(read_idr(s, "data/DTU/dtu_scan65")),
     ),
     Capture(
         "weight_purple",

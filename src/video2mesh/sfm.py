@@ -357,6 +357,18 @@ def _camera_json(cam: Any) -> dict:
     }
 
 
+def _camera(camera: dict) -> Any:
+    """A pycolmap camera of _camera_json's dict."""
+    import pycolmap
+
+    return pycolmap.Camera(
+        model=camera["model"],
+        width=camera["width"],
+        height=camera["height"],
+        params=camera["params"],
+    )
+
+
 def pinhole_json(camera: dict) -> dict:
     """transforms.json's intrinsics keys for an undistorted (PINHOLE) camera of _camera_json."""
     fx, fy, cx, cy = camera["params"]
@@ -414,9 +426,11 @@ def fine_photos(
         model = pycolmap.Reconstruction(sparse)
         names = sorted(img.name for img in model.images.values())
         wanted = {f"fine/{n}" for n in names}
+        alphas = {f"{ALPHA}/{Path(n).stem}.png" for n in names}
         with tarfile.open(frames_tar) as tar:
             members = [m for m in tar.getmembers() if m.name in wanted]
             tar.extractall(tmp, members=members, filter="data")
+            tar.extractall(tmp, members=[m for m in tar if m.name in alphas], filter="data")
         if distorted is None and members:
             log.warning(
                 "%s: sfm.json has no distorted camera (an older SfM run): the texture "
@@ -426,6 +440,7 @@ def fine_photos(
         elif members and len(members) == len(names):
             try:
                 camera = _undistort_copies(model, distorted, names, tmp)
+                undistorted = pycolmap.Reconstruction(tmp / "undistorted" / "sparse")
             except (RuntimeError, ValueError, OSError) as exc:
                 log.warning(
                     "%s: the frames' finer copies could not be undistorted (%s): the texture "
@@ -438,6 +453,14 @@ def fine_photos(
                 _add_json(tar, FINE_CAMERA, pinhole_json(camera))
                 for name in names:
                     tar.add(tmp / "undistorted" / "images" / name, arcname=f"images/{name}")
+                # cut-out photos: their alpha at the copies' size, for the texture's views
+                _add_alpha(
+                    tar,
+                    tmp / ALPHA,
+                    names,
+                    _camera(distorted),
+                    next(iter(undistorted.cameras.values())),
+                )
     if camera is not None:
         log.info(
             "%s: %d finer copies undistorted at %dx%d",

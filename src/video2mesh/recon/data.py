@@ -24,6 +24,7 @@ from video2mesh.sfm import FINE_CAMERA
 from video2mesh.support import Plane, camera_poses
 
 STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
+OBJECT = -1  # its flag of a cut-out photo's object pixel: the ray must meet the object
 ALPHA_BACKDROP = 128  # alpha below which a cut-out photo's pixel is backdrop (half covered)
 
 
@@ -42,7 +43,8 @@ class Dataset:
     fg_fraction: float = 0.0
     fg_pixels: torch.Tensor | None = None  # flat (image, y, x) indices of those pixels
     # (N, H, W): pixels whose rays must not meet the object: plain-backdrop pixels (bool,
-    # find_backdrop) or, for a fixed camera, still ones (uint8 STILL, find_still: no colour loss)
+    # find_backdrop), cut-out photos' (int8: 1 backdrop, OBJECT where the alpha is the object's)
+    # or, for a fixed camera, still ones (uint8 STILL, find_still: no colour loss)
     backdrop: torch.Tensor | None = None
     # (N, H, W) uint8: the photos' own alpha (images.tar's alpha/: cut-out photos), or None
     alpha: np.ndarray | None = None
@@ -94,12 +96,14 @@ class Dataset:
     def find_backdrop(self) -> float | None:
         """Mask a plain backdrop (recon.plain_background), or take the photos' transparency
         where they were cut out (exact: gaps inside the silhouette too, which no flood fill
-        from the border reaches); returns its pixel share, or None."""
+        from the border reaches; and the rest is the object, flagged OBJECT); returns the
+        backdrop's pixel share, or None."""
         from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks
 
         if self.alpha is not None:
             masks = self.alpha < ALPHA_BACKDROP
-            self.backdrop = torch.from_numpy(masks).to(self.images.device)
+            flags = np.where(masks, 1, OBJECT).astype(np.int8)
+            self.backdrop = torch.from_numpy(flags).to(self.images.device)
             return float(masks.mean())
         if self.background_points is not None and self.background_points > TEXTURED_POINTS:
             return None  # SfM triangulated the background: it is textured, not a backdrop
@@ -190,7 +194,7 @@ class Dataset:
         """n random training rays: origins, directions, colours (0..1), image indices.
 
         With a backdrop mask the colours have a 4th channel: 1 where the pixel is backdrop,
-        STILL where it stood still before a fixed camera."""
+        STILL where it stood still before a fixed camera, OBJECT on a cut-out's object."""
         dev = self.images.device
         n_fg = round(self.fg_fraction * n)  # 0 unless focus_on_sphere found such pixels
         img = torch.randint(0, self.n_images, (n - n_fg,), generator=gen, device=dev)
@@ -206,7 +210,7 @@ class Dataset:
             x = torch.cat([x, flat % self.width])
         o, d = self.rays(img, x.float() + 0.5, y.float() + 0.5)
         rgb = self.images[img, y, x].float() / 255.0
-        if self.backdrop is not None:  # a 4th channel: 1 or STILL on backdrop (train._Step)
+        if self.backdrop is not None:  # a 4th channel: 1, STILL or OBJECT (train._Step)
             rgb = torch.cat([rgb, self.backdrop[img, y, x].float()[:, None]], dim=-1)
         return o, d, rgb, img
 

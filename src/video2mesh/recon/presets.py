@@ -131,6 +131,9 @@ class TrainConfig:
     # objects in front of a plain backdrop: BCE pushing the object's opacity to 0 on backdrop
     # pixels flood-filled from the frame border (recon.plain_background); 0 turns it off
     backdrop_weight: float = 0.1
+    # cut-out photos (their alpha, recon.data): BCE pushing the opacity to 1 on the pixels the
+    # alpha marks as the object, as NeuS's mask loss; 0 turns it off
+    object_weight: float = 0.1
     curvature_weight: float = 5e-4
     # optimiser (AdamW, linear warm-up, ×lr_gamma at each step fraction)
     lr: float = 1e-3

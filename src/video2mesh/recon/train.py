@@ -219,11 +219,15 @@ class _Step:
         backdrop = None
         if rgb_gt.shape[-1] == 4:  # the 4th channel flags plain-backdrop pixels (Dataset)
             rgb_gt, backdrop = rgb_gt[:, :3], rgb_gt[:, 3]
-        painted = None
+        painted, solid = None, None
         if self.still:  # a fixed camera's still pixels: what no field can paint, not compared
             assert backdrop is not None
             painted = (backdrop < STILL - 0.5).to(rgb.dtype)
             backdrop = (backdrop > 0).to(rgb.dtype)
+        elif backdrop is not None:  # a cut-out's object pixels: OBJECT (Dataset.find_backdrop)
+            solid = (backdrop < 0).to(rgb.dtype)
+            backdrop = (backdrop > 0).to(rgb.dtype)
+        if painted is not None:
             l1 = ((rgb - rgb_gt).abs().sum(-1) * painted).sum() / painted.sum().clamp_min(1.0)
         else:
             l1 = (rgb - rgb_gt).abs().mean() * 3.0  # sum over channels, as the official loss
@@ -236,6 +240,9 @@ class _Step:
         if backdrop is not None:  # no surface in front of the backdrop: BCE(opacity, 0)
             empty = -torch.log((1.0 - out.opacity).clamp_min(1e-4))
             loss = loss + cfg.backdrop_weight * (empty * backdrop).sum() / backdrop.sum().clamp(1)
+        if solid is not None and cfg.object_weight > 0:  # the object in front: BCE(opacity, 1)
+            full = -torch.log(out.opacity.clamp_min(1e-4))
+            loss = loss + cfg.object_weight * (full * solid).sum() / solid.sum().clamp(1)
         if painted is None:
             mse = ((rgb.detach() - rgb_gt) ** 2).mean()
         else:  # the PSNR of what is painted

@@ -6,9 +6,10 @@ the camera) within ``DEPTH_TOLERANCE``. Each seeing photo gets a weight: cos² o
 between the surface normal and the line of sight (either side, so that meshes of either winding
 bake) times (f / depth)², i.e. how many of its pixels the texel covers; pixels within
 ``EDGE_PIXELS`` of a depth discontinuity (silhouettes, where a slightly too large mesh would
-pick up background) weigh 1 %. The ``top_k`` best photos per texel are blended by weight: a
-single best photo would show every change of photo as a seam, all photos blur. Texels no
-photo sees take the mesh's vertex colour (or grey).
+pick up background) weigh 1 %, as do those a cut-out photo's alpha calls backdrop (where the
+mesh overhangs the object). The ``top_k`` best photos per texel are blended by weight: a single
+best photo would show every change of photo as a seam, all photos blur. Texels no photo sees
+take the mesh's vertex colour (or grey).
 
 Field: the colour network of the run's checkpoint at the texel's point, seen along −normal, as
 extraction does for vertex colours (reference §4); the fallback when photos are not at hand.
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from video2mesh.recon.data import Dataset
+from video2mesh.recon.data import ALPHA_BACKDROP, Dataset
 from video2mesh.texture.raster import Pinhole, rasterize
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,11 @@ def bake_photos(
         cand, x, y, z = (a[seen] for a in (cand, x, y, z))
         ix, iy = x.floor().long(), y.floor().long()
         w = cos[cand] ** 2 * (ds.fx / z) ** 2
-        w = torch.where(edge[iy, ix], w * 0.01, w)
+        off = edge[iy, ix]
+        if ds.alpha is not None:  # a cut-out: where its alpha says backdrop, the mesh overhangs
+            backdrop = torch.from_numpy(ds.alpha[i] < ALPHA_BACKDROP).to(dev)
+            off = off | backdrop[iy, ix]
+        w = torch.where(off, w * 0.01, w)
         slot = best_w[cand].argmin(dim=1)
         better = w > best_w[cand, slot]
         cand, slot, w, x, y = cand[better], slot[better], w[better], x[better], y[better]
