@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from v2m_testing import first_step
 
 from video2mesh.errors import UserError
 from video2mesh.recon import encoding, schedule
@@ -537,29 +538,19 @@ def test_cut_out_photos_mask_their_transparent_pixels_even_inside_the_silhouette
 
     # training: the object's pixels add BCE(opacity, 1) at object_weight, the backdrop's
     # BCE(opacity, 0) at backdrop_weight, each a mean over its own pixels
-    from video2mesh.recon import schedule
-    from video2mesh.recon.fields import initial_model
-    from video2mesh.recon.presets import build_config
     from video2mesh.recon.renderer import render_rays
     from video2mesh.recon.train import _Step
 
-    gen = torch.Generator().manual_seed(0)
-    o, d, rgb, img = ds.sample(256, gen)
+    cfg, model, batch = first_step(ds, 256)
+    o, d, rgb, _, jit_c, jit_b, st = batch
     flags = rgb[:, 3]
     assert set(flags.unique().tolist()) == {1.0, float(OBJECT)}
-    cfg, _ = build_config({"preset": "cpu"}, "object")
-    model = initial_model(cfg, ds.n_images)
-    st = schedule.state(cfg, 0, 100)
-    jit = (
-        torch.rand(len(o), cfg.samples_coarse, generator=gen),
-        torch.rand(len(o), cfg.bg_samples, generator=gen),
-    )
     losses = {}
     for weight in (0.0, 0.1):
         cfg.object_weight = weight
-        losses[weight] = float(_Step(model, cfg)(o, d, rgb, img, *jit, st)[0])
+        losses[weight] = float(_Step(model, cfg)(*batch)[0])
     with torch.no_grad():
-        opacity = render_rays(model, o, d, st, jit, None).opacity
+        opacity = render_rays(model, o, d, st, (jit_c, jit_b), None).opacity
     full = -torch.log(opacity[flags < 0].clamp_min(1e-4)).mean()
     assert full > 0.05  # the initial sphere leaves the object's rays far from opaque
     assert losses[0.1] - losses[0.0] == pytest.approx(0.1 * float(full), rel=1e-3)

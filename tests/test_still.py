@@ -6,6 +6,7 @@ import tarfile
 import numpy as np
 import pytest
 from PIL import Image
+from v2m_testing import first_step
 
 from video2mesh.still import FIXED_SHARE, fixed_camera_mask, fixed_camera_mask_of_files
 
@@ -134,10 +135,7 @@ def test_training_paints_no_still_pixel_and_empties_them(turntable_frames, tmp_p
     them and the opacity loss covers them."""
     import torch
 
-    from video2mesh.recon import schedule
     from video2mesh.recon.data import STILL, Dataset
-    from video2mesh.recon.fields import initial_model
-    from video2mesh.recon.presets import build_config
     from video2mesh.recon.train import _Step
 
     archive, _ = turntable_frames
@@ -148,25 +146,18 @@ def test_training_paints_no_still_pixel_and_empties_them(turntable_frames, tmp_p
     ds = Dataset(torch.from_numpy(images), c2w, 300.0, 300.0, 160.0, 120.0, [0, 0, 0], 1.0, names)
     share = ds.find_still()
     assert share is not None and 0.3 < share < 0.9 and ds.still
-    gen = torch.Generator().manual_seed(0)
-    o, d, rgb, img = ds.sample(512, gen)
+    cfg, model, batch = first_step(ds, 512)
+    o, d, rgb, img, *rest = batch
     flags = rgb[:, 3]
     assert set(flags.unique().tolist()) == {0.0, float(STILL)}
-    cfg, _ = build_config({"preset": "cpu"}, "object")
-    model = initial_model(cfg, ds.n_images)
-    st = schedule.state(cfg, 0, 100)
-    jit = (
-        torch.rand(len(o), cfg.samples_coarse, generator=gen),
-        torch.rand(len(o), cfg.bg_samples, generator=gen),
-    )
-    _, parts = _Step(model, cfg, still=True)(o, d, rgb, img, *jit, st)
+    _, parts = _Step(model, cfg, still=True)(*batch)
     # the still pixels' colours do not count: any colour there gives the same loss
     scrambled = rgb.clone()
     scrambled[flags == STILL, :3] = 1.0 - scrambled[flags == STILL, :3]
-    _, again = _Step(model, cfg, still=True)(o, d, scrambled, img, *jit, st)
+    _, again = _Step(model, cfg, still=True)(o, d, scrambled, img, *rest)
     assert torch.isclose(parts["rgb_l1"], again["rgb_l1"])
     assert torch.isclose(parts["mse"], again["mse"])  # nor in the PSNR the log shows
-    _, plain = _Step(model, cfg)(o, d, scrambled, img, *jit, st)
+    _, plain = _Step(model, cfg)(o, d, scrambled, img, *rest)
     assert not torch.isclose(plain["rgb_l1"], again["rgb_l1"])
 
 

@@ -87,3 +87,23 @@ def tiny_segment(
         threads=1,
         **kw,
     )
+
+
+def first_step(ds, rays: int, seed: int = 0):
+    """What ``train._Step`` takes for a fresh CPU-preset model on ``rays`` of ``ds``'s training
+    rays: (cfg, model, (o, d, rgb, img, jit_c, jit_b, state))."""
+    import torch
+
+    from video2mesh.recon import schedule
+    from video2mesh.recon.fields import initial_model
+    from video2mesh.recon.presets import build_config
+
+    gen = torch.Generator().manual_seed(seed)
+    o, d, rgb, img = ds.sample(rays, gen)
+    cfg, _ = build_config({"preset": "cpu"}, "object")
+    jit = (
+        torch.rand(len(o), cfg.samples_coarse, generator=gen),
+        torch.rand(len(o), cfg.bg_samples, generator=gen),
+    )
+    model = initial_model(cfg, ds.n_images)
+    return cfg, model, (o, d, rgb, img, *jit, schedule.state(cfg, 0, 100))
