@@ -429,8 +429,8 @@ def fine_photos(
         alphas = {f"{ALPHA}/{Path(n).stem}.png" for n in names}
         with tarfile.open(frames_tar) as tar:
             members = [m for m in tar.getmembers() if m.name in wanted]
-            tar.extractall(tmp, members=members, filter="data")
-            tar.extractall(tmp, members=[m for m in tar if m.name in alphas], filter="data")
+            cut_outs = [m for m in tar.getmembers() if m.name in alphas]
+            tar.extractall(tmp, members=members + cut_outs, filter="data")
         if distorted is None and members:
             log.warning(
                 "%s: sfm.json has no distorted camera (an older SfM run): the texture "
@@ -440,7 +440,6 @@ def fine_photos(
         elif members and len(members) == len(names):
             try:
                 camera = _undistort_copies(model, distorted, names, tmp)
-                undistorted = pycolmap.Reconstruction(tmp / "undistorted" / "sparse")
             except (RuntimeError, ValueError, OSError) as exc:
                 log.warning(
                     "%s: the frames' finer copies could not be undistorted (%s): the texture "
@@ -454,13 +453,7 @@ def fine_photos(
                 for name in names:
                     tar.add(tmp / "undistorted" / "images" / name, arcname=f"images/{name}")
                 # cut-out photos: their alpha at the copies' size, for the texture's views
-                _add_alpha(
-                    tar,
-                    tmp / ALPHA,
-                    names,
-                    _camera(distorted),
-                    next(iter(undistorted.cameras.values())),
-                )
+                _add_alpha(tar, tmp / ALPHA, names, _camera(distorted), _camera(camera))
     if camera is not None:
         log.info(
             "%s: %d finer copies undistorted at %dx%d",
