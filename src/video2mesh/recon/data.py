@@ -26,6 +26,10 @@ from video2mesh.support import Plane, camera_poses
 STILL = 2  # the backdrop channel's flag of a still pixel: opacity to zero, no colour loss
 OBJECT = -1  # its flag of a cut-out photo's object pixel: the ray must meet the object
 ALPHA_BACKDROP = 128  # alpha below which a cut-out photo's pixel is backdrop (half covered)
+# Training trusts a cut-out's alpha only where it is clearly one side: under ALPHA_CLEAR backdrop,
+# from ALPHA_SOLID object; between (edges mixed by the resize to the training size, a background
+# remover's soft shadow or hair) neither, the colour alone decides.
+ALPHA_CLEAR, ALPHA_SOLID = 64, 192
 
 
 @dataclass
@@ -96,14 +100,14 @@ class Dataset:
     def find_backdrop(self) -> float | None:
         """Mask a plain backdrop (recon.plain_background), or take the photos' transparency
         where they were cut out (exact: gaps inside the silhouette too, which no flood fill
-        from the border reaches; and the rest is the object, flagged OBJECT); returns the
-        backdrop's pixel share, or None."""
+        from the border reaches; the opaque rest is the object, flagged OBJECT, and the
+        half-transparent pixels between neither); returns the backdrop's pixel share, or None."""
         from video2mesh.recon.plain_background import TEXTURED_POINTS, backdrop_masks
 
         if self.alpha is not None:
-            masks = self.alpha < ALPHA_BACKDROP
-            flags = np.where(masks, 1, OBJECT).astype(np.int8)
-            self.backdrop = torch.from_numpy(flags).to(self.images.device)
+            masks = self.alpha < ALPHA_CLEAR
+            flags = np.where(masks, 1, np.where(self.alpha >= ALPHA_SOLID, OBJECT, 0))
+            self.backdrop = torch.from_numpy(flags.astype(np.int8)).to(self.images.device)
             return float(masks.mean())
         if self.background_points is not None and self.background_points > TEXTURED_POINTS:
             return None  # SfM triangulated the background: it is textured, not a backdrop
