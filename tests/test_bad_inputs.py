@@ -221,15 +221,16 @@ def test_8k_video_is_downscaled_with_bounded_memory(tmp_path: Path, results: Pat
 def test_photo_folder_of_mixed_sizes_and_orientations_names_the_fix(
     tmp_path: Path, results: Path
 ) -> None:
-    """Half landscape, half portrait (EXIF), one other camera: no size has 8 photos."""
+    """Half of one camera, half of another (another shape), one more: no size has 8 photos
+    (a photo merely held on its side is turned, not refused: test_frames)."""
     rng = np.random.default_rng(3)
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(11):
         exif = Image.Exif()
         if i % 2:
-            exif[0x0112] = 6  # shown rotated: a portrait photo of the same sensor
-        size = (200, 150) if i == 10 else (160, 120)
+            exif[0x0112] = 6  # shown rotated: a portrait photo, turned back to the others
+        size = (200, 150) if i == 10 else (160, 100) if i % 2 else (160, 120)
         Image.fromarray(_texture(rng, size[1], size[0])).save(
             photos / f"IMG_{i:02d}.jpg", exif=exif
         )

@@ -99,12 +99,14 @@ def test_phone_video_rotated_by_metadata_comes_out_upright_and_unstretched(tmp_p
     assert img[:, :15].mean() < 200
 
 
-def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
+def test_photos_are_oriented_turned_to_the_others_and_odd_sizes_rejected(tmp_path):
     rng = np.random.default_rng(2)
     archive = tmp_path / "input.tar"
+    sensor = {}
     with tarfile.open(archive, "w") as tar:
         for i in range(10):
-            img = Image.fromarray(_texture(rng, 120, 160))  # landscape pixels
+            sensor[i] = _texture(rng, 120, 160)
+            img = Image.fromarray(sensor[i])  # landscape pixels
             exif = Image.Exif()
             if i == 3:
                 exif[0x0112] = 6  # "rotate 90° CW to display": a portrait photo
@@ -119,19 +121,30 @@ def test_photos_are_oriented_and_odd_sizes_rejected(tmp_path):
             tar.addfile(ti, io.BytesIO(data))
     records, jpegs, info, fine, _alpha = frames.select_photos(archive, 960)
     by = {r.name: r for r in records}
-    assert by["IMG_03"].extra["size"] == [120, 160]  # EXIF honoured: now portrait
-    assert not by["IMG_03"].kept and "differs from the majority" in by["IMG_03"].reason
-    assert not by["IMG_07"].kept
+    # EXIF honoured (portrait), then, the camera held on its side, turned back to the others'
+    # orientation: the sensor's own pixels, one shared camera
+    assert by["IMG_03"].kept and by["IMG_03"].extra["size"] == [160, 120]
+    assert "held on its side" in by["IMG_03"].extra["turned"]
+    assert "turned" not in by["IMG_02"].extra
+    def error(name: str, want: np.ndarray) -> float:
+        return float(np.abs(np.asarray(Image.open(io.BytesIO(jpegs[name]))) - want).mean())
+
+    straight = error("IMG_02", sensor[2].astype(float))  # JPEG twice, as every photo
+    assert error("IMG_03", sensor[3].astype(float)) < 1.2 * straight  # the sensor's pixels
+    assert error("IMG_03", sensor[3][::-1, ::-1].astype(float)) > 3 * straight  # not the other way
+    assert not by["IMG_07"].kept and "differs from the majority" in by["IMG_07"].reason
     assert info["size"] == [160, 120]
-    assert sorted(jpegs) == sorted(n for n in by if n not in ("IMG_03", "IMG_07"))
+    assert sorted(jpegs) == sorted(n for n in by if n != "IMG_07")
     assert fine == {} and "fine_size" not in info  # photos no larger than the frames: no copy
 
     # Photos larger than the frames keep a finer copy for SfM's last try, of the kept ones only
     # (96 px frames; 160 = min(96 x 5/3, the photos' own 160))
     records, jpegs, info, fine, _alpha = frames.select_photos(archive, 96)
     assert info["size"] == [96, 72] and info["fine_size"] == [160, 120]
-    assert sorted(fine) == sorted(jpegs) and len(fine) == 8
+    assert sorted(fine) == sorted(jpegs) and len(fine) == 9
     assert Image.open(io.BytesIO(fine["IMG_00"])).size == (160, 120)
+    finer = np.asarray(Image.open(io.BytesIO(fine["IMG_03"]))).astype(float)
+    assert finer.shape == (120, 160, 3) and np.abs(finer - sensor[3]).mean() < 1.5 * straight
 
 
 def _photo_archive(path, photos: dict[str, np.ndarray]):

@@ -293,32 +293,43 @@ def read_nerf_synthetic(
         yield View(Path(path).stem, image, mask, k, np.linalg.inv(c2w))
 
 
-def cut_out(views: Iterator[View], rough: bool = False) -> Iterator[View]:
+def _foot_ellipse(mask: np.ndarray) -> np.ndarray:
+    """A flat ellipse under an object mask's foot (its contact shadow on what it stands on):
+    half the object's width, 8 % of its height."""
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.max(), xs.mean()
+    ry, rx = 0.08 * (ys.max() - ys.min()), 0.25 * (xs.max() - xs.min())
+    yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def cut_out(views: Iterator[View], rough: bool = False, soft: bool = False) -> Iterator[View]:
     """The photos as a background remover (rembg, a phone's "lift subject") gives them: RGBA,
     the object mask as the alpha, so that the pipeline meets real photos as cut-outs.
 
     ``rough``: with a remover's errors, the same for every run: each mask grown by 0–6 pixels
     (a halo of background), and every 5th keeps a flat ellipse of what the object stands on
-    under its foot (its contact shadow), half the object's width, 8 % of its height. The true
-    mask stays ``view.mask`` (the score's)."""
-    from scipy.ndimage import binary_dilation
+    under its foot (its contact shadow). ``soft``: a soft alpha as a matting model gives it,
+    the edge feathered (a Gaussian of 3 px) and the contact shadow kept half opaque (alpha 160)
+    in every photo. The true mask stays ``view.mask`` (the score's)."""
+    from scipy.ndimage import binary_dilation, gaussian_filter
 
     rng = np.random.default_rng(43)
     for i, view in enumerate(views):
         if view.mask is not None:
-            alpha = view.mask.copy()
+            alpha = view.mask.astype(np.float32)
             if rough:
                 grow = int(rng.integers(0, 7))
                 if grow:
-                    alpha = binary_dilation(alpha, iterations=grow)
-                ys, xs = np.nonzero(view.mask)
-                if i % 5 == 0 and len(ys):
-                    cy, cx = ys.max(), xs.mean()
-                    ry, rx = 0.08 * (ys.max() - ys.min()), 0.25 * (xs.max() - xs.min())
-                    yy, xx = np.mgrid[0 : alpha.shape[0], 0 : alpha.shape[1]]
-                    alpha |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+                    alpha = binary_dilation(view.mask, iterations=grow).astype(np.float32)
+                if i % 5 == 0 and view.mask.any():
+                    alpha = np.maximum(alpha, _foot_ellipse(view.mask))
+            if soft:
+                alpha = gaussian_filter(alpha, 3.0)
+                if view.mask.any():
+                    alpha = np.maximum(alpha, _foot_ellipse(view.mask) * (160 / 255))
             view.image = view.image.convert("RGB")
-            view.image.putalpha(Image.fromarray(alpha.astype(np.uint8) * 255))
+            view.image.putalpha(Image.fromarray(np.round(alpha * 255).astype(np.uint8)))
         yield view
 
 
@@ -644,6 +655,17 @@ CAPTURES = [
         "alpha grown by 0-6 px, every 5th with a flat ellipse of table under the skull's foot "
         "(masks/ holds the true masks)",
         lambda s: cut_out(read_idr(s, "data/DTU/dtu_scan65"), rough=True),
+    ),
+    Capture(
+        "dtu_scan65_cutout_soft",
+        "jingz666/NeuF",
+        "ebe501dc192622e74410776a4b79e1ee3a5f01ed",
+        "data/DTU/dtu_scan65",
+        DTU_LICENCE,
+        "DTU scan 65 cut out as dtu_scan65_cutout, with a matting model's soft alpha: the edge "
+        "feathered (3 px), the contact shadow under the skull's foot half opaque (alpha 160) in "
+        "every photo (masks/ holds the true masks)",
+        lambda s: cut_out(read_idr(s, "data/DTU/dtu_scan65"), soft=True),
     ),
     Capture(
         "weight_purple",

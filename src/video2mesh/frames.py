@@ -11,8 +11,9 @@ whose typical frame is nearly white, black or featureless is refused with its ca
 (``exposure``).
 
 Photos: every photo is decoded to upright 8-bit RGB (``photos``: formats, bit depths,
-transparency, EXIF orientation) and resized; photos whose size differs
-from the majority are rejected (COLMAP then shares one camera), and so are blurry ones.
+transparency, EXIF orientation) and resized; photos held on their side (the majority's size
+turned) are turned a quarter back to the majority's orientation, those whose size differs
+otherwise are rejected (COLMAP then shares one camera), and so are blurry ones.
 
 Outputs: ``frames.tar`` (members ``images/<name>.jpg``: a video frame is named by its
 0-based index in the video, at the nominal rate for variable frame rate video; a photo keeps
@@ -277,6 +278,37 @@ def png_bytes(grey: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _majority_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The photos' common size: the most frequent shape whatever its orientation (a camera held
+    on its side gives the same sensor's pixels turned), then its most frequent orientation."""
+    shapes = [tuple(sorted(size)) for size in sizes]
+    shape = max(set(shapes), key=shapes.count)
+    alike = [size for size in sizes if tuple(sorted(size)) == shape]
+    return max(set(alike), key=alike.count)
+
+
+def _turn_a_quarter(
+    rec: FrameRecord,
+    images: dict[str, np.ndarray],
+    alphas: dict[str, np.ndarray],
+    fine: dict[str, tuple[bytes, tuple[int, int]]],
+) -> None:
+    """Turn a photo held on its side a quarter anticlockwise, with its alpha and finer copy:
+    a phone's portrait photo (EXIF orientation 6, the usual) is its sensor's pixels turned
+    clockwise for display, so this gives back the pixels the other photos' camera sees (one
+    shared camera in SfM; the roll is the camera's pose)."""
+    name = rec.name
+    images[name] = np.ascontiguousarray(np.rot90(images[name]))
+    if name in alphas:
+        alphas[name] = np.ascontiguousarray(np.rot90(alphas[name]))
+    if name in fine:
+        with Image.open(io.BytesIO(fine[name][0])) as im:
+            finer = im.transpose(Image.Transpose.ROTATE_90)
+        fine[name] = (_jpeg(np.asarray(finer)), finer.size)
+    rec.extra["size"] = rec.extra["size"][::-1]
+    rec.extra["turned"] = "a quarter anticlockwise: held on its side"
+
+
 def select_photos(
     archive: Path, max_size: int
 ) -> tuple[list[FrameRecord], dict[str, bytes], dict, dict[str, bytes], dict[str, bytes]]:
@@ -322,7 +354,16 @@ def select_photos(
     exposure = check_frame_set([frame_stats(rgb) for rgb in images.values()], "images")
     sizes = [tuple(r.extra["size"]) for r in records if r.kept]
     if sizes:
-        majority = max(set(sizes), key=sizes.count)
+        majority = _majority_size(sizes)
+        turned = [r for r in records if r.kept and tuple(r.extra["size"]) == majority[::-1]]
+        if majority[0] != majority[1]:
+            for r in turned:
+                _turn_a_quarter(r, images, alphas, fine)
+            if turned:
+                log.info(
+                    "%d of %d photos held on their side: turned a quarter to the others' "
+                    "orientation (the same camera)", len(turned), len(sizes)
+                )  # fmt: skip
         for r in records:
             if r.kept and tuple(r.extra["size"]) != majority:
                 r.kept = False
