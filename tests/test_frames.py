@@ -126,6 +126,7 @@ def test_photos_are_oriented_turned_to_the_others_and_odd_sizes_rejected(tmp_pat
     assert by["IMG_03"].kept and by["IMG_03"].extra["size"] == [160, 120]
     assert "held on its side" in by["IMG_03"].extra["turned"]
     assert "turned" not in by["IMG_02"].extra
+
     def error(name: str, want: np.ndarray) -> float:
         return float(np.abs(np.asarray(Image.open(io.BytesIO(jpegs[name]))) - want).mean())
 

@@ -97,6 +97,18 @@ def test_cameras_up_and_in_view_share():
     # the world upside down: the same cameras, the up follows the world
     flip = np.diag([1.0, -1, -1, 1])
     assert camera_up(flip @ rolled) @ [0, 0, -1] > 0.99
+    # a frontal cap of cameras (a quarter of the way round, 15-45° up: DTU's), every third
+    # photo held on its side and turned back a quarter by the frames stage: the cap's plane
+    # leans 50° from level, the cameras' own ups, each read on its turned side, do not
+    a = np.radians(np.linspace(-45, 45, 30))
+    e = np.radians(np.tile([15.0, 30.0, 45.0], 10))
+    eyes = 2.6 * np.c_[np.cos(a) * np.cos(e), np.sin(a) * np.cos(e), np.sin(e)] + TARGET
+    cap = np.stack([look_at_c2w(p, TARGET, np.array([0, 0, 1.0])) for p in eyes])
+    held_upright = camera_up(cap)  # their −y: leaning back from the cap as the cameras look down
+    assert held_upright @ [0, 0, 1] > 0.85
+    cap[::3] = cap[::3] @ quarter  # −x is the turned photo's up
+    assert camera_up(cap) @ held_upright > 0.9999
+    assert camera_up(flip @ cap) @ (flip[:3, :3] @ held_upright) > 0.9999
     share = in_view_share(np.array([TARGET, [5.0, 0, 1], [0, 0, 10]]), cams)
     assert share[0] == 1.0  # the object is in every image
     assert share[1] < 0.35  # a wall point: only the cameras on the far side see it

@@ -150,8 +150,34 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
     normal = np.linalg.eigh(np.cov((centers - centers.mean(axis=0)).T))[1][:, 0]
     look = float(c2w[:, :3, 2].mean(axis=0) @ normal)  # OpenCV: +z looks into the scene
     if abs(look) > LEVEL_LOOK:
-        return -normal if look > 0 else normal
-    return normal if normal @ mean >= 0 else -normal
+        orbit = -normal if look > 0 else normal
+    else:
+        orbit = normal if normal @ mean >= 0 else -normal
+    return _held_on_their_side(c2w, orbit, unit)
+
+
+def _held_on_their_side(c2w: np.ndarray, orbit: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The up of cameras some of which were held on their side (their photos turned a quarter,
+    as the frames stage turns a portrait photo among landscape ones): each camera's up is its
+    −y, x or −x, whichever lies nearest the shared up, refined from the orbit's normal and from
+    the mean −y; the refined up where UPRIGHT_SHARE of the cameras agree with it within 60°,
+    else the orbit's normal (cameras that are neither: a frontal cap of them, the orbit's plane
+    is not level, where the turned photos' true up is). Where both agree (a frontal cap: the
+    cameras' sideways axes are as alike as their ups), the one more cameras hold upright."""
+    sides = np.stack([-c2w[:, :3, 1], c2w[:, :3, 0], -c2w[:, :3, 0]], axis=1)  # (n, 3, 3)
+    best, best_upright = orbit, -1
+    for up in (orbit, mean):
+        for _ in range(20):
+            pick = np.argmax(sides @ up, axis=1)
+            picked = sides[np.arange(len(sides)), pick].mean(axis=0)
+            new = picked / max(np.linalg.norm(picked), 1e-12)
+            if np.allclose(new, up, atol=1e-9):
+                break
+            up = new
+        agree = float(np.mean((sides @ up).max(axis=1) > 0.5)) >= UPRIGHT_SHARE
+        if agree and int(np.sum(pick == 0)) > best_upright:
+            best, best_upright = up, int(np.sum(pick == 0))
+    return best
 
 
 # of the sphere's radius: how far under the sphere's bottom a point must lie to show that the world
