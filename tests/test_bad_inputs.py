@@ -245,7 +245,7 @@ def test_photo_folder_of_mixed_sizes_and_orientations_names_the_fix(
     assert proc.returncode == 2, proc.stderr
     assert_one_clear_line(
         proc.stderr, "frames", "desk", r"only 5 usable frames out of 11.*other size",
-        r"one size and orientation",
+        r"one size \(one camera",
     )  # fmt: skip
     assert_untouched(
         results, before, results / "desk" / "frames.tar", results / "desk" / "frames.json"

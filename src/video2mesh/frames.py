@@ -447,8 +447,8 @@ def write_frames(
         reasons = [f"{kind} ({n})" for kind, n in sorted(rejected.items())]
         if "other size" in rejected:
             hint = (
-                f"give at least {MIN_FRAMES} photos of one size and orientation (one camera, "
-                "held the same way); rotate or crop the others to that size, or remove them"
+                f"give at least {MIN_FRAMES} photos of one size (one camera; portrait and "
+                "landscape shots of it are fine); crop the others to that size, or remove them"
             )
         else:
             hint = "use a longer or sharper video (move slowly, good light), or more photos"
