@@ -356,14 +356,13 @@ def select_photos(
     if sizes:
         majority = _majority_size(sizes)
         turned = [r for r in records if r.kept and tuple(r.extra["size"]) == majority[::-1]]
-        if majority[0] != majority[1]:
+        if turned and majority[0] != majority[1]:
             for r in turned:
                 _turn_a_quarter(r, images, alphas, fine)
-            if turned:
-                log.info(
-                    "%d of %d photos held on their side: turned a quarter to the others' "
-                    "orientation (the same camera)", len(turned), len(sizes)
-                )  # fmt: skip
+            log.info(
+                "%d of %d photos held on their side: turned a quarter to the others' "
+                "orientation (the same camera)", len(turned), len(sizes)
+            )  # fmt: skip
         for r in records:
             if r.kept and tuple(r.extra["size"]) != majority:
                 r.kept = False

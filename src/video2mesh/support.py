@@ -138,7 +138,8 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
     cameras' −y far from it: the Middlebury temple's ring holds photos turned a quarter one way
     and the other), the normal of the plane through the camera centres (an orbit's plane) is up,
     signed so that the cameras look down on what they film, as people do, or, when they look
-    level, towards that mean.
+    level, towards that mean; and where some cameras are held on their side, their sideways
+    axes are read as their ups (`_held_on_their_side`).
     """
     ups = -c2w[:, :3, 1]
     mean = ups.mean(axis=0)
@@ -157,13 +158,13 @@ def camera_up(c2w: np.ndarray) -> np.ndarray:
 
 
 def _held_on_their_side(c2w: np.ndarray, orbit: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """The up of cameras some of which were held on their side (their photos turned a quarter,
-    as the frames stage turns a portrait photo among landscape ones): each camera's up is its
-    −y, x or −x, whichever lies nearest the shared up, refined from the orbit's normal and from
-    the mean −y; the refined up where UPRIGHT_SHARE of the cameras agree with it within 60°,
-    else the orbit's normal (cameras that are neither: a frontal cap of them, the orbit's plane
-    is not level, where the turned photos' true up is). Where both agree (a frontal cap: the
-    cameras' sideways axes are as alike as their ups), the one more cameras hold upright."""
+    """The up of cameras some of which were held on their side (photos the frames stage turned
+    a quarter, or cameras rolled on a rig): each camera's up is taken as its −y, x or −x,
+    whichever lies nearest the shared up, and the shared up refined from two starts, the
+    orbit's normal and the mean −y. A refined up counts where UPRIGHT_SHARE of the cameras agree
+    with it within 60°; of two that count (a frontal cap of cameras, whose sideways axes are as
+    alike as their ups) the one that more cameras hold upright; where none counts, the orbit's
+    normal (right for a ring of cameras, not for a frontal cap, whose plane leans)."""
     sides = np.stack([-c2w[:, :3, 1], c2w[:, :3, 0], -c2w[:, :3, 0]], axis=1)  # (n, 3, 3)
     best, best_upright = orbit, -1
     for up in (orbit, mean):
