@@ -301,7 +301,7 @@ def _turn_a_quarter(
     images[name] = np.ascontiguousarray(np.rot90(images[name]))
     if name in alphas:
         alphas[name] = np.ascontiguousarray(np.rot90(alphas[name]))
-    if name in fine:
+    if name in fine:  # kept as JPEG to bound memory: decoded, turned and encoded once more
         with Image.open(io.BytesIO(fine[name][0])) as im:
             finer = im.transpose(Image.Transpose.ROTATE_90)
         fine[name] = (_jpeg(np.asarray(finer)), finer.size)
