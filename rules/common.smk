@@ -90,6 +90,18 @@ def frames_settings(wildcards):
     return W.scene_settings(wildcards.scene, "frames")
 
 
+def sfm_inputs(wildcards):
+    return W.sfm_inputs(wildcards.scene)
+
+
+def known_cameras_file(wildcards):
+    return local(W.scenes[wildcards.scene]["cameras"])
+
+
+def known_cameras_arg(wildcards, input):
+    return quoted("--known-cameras", input.get("known"))
+
+
 def sfm_matcher(wildcards):
     return W.sfm_matcher(wildcards.scene)
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "video2mesh.sample",
     "video2mesh.ingest",
     "video2mesh.frames",
+    "video2mesh.known_cameras",
     "video2mesh.sfm",
     "video2mesh.scene",
     "video2mesh.recon.cli",

@@ -141,10 +141,12 @@ def extract(
     peak_threshold: float = PEAK_THRESHOLD,
     sift: dict[str, object] | None = None,
     masks: Path | None = None,
+    names: list[str] | None = None,
 ) -> None:
     """SIFT features of every image into ``database``; ``sift``: further SiftExtractionOptions
     (benchmarks/realworld/sfm_variants.py tries some); ``masks``: a folder of
-    ``<image name>.png``, features only where they are not black (COLMAP's mask_path)."""
+    ``<image name>.png``, features only where they are not black (COLMAP's mask_path);
+    ``names``: only these images."""
     import pycolmap
 
     reader = pycolmap.ImageReaderOptions()
@@ -160,6 +162,7 @@ def extract(
         database,
         images,
         camera_mode=pycolmap.CameraMode.SINGLE,
+        image_names=names or [],
         reader_options=reader,
         extraction_options=extraction,
     )
@@ -477,8 +480,11 @@ def run_sfm(
     loop_keyframes: int = 25,
     peak_threshold: float = PEAK_THRESHOLD,
     seed: int = 0,
+    known: dict[str, Any] | None = None,
 ) -> dict:
-    """Run the whole SfM stage into ``out_dir`` (results/{scene}/sfm). Returns sfm.json."""
+    """Run the whole SfM stage into ``out_dir`` (results/{scene}/sfm). Returns sfm.json.
+    ``known``: the scene's own cameras (known_cameras.json): its frames' features are matched
+    and triangulated from those poses, nothing is mapped."""
     import pycolmap
 
     from video2mesh.scene import camera_poses
@@ -580,12 +586,50 @@ def run_sfm(
             # so a capture that registers on finer or fainter features keeps that model
             return max(a.registered for a in attempts if not a.relaxed) < COMPLETE * total
 
-        attempt_plan(peak_threshold, images)
-        if incomplete():
+        def triangulate_known() -> None:
+            """The frames the known cameras pose, their features triangulated from them."""
+            from video2mesh.known_cameras import triangulate
+
+            nonlocal extract_s
+            database = tmp / "database_known.db"
+            posed = [n for n in names if n.removesuffix(".jpg") in known["frames"]]
+            t0 = time.perf_counter()
+            extract(
+                database, images, known["camera"]["model"], peak_threshold, masks=masks, names=posed
+            )
+            extract_s += time.perf_counter() - t0
+            pairs = [(a, b) for a, b in loop_pairs if a in posed and b in posed]
+            match(database, plan[0], overlap, pairs)
+            model_dir = tmp / "sparse_known"
+            model = triangulate(database, images, known, model_dir)
+            log.info(
+                "%s: %d frames posed by their known cameras, %d points triangulated",
+                scene,
+                model.num_reg_images(),
+                model.num_points3D(),
+            )
+            attempts.append(
+                Attempt(
+                    plan[0],
+                    peak_threshold,
+                    model.num_reg_images(),
+                    1,
+                    time.perf_counter() - t0,
+                    model_dir,
+                    images,
+                    points=model.num_points3D(),
+                )
+            )
+
+        if known is not None:
+            triangulate_known()
+        else:
+            attempt_plan(peak_threshold, images)
+        if known is None and incomplete():
             faint = peak_threshold * FAINT_FACTOR
             log.info("%s: SIFT again at peak threshold %.4f (faint texture)", scene, faint)
             attempt_plan(faint, images)
-        if fine is not None:
+        if fine is not None and known is None:
             thin = max(a.points for a in attempts if not a.relaxed) < THIN_POINTS
             why = "fine texture" if incomplete() else "a thin model" if thin else ""
             if why:
@@ -594,6 +638,13 @@ def run_sfm(
         best = max(attempts, key=rank)
         thresholds = list(dict.fromkeys(a.peak_threshold for a in attempts))
         ratio = best.registered / total
+        if known is not None and ratio < min_registered:
+            raise UserError(
+                f"the cameras file poses {best.registered} of the {total} frames "
+                f"({ratio:.0%} < sfm.min_registered {min_registered:.0%})",
+                "give a camera for every photo, or lower sfm.min_registered",
+                scene,
+            )
         if best.model_dir is None or ratio < min_registered:
             finer = " and on the frames' finer copies" if fine is not None else ""
             raise UserError(
@@ -652,7 +703,9 @@ def run_sfm(
                 }
                 for a in attempts
             ],
-            "camera_model": camera_model,
+            "camera_model": known["camera"]["model"] if known else camera_model,
+            # posed by the scene's own cameras (cameras: in the config), not mapped
+            "known_cameras": known["source"] if known else None,
             # a fixed camera (a turntable): the share of each frame masked out of SIFT
             "still_share": round(still_share, 4),
             # frames whose photos' transparency came as their mask (images.tar's alpha/)
@@ -688,6 +741,7 @@ def _cmd(args: argparse.Namespace) -> None:
             overlap=args.overlap,
             loop_keyframes=args.loop_keyframes,
             peak_threshold=args.peak_threshold,
+            known=json.loads(Path(args.known_cameras).read_text()) if args.known_cameras else None,
         )
     except UserError as err:
         raise err.for_scene(args.scene) from None
@@ -728,5 +782,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=PEAK_THRESHOLD,
         help="SIFT detection threshold (lower: more features on faint texture)",
+    )
+    p.add_argument(
+        "--known-cameras",
+        help="known_cameras.json: triangulate from these cameras instead of mapping",
     )
     p.set_defaults(func=_cmd)

@@ -79,7 +79,7 @@ def did_you_mean(given: Iterable[str], known: Iterable[str]) -> str:
     return " (did you mean " + ", ".join(f"{c!r} for {k!r}" for k, c in pairs) + "?)"
 
 
-SOURCE_KEYS = ("video", "images", "reference", "reference_cameras", "reference_masks")
+SOURCE_KEYS = ("video", "images", "cameras", "reference", "reference_cameras", "reference_masks")
 
 
 def scene_source_error(scenes: dict[str, Any], exists: Callable[[str], bool]) -> str | None:
@@ -253,6 +253,13 @@ class Plan:
             quoted(f"--{k}", v) if isinstance(v, str) else f"--{k} {int(v)}"
             for k, v in sorted(s.items())
         )
+
+    def sfm_inputs(self, scene: str) -> dict[str, str]:
+        """The frames, and the scene's own cameras where it has them (known_cameras.json)."""
+        out = {"frames": f"results/{scene}/frames.tar"}
+        if "cameras" in self.scenes[scene]:
+            out["known"] = f"results/{scene}/known_cameras.json"
+        return out
 
     def sfm_matcher(self, scene: str) -> str:
         matcher = self.scene_settings(scene, "sfm")["matcher"]
