@@ -111,6 +111,19 @@ def test_known_cameras_pose_a_ring_sfm_cannot_map_as_is_and_triangulate_the_obje
     radii = np.linalg.norm([p.xyz for p in model.points3D.values()], axis=1)
     assert len(radii) > 200 and np.median(np.abs(radii - 1)) < 0.01
 
+    # the model folder (COLMAP's own files) reads back as the same cameras; SIMPLE_RADIAL's
+    # k as OpenCV's k1
+    again = for_frames(read_cameras(tmp_path / "sfm" / "sparse"), _manifest(truth))
+    assert again["camera"] == known["camera"] and again["frames"].keys() == known["frames"].keys()
+    assert all(np.allclose(again["frames"][n], known["frames"][n]) for n in truth)
+    camera = next(iter(model.cameras.values()))
+    camera.model, camera.params = "SIMPLE_RADIAL", [F, W / 2, H / 2, 0.01]
+    model.write(tmp_path / "sfm" / "sparse")
+    radial = for_frames(read_cameras(tmp_path / "sfm" / "sparse"), _manifest(truth))["camera"]
+    assert radial["model"] == "OPENCV" and np.allclose(
+        radial["params"], [F, F, W / 2, H / 2, 0.01, 0, 0, 0]
+    )
+
     flipped = {n: c2w @ CV_TO_GL for n, c2w in truth.items()}
     _cameras_json(tmp_path / "cameras.json", flipped)
     wrong = for_frames(read_cameras(tmp_path / "cameras.json"), _manifest(truth))

@@ -19,6 +19,10 @@ Files read (by their keys):
   the centre) or ``fl_x``, ``fl_y``, ``cx``, ``cy``, ``w``, ``h`` and optionally ``k1``, ``k2``,
   ``p1``, ``p2`` (OpenCV's radial-tangential distortion), globally or per frame.
 
+- a COLMAP model folder (``cameras``, ``images`` and ``points3D`` ``.bin`` or ``.txt``: your own
+  COLMAP run): each registered image's pose and its camera (SIMPLE_PINHOLE, PINHOLE,
+  SIMPLE_RADIAL, RADIAL or OPENCV).
+
 A frame is found by its photo's stem (``r_0.png`` for ``./train/r_0``) or its video frame
 index. ``known-cameras`` (a local rule, so that a bad file fails before any GPU job) writes
 ``results/{scene}/known_cameras.json``: one shared camera at the frames' size and each frame's
@@ -54,7 +58,7 @@ HINT = (
     "give scenes: NAME: cameras: a video2mesh cameras.json (OpenCV camera-to-world 'c2w' and "
     "'intrinsics' with fx, fy, cx, cy, w, h) or a NeRF/nerfstudio transforms.json (OpenGL "
     "'transform_matrix', 'camera_angle_x' or fl_x, fl_y, cx, cy, w, h), one entry per photo "
-    "named by its file name (or by 'index', a video's frame number)"
+    "named by its file name (or by 'index', a video's frame number), or a COLMAP model folder"
 )
 
 
@@ -96,10 +100,46 @@ def _intrinsics(entry: dict[str, Any], shared: dict[str, Any]) -> dict[str, floa
     return out
 
 
+# COLMAP's camera models whose parameters read as OpenCV's (f: one focal length, k: k1)
+COLMAP_MODELS = ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV")
+
+
+def _colmap_cameras(path: Path) -> dict[str, tuple[np.ndarray, dict[str, float | None]]]:
+    """A COLMAP model folder's registered images, as ``read_cameras`` gives them."""
+    import pycolmap
+
+    try:
+        model = pycolmap.Reconstruction(path)
+    except Exception as err:  # pycolmap raises bare RuntimeErrors (or ValueErrors) on bad files
+        raise UserError(f"cannot read the COLMAP model in {path}: {err}", HINT) from None
+    out = {}
+    for image in model.images.values():
+        camera = model.cameras[image.camera_id]
+        if camera.model.name not in COLMAP_MODELS:
+            raise UserError(
+                f"{path}: camera model {camera.model.name} (a fisheye or another lens model)",
+                f"undistort the photos and the model first (colmap image_undistorter), or use "
+                f"one of {', '.join(COLMAP_MODELS)}",
+            )
+        names = [n.strip() for n in camera.params_info.split(",")]
+        values = dict(zip(names, camera.params, strict=True))
+        if "f" in values:
+            values["fx"] = values["fy"] = values.pop("f")
+        if "k" in values:
+            values["k1"] = values.pop("k")
+        values.update(w=camera.width, h=camera.height)
+        w2c = np.eye(4)
+        w2c[:3, :4] = image.cam_from_world().matrix()
+        out[Path(image.name).stem] = (np.linalg.inv(w2c), _intrinsics(values, {}))
+    return out
+
+
 def read_cameras(path: Path) -> dict[str, tuple[np.ndarray, dict[str, float | None]]]:
     """Each frame's OpenCV camera-to-world and intrinsics (``_intrinsics``), by frame key."""
     from video2mesh.scene import CV_TO_GL
 
+    if Path(path).is_dir():
+        return _colmap_cameras(Path(path))
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
