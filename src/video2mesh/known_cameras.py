@@ -2,9 +2,9 @@
 used instead of SfM's mapping.
 
 A calibrated multi-view set (DTU, Middlebury), a render set, or a phone app's AR poses come with
-their cameras. Where SIFT finds too little to map (Middlebury's white, untextured dinosaur on
-black: COLMAP registers 14 of 48 photos), those cameras still place every photo, and the mesh
-comes out in the calibration's own frame and units. The SfM stage then only matches features
+their cameras. Where SIFT finds too little to map, those cameras still place every photo; where
+SfM maps, they are the more exact (NeRF's Lego: 6 of 100 renders put half an orbit away by SfM);
+and the mesh comes out in the calibration's own frame and units. The SfM stage then only matches features
 and triangulates them from the known poses (COLMAP's point triangulator, the poses and the
 intrinsics held): the scene stage needs SfM's points for the object's sphere and its support.
 
