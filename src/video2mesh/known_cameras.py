@@ -4,9 +4,10 @@ used instead of SfM's mapping.
 A calibrated multi-view set (DTU, Middlebury), a render set, or a phone app's AR poses come with
 their cameras. Where SIFT finds too little to map, those cameras still place every photo; where
 SfM maps, they are the more exact (NeRF's Lego: 6 of 100 renders put half an orbit away by SfM);
-and the mesh comes out in the calibration's own frame and units. The SfM stage then only matches features
-and triangulates them from the known poses (COLMAP's point triangulator, the poses and the
-intrinsics held): the scene stage needs SfM's points for the object's sphere and its support.
+and the mesh comes out in the calibration's own frame and units. The SfM stage then only
+matches features and triangulates them from the known poses (COLMAP's point triangulator, the
+poses and the intrinsics held): the scene stage needs SfM's points for the object's sphere and
+its support.
 
 Files read (by their keys):
 
@@ -320,7 +321,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "known-cameras", help="a scene's own cameras (cameras: in the config) for its frames"
     )
     p.add_argument("--scene", required=True)
-    p.add_argument("--cameras", required=True, help="cameras.json or transforms.json")
+    p.add_argument(
+        "--cameras", required=True, help="cameras.json, transforms.json or a COLMAP model folder"
+    )
     p.add_argument("--frames-json", required=True, help="results/{scene}/frames.json")
     p.add_argument("--out", required=True, help="results/{scene}/known_cameras.json")
     p.set_defaults(func=_cmd)
