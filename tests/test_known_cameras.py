@@ -86,6 +86,22 @@ def test_frames_without_a_camera_are_left_out_and_bad_files_say_what_is_wrong(tm
     _cameras_json(path, truth, **{names[2]: {"intrinsics": {"fx": 1.05 * F, "w": W, "h": H}}})
     with pytest.raises(UserError, match="models one camera for all frames"):
         for_frames(read_cameras(path), _manifest(names))
+    # a video's frames are named by their index in the video, as the sample's cameras.json has it
+    video = {"intrinsics": {"fx": F, "w": W, "h": H}}
+    video["frames"] = [
+        {"index": 12 * i, "c2w": c2w.tolist()} for i, c2w in enumerate(truth.values())
+    ]
+    path.write_text(json.dumps(video))
+    by_index = for_frames(read_cameras(path), _manifest([f"{12 * i:06d}" for i in range(6)]))
+    assert sorted(by_index["frames"]) == [
+        "000000",
+        "000012",
+        "000024",
+        "000036",
+        "000048",
+        "000060",
+    ]
+    assert np.allclose(by_index["camera"]["params"], [F, F, W / 2, H / 2])
     path.write_text(json.dumps({"frames": [{"name": "a.jpg", "c2w": (2 * np.eye(4)).tolist()}]}))
     with pytest.raises(UserError, match="not a rotation"):
         read_cameras(path)
