@@ -46,7 +46,7 @@ UNSEEN_GROWTH = 0.0
 class ObjectBox:
     """The object's robust box: ``lo``/``hi`` in the frame whose rows are ``basis``."""
 
-    basis: np.ndarray  # (3, 3); the last row is up (the support's normal) when there is one
+    basis: np.ndarray  # (3, 3); the last row is up: the support's normal, else the cameras'
     lo: np.ndarray
     hi: np.ndarray
 
@@ -204,7 +204,8 @@ def object_sphere(
     candidates = points[in_view_share(points, cams) >= MIN_IN_VIEW]
     if len(candidates) < 20:
         candidates = points
-    basis, band, hull = np.eye(3), 0.0, None
+    # the box's up: the support's normal, else the cameras' (its sides follow the points)
+    up, band, hull = camera_up(cams.c2w), 0.0, None
     if support is not None:
         # Not the table: SfM's table points spread over a band thicker than the RANSAC
         # tolerance (planks, cloth, noise at grazing angles: ±4 % of the camera distance on
@@ -221,7 +222,7 @@ def object_sphere(
                 above = hull
         if len(above) >= 20:
             candidates = above
-            basis = up_frame(support.normal)
+            up = support.normal
             if support.height(look) < 0:
                 look = look - support.height(look) * support.normal
         else:
@@ -236,7 +237,7 @@ def object_sphere(
         if len(near) < 20:
             break
         inliers = remove_isolated(near)
-        new_center, new_radius = _fit(inliers, basis, None)
+        new_center, new_radius = _fit(inliers, up, None)
         converged = abs(new_radius - radius) < 1e-3 * radius
         center, radius = new_center, new_radius
         if converged:
@@ -260,9 +261,9 @@ def object_sphere(
                 f"({foot / top:.0%} of its top's): it is not standing on it, so "
                 "nothing is cut"
             )
-            support, basis = None, np.eye(3)
+            support, up = None, camera_up(cams.c2w)
         else:  # reach down to the support, so that the object's foot is inside
-            center, radius = _fit(inliers, basis, support)
+            center, radius = _fit(inliers, up, support)
     grown = ""
     if unseen_growth > 0:
         up = support.normal if support is not None else camera_up(cams.c2w)
@@ -280,6 +281,7 @@ def object_sphere(
         radius = 0.9 * nearest_cam
     if np.linalg.norm(look - center) > radius:
         notes.append("the cameras' look-at point lies outside the sphere: check sphere.png")
+    basis = principal_frame(inliers, up)
     lo, hi = _box(inliers, basis, support)
     on = " on the support" if support else ""
     method = f"object: look-at seeded robust cluster{on}{grown}"
@@ -316,10 +318,26 @@ def _box(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple:
     return lo, hi
 
 
-def _fit(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple[np.ndarray, float]:
-    """Centre = middle of the robust box (the median leans to dense parts); radius = a high
-    quantile of the distances × margin. With a support, the object's lowest tenth dropped onto
-    the plane (its foot) counts too."""
+def principal_frame(points: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Rows: the points' principal direction across ``up``, the one across both, and ``up``.
+    A box in this frame follows the object, not the axes SfM happened to give its world (DTU
+    65's sphere was 0.220 or 0.242 of the camera distance as its SfM model was turned)."""
+    up = up / np.linalg.norm(up)
+    flat = points - points.mean(axis=0)
+    flat = flat - np.outer(flat @ up, up)
+    across = np.linalg.eigh(flat.T @ flat)[1][:, -1]  # the widest spread across up
+    across = across - (across @ up) * up
+    if np.linalg.norm(across) < 1e-9:  # the points on one vertical line: any side will do
+        return up_frame(up)
+    across /= np.linalg.norm(across)
+    return np.stack([across, np.cross(up, across), up])
+
+
+def _fit(points: np.ndarray, up: np.ndarray, support: Plane | None) -> tuple[np.ndarray, float]:
+    """Centre = middle of the robust box (the median leans to dense parts) in the points'
+    ``principal_frame``; radius = a high quantile of the distances × margin. With a support,
+    the object's lowest tenth dropped onto the plane (its foot) counts too."""
+    basis = principal_frame(points, up)
     lo, hi = _box(points, basis, support)
     center = ((lo + hi) / 2) @ basis
     ends = points
