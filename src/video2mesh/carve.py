@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from video2mesh.photo_colours import Photo, Pinhole, pixels, same_colour
-from video2mesh.support import Plane, up_frame
+from video2mesh.support import Plane, facing_frame
 
 SEED_HEIGHT = 0.01  # of the camera distance above the support: where the colour is sampled
 SEED_AGREE = 0.6  # share of the photos whose colour there is the object's
@@ -68,7 +68,9 @@ def carve_plain_object(
     """Points filling the visual hull of the one-coloured object standing on ``support``
     under the point the cameras look at (``scale``: their median distance to it), or None."""
     foot = support.project(look)
-    basis = up_frame(support.normal)  # rows: two horizontal axes, then up
+    # rows: two horizontal axes (the first towards the first camera, so that the grid does not
+    # follow the axes SfM happened to give its world), then up
+    basis = facing_frame(support.normal, c2w[0, :3, 3] - foot)
     seed = foot + SEED_HEIGHT * scale * support.normal
     a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     ring = foot + RING * REACH * scale * (np.c_[np.cos(a), np.sin(a)] @ basis[:2])

@@ -26,7 +26,7 @@ from video2mesh.coverage import MAX_AZIMUTH_GAP_DEG, widest_gap
 from video2mesh.errors import UserError
 from video2mesh.photo_colours import Photo, Pinhole
 from video2mesh.standing import MIN_VOTES, STANDS_SHARE, stands_share
-from video2mesh.support import Plane, camera_up, up_frame
+from video2mesh.support import Plane, camera_up, principal_frame
 
 OBJECT_QUANTILE = 0.99
 OBJECT_MARGIN = 1.15  # sparse points under-sample thin parts (legs, handles): leave room
@@ -316,21 +316,6 @@ def _box(points: np.ndarray, basis: np.ndarray, support: Plane | None) -> tuple:
     if support is not None:
         lo[2] = -support.offset  # height 0: basis[2] is the support's normal
     return lo, hi
-
-
-def principal_frame(points: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """Rows: the points' principal direction across ``up``, the one across both, and ``up``.
-    A box in this frame follows the object, not the axes SfM happened to give its world (DTU
-    65's sphere was 0.220 or 0.242 of the camera distance as its SfM model was turned)."""
-    up = up / np.linalg.norm(up)
-    flat = points - points.mean(axis=0)
-    flat = flat - np.outer(flat @ up, up)
-    across = np.linalg.eigh(flat.T @ flat)[1][:, -1]  # the widest spread across up
-    across = across - (across @ up) * up
-    if np.linalg.norm(across) < 1e-9:  # the points on one vertical line: any side will do
-        return up_frame(up)
-    across /= np.linalg.norm(across)
-    return np.stack([across, np.cross(up, across), up])
 
 
 def _fit(points: np.ndarray, up: np.ndarray, support: Plane | None) -> tuple[np.ndarray, float]:

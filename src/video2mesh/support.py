@@ -130,6 +130,27 @@ def up_frame(normal: np.ndarray) -> np.ndarray:
     return np.stack([e1, np.cross(normal, e1), normal])
 
 
+def facing_frame(up: np.ndarray, towards: np.ndarray) -> np.ndarray:
+    """Rows: ``towards`` across ``up``, the direction across both, and ``up`` (right-handed):
+    a frame that turns with the scene, where ``up_frame``'s sides follow the world's axes."""
+    up = up / np.linalg.norm(up)
+    across = towards - (towards @ up) * up
+    if np.linalg.norm(across) < 1e-9 * max(1.0, np.linalg.norm(towards)):
+        return up_frame(up)  # towards is up itself: any side will do
+    across = across / np.linalg.norm(across)
+    return np.stack([across, np.cross(up, across), up])
+
+
+def principal_frame(points: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """``facing_frame`` along the points' widest spread across ``up``. A box in this frame
+    follows the object, not the axes SfM happened to give its world (DTU 65's sphere was 0.219
+    to 0.242 of the camera distance as its SfM model was turned; RESULTS.md, session 45)."""
+    up = up / np.linalg.norm(up)
+    flat = points - points.mean(axis=0)
+    flat = flat - np.outer(flat @ up, up)
+    return facing_frame(up, np.linalg.eigh(flat.T @ flat)[1][:, -1])
+
+
 def camera_up(c2w: np.ndarray) -> np.ndarray:
     """The cameras' shared up direction (world), from OpenCV camera-to-world matrices.
 
