@@ -109,11 +109,14 @@ def _colmap_cameras(path: Path) -> dict[str, tuple[np.ndarray, dict[str, float |
     """A COLMAP model folder's registered images, as ``read_cameras`` gives them."""
     import pycolmap
 
+    from video2mesh.scene import camera_poses
+
     try:
         model = pycolmap.Reconstruction(path)
     except Exception as err:  # pycolmap raises bare RuntimeErrors (or ValueErrors) on bad files
         raise UserError(f"cannot read the COLMAP model in {path}: {err}", HINT) from None
     out = {}
+    poses = camera_poses(model)
     for image in model.images.values():
         camera = model.cameras[image.camera_id]
         if camera.model.name not in COLMAP_MODELS:
@@ -129,9 +132,7 @@ def _colmap_cameras(path: Path) -> dict[str, tuple[np.ndarray, dict[str, float |
         if "k" in values:
             values["k1"] = values.pop("k")
         values.update(w=camera.width, h=camera.height)
-        w2c = np.eye(4)
-        w2c[:3, :4] = image.cam_from_world().matrix()
-        out[Path(image.name).stem] = (np.linalg.inv(w2c), _intrinsics(values, {}))
+        out[Path(image.name).stem] = (poses[image.name], _intrinsics(values, {}))
     return out
 
 

@@ -205,7 +205,8 @@ def object_sphere(
     if len(candidates) < 20:
         candidates = points
     # the box's up: the support's normal, else the cameras' (its sides follow the points)
-    up, band, hull = camera_up(cams.c2w), 0.0, None
+    cameras_up = camera_up(cams.c2w)
+    up, band, hull = cameras_up, 0.0, None
     if support is not None:
         # Not the table: SfM's table points spread over a band thicker than the RANSAC
         # tolerance (planks, cloth, noise at grazing angles: ±4 % of the camera distance on
@@ -261,12 +262,12 @@ def object_sphere(
                 f"({foot / top:.0%} of its top's): it is not standing on it, so "
                 "nothing is cut"
             )
-            support, up = None, camera_up(cams.c2w)
+            support, up = None, cameras_up
         else:  # reach down to the support, so that the object's foot is inside
             center, radius = _fit(inliers, up, support)
     grown = ""
     if unseen_growth > 0:
-        up = support.normal if support is not None else camera_up(cams.c2w)
+        up = support.normal if support is not None else cameras_up
         gap, unseen = widest_gap(centers, center, up)
         if gap > MAX_AZIMUTH_GAP_DEG:
             center = center + unseen_growth * radius * unseen
